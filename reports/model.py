@@ -1,0 +1,263 @@
+"""The report model: one plain, JSON-ready dict built from the store for one finished scan.
+
+Every format renders this same model, so the HTML, JSON, CSV and XLSX always agree.
+``SCHEMA_VERSION`` changes when the shape changes; ``reports/schema/report.schema.json``
+describes it and every report is validated against it in the tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from scanner import diff as diffing
+from scanner import findings as lifecycle
+from scanner.config import Config
+from scanner.errors import ShadowitError
+from scanner.models import SEVERITIES
+from scanner.risk import ScopeTable
+from scanner.store import Store, iso, loads
+
+SCHEMA_VERSION = "1.0"
+
+
+def build(
+    store: Store,
+    config: Config,
+    scan_id: int | None = None,
+    redact_users: bool = False,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The report model for ``scan_id`` (default: the latest finished scan)."""
+    scan_id = scan_id or store.latest_scan()
+    if scan_id is None:
+        raise ShadowitError(
+            f"{config.store_path}: no finished scan yet; run `shadowit scan --config ...` first"
+        )
+    scan = store.scan(scan_id)
+    if scan is None or scan["status"] != "finished":
+        raise ShadowitError(f"scan {scan_id} is not a finished scan (see `shadowit scans`)")
+    scopes_file = config.catalog.scopes_file
+    scope_table = ScopeTable.load(config.path(scopes_file) if scopes_file else None)
+    pseudonym = _Pseudonyms(redact_users)
+    apps = [
+        _app(loads(r["data"]), r["sanction_status"], scope_table, pseudonym)
+        for r in store.db.query(
+            "SELECT data, sanction_status FROM app_snapshots WHERE scan_id = ? "
+            "ORDER BY risk_score DESC, name",
+            [scan_id],
+        )
+    ]
+    _attach_policy(store, config, apps)
+    findings = [_finding(f, pseudonym) for f in lifecycle.listing(store) if _live_at(f, scan_id)]
+    by_app: dict[str, list[dict[str, Any]]] = {}
+    for f in findings:
+        by_app.setdefault(f["app_key"], []).append(f)
+    for app in apps:
+        app["findings"] = [
+            {"id": f["id"], "kind": f["kind"], "severity": f["severity"], "status": f["status"]}
+            for f in by_app.get(app["key"], [])
+        ]
+    previous = store.previous_scan(scan_id)
+    change = diffing.diff(store, scan_id, previous)
+    changes = change.as_dict()
+    changes["new_users"] = [
+        {"app": c["app"], "users": [pseudonym(u) for u in c["users"]]} for c in changes["new_users"]
+    ]
+    open_findings = [f for f in findings if f["status"] != "resolved"]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": iso(now or datetime.now(UTC)),
+        "organisation": config.organisation.name,
+        "redacted": redact_users,
+        "scan": {
+            "id": scan_id,
+            "started": scan["started"],
+            "finished": scan["finished"],
+            "full": bool(scan["full"]),
+            "sources": [
+                {
+                    "source": s.source,
+                    "status": s.status,
+                    "records": s.records,
+                    "skipped": list(s.skipped),
+                    "warnings": list(s.warnings),
+                    "error": s.error,
+                }
+                for s in store.source_runs(scan_id)
+            ],
+        },
+        "previous_scan": previous,
+        "summary": _summary(apps, open_findings),
+        "changes": changes,
+        "history": diffing.history(store),
+        "apps": apps,
+        "findings": findings,
+    }
+
+
+def _app(
+    data: dict[str, Any], status: str, table: ScopeTable, pseudonym: _Pseudonyms
+) -> dict[str, Any]:
+    app = data["app"]
+    grants = {(scope, consent): count for scope, consent, count in data.get("scope_grants", [])}
+    scopes = []
+    for scope in data["scopes"]:
+        info = table.info(scope)
+        consents = sorted({c for (s, c) in grants if s == scope})
+        scopes.append(
+            {
+                "scope": scope,
+                "level": info.level,
+                "meaning": info.meaning,
+                "consent": consents,
+                "grants": sum(n for (s, _c), n in grants.items() if s == scope),
+            }
+        )
+    order = {lvl: i for i, lvl in enumerate(("critical", "high", "medium", "low"))}
+    scopes.sort(key=lambda s: (order.get(s["level"], 9), s["scope"]))
+    return {
+        "key": app["key"],
+        "name": app["name"],
+        "vendor": app["vendor"],
+        "category": app["category"],
+        "domain": app["domain"],
+        "first_party": app["first_party"],
+        "internal": app["internal"],
+        "lookalike_of": app["lookalike_of"],
+        "matched_by": [
+            {"rule": e["rule"], "value": e["value"], "score": e["score"]} for e in app["evidence"]
+        ],
+        "sources": data["sources"],
+        "client_ids": data["client_ids"],
+        "raw_names": data["raw_names"],
+        "kinds": data.get("kinds", []),
+        "users": len(data["users"]),
+        "user_list": [pseudonym(u) for u in data["users"]],
+        "departments": [{"department": d, "users": n} for d, n in data["departments"]],
+        "marketing_users": data["marketing_users"],
+        "is_marketing": data["is_marketing"],
+        "marketing_reason": data["marketing_reason"],
+        "sanction_status": status,
+        "owner": None,
+        "team": None,
+        "purpose": None,
+        "risk_score": data["risk_score"],
+        "risk_level": data["risk_level"],
+        "risk_reasons": data["risk_reasons"],
+        "scopes": scopes,
+        "admin_consent": data["admin_consent"],
+        "app_only": data["app_only"],
+        "publisher": data["publisher"],
+        "publisher_verified": data["publisher_verified"],
+        "first_seen": data["first_seen"],
+        "last_seen": data["last_seen"],
+        "last_sign_in": data["last_sign_in"],
+        "sign_ins_30d": data["sign_ins_30d"],
+        "spend": data["spend"],
+        "spend_currency": data["spend_currency"],
+        "likely_owner": pseudonym(data.get("first_user") or data.get("top_user")),
+        "confirmation": {"state": "unconfirmed", "owner": None, "answered": None},
+        "findings": [],
+    }
+
+
+def _attach_policy(store: Store, config: Config, apps: Sequence[dict[str, Any]]) -> None:
+    """Owner, team and purpose from the sanctioned list, for the apps that have an entry."""
+    from scanner import sanctions
+    from scanner.catalog import Catalog
+    from scanner.pipeline import stored_sanctions
+    from scanner.resolve import normalise_name
+
+    catalog = Catalog.load(config.catalog, config.file.parent if config.file else None)
+    base = config.file.parent if config.file else None
+    entries = sanctions.merge(
+        sanctions.load(config.sanctioned, base, catalog), stored_sanctions(store, catalog)
+    )
+    by_name = {normalise_name(e.app): e for e in entries}
+    for app in apps:
+        if app["lookalike_of"]:
+            continue
+        for name in (app["name"], *app["raw_names"]):
+            entry = by_name.get(normalise_name(name))
+            if entry:
+                app.update(owner=entry.owner, team=entry.team, purpose=entry.purpose)
+                break
+
+
+def _finding(row: dict[str, Any], pseudonym: _Pseudonyms) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "app": row["app_name"],
+        "app_key": row["app_key"],
+        "kind": row["kind"],
+        "severity": row["severity"],
+        "status": row["status"],
+        "reasons": [pseudonym.text(r) for r in row["reasons"]],
+        "remediation": row["remediation"],
+        "opened": row["opened"],
+        "resolved": row["resolved"],
+        "decided_by": row["decided_by"],
+        "decision_reason": row["decision_reason"],
+        "decided_until": row["decided_until"],
+    }
+
+
+def _live_at(row: dict[str, Any], scan_id: int) -> bool:
+    opened = row["opened_scan"] or 0
+    resolved = row["resolved_scan"]
+    return opened <= scan_id and (resolved is None or resolved > scan_id or row["status"] != "resolved")
+
+
+def _summary(apps: Sequence[dict[str, Any]], open_findings: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    third_party = [a for a in apps if not a["first_party"]]
+    severities = Counter(f["severity"] for f in open_findings)
+    return {
+        "apps": len(apps),
+        "third_party_apps": len(third_party),
+        "marketing_apps": sum(1 for a in apps if a["is_marketing"]),
+        "unsanctioned": sum(1 for a in apps if a["sanction_status"] == "unsanctioned"),
+        "unsanctioned_marketing": sum(
+            1 for a in apps if a["sanction_status"] == "unsanctioned" and a["is_marketing"]
+        ),
+        "open_findings": len(open_findings),
+        "findings_by_severity": {s: severities.get(s, 0) for s in SEVERITIES},
+        "apps_by_status": dict(Counter(a["sanction_status"] for a in apps).most_common()),
+        "apps_by_category": dict(
+            Counter(a["category"] or "uncategorised" for a in third_party).most_common()
+        ),
+        "apps_by_risk": {
+            lvl: sum(1 for a in third_party if a["risk_level"] == lvl)
+            for lvl in ("critical", "high", "medium", "low")
+        },
+    }
+
+
+class _Pseudonyms:
+    """Stable pseudonyms for emails when the report is redacted (same input, same name)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._names: dict[str, str] = {}
+
+    def __call__(self, email: str | None) -> str | None:
+        if not self.enabled or email is None:
+            return email
+        if email not in self._names:
+            digest = hashlib.sha256(email.encode()).hexdigest()[:8]
+            self._names[email] = f"user-{digest}"
+        return self._names[email]
+
+    def text(self, value: str) -> str:
+        if not self.enabled:
+            return value
+        for email in list(self._names):
+            value = value.replace(email, self._names[email])
+        import re
+
+        return re.sub(
+            r"[\w.+-]+@[\w-]+(\.[\w-]+)+", lambda m: self(m.group(0)) or "", value
+        )

@@ -1,0 +1,311 @@
+"""The ``shadowit`` command: parse, load config, call one library function, print.
+
+Exit codes: 0 success; 2 configuration or credential error; 3 the scan completed but a source
+failed or was partial; 4 ``--fail-on SEVERITY`` met by an open finding.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from scanner import __version__
+from scanner import config as configuration
+from scanner import logs
+from scanner.errors import ShadowitError
+from scanner.models import SEVERITIES
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 success; 2 configuration or credential error; 3 a source failed or was "
+    "partial; 4 --fail-on threshold met."
+)
+
+
+def console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def errors_to_exit(func: F) -> F:
+    """Expected failures print one line and exit with their code; bugs keep the traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ShadowitError as err:
+            click.echo(f"Error: {err}", err=True)
+            sys.exit(err.exit_code)
+
+    return wrapper  # type: ignore[return-value]
+
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Path to config.toml (see config.example.toml).",
+)
+
+
+@click.group(help=f"Shadow-IT discovery and SaaS inventory from your identity providers.\n\n{EXIT_CODES_HELP}")
+@click.version_option(__version__, prog_name="shadowit")
+@click.option("--log-level", default="warning", type=click.Choice(["debug", "info", "warning", "error"]), help="How much to log to stderr.")
+@click.option("--log-format", default="text", type=click.Choice(["text", "json"]), help="Log lines as text or JSON.")
+def main(log_level: str, log_format: str) -> None:
+    logs.configure(log_level, log_format)
+
+
+@main.command()
+@click.option("--out", default="demo-output", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the reports and the inventory.")
+@errors_to_exit
+def demo(out: Path) -> None:
+    """Run the whole pipeline on the embedded demo tenant and write the reports.
+
+    Example: shadowit demo --out demo-output
+    """
+    from scanner.demo import run_demo
+
+    summary = run_demo(out)
+    print_summary(summary)
+
+
+@main.command()
+@config_option
+@click.option("--full", is_flag=True, help="Ignore stored cursors and sweep every source in full.")
+@click.option("--wait", is_flag=True, help="Wait for another running scan instead of exiting.")
+@click.option("--source", "only", multiple=True, help="Scan only this source (repeatable).")
+@click.option("--fail-on", type=click.Choice(SEVERITIES[:-1]), help="Exit 4 if an open finding is at or above this severity.")
+@click.option("--report/--no-report", "with_report", default=True, help="Write the reports after the scan.")
+@errors_to_exit
+def scan(config_path: Path, full: bool, wait: bool, only: tuple[str, ...], fail_on: str | None, with_report: bool) -> None:
+    """Scan every enabled source into the inventory, reconcile and report.
+
+    Example: shadowit scan --config config.toml --fail-on high
+    """
+    from scanner.operations import scan_and_report
+
+    cfg = configuration.load(config_path)
+    summary = scan_and_report(cfg, full=full, wait=wait, only=only, with_report=with_report)
+    print_summary(summary)
+    code = summary["exit_code"]
+    if code == 0 and fail_on and _count_at_or_above(summary["findings_by_severity"], fail_on):
+        code = 4
+    sys.exit(code)
+
+
+@main.command()
+@config_option
+@click.option("--scan", "scan_id", type=int, help="Report on this scan (default: the latest finished).")
+@click.option("--format", "formats", default=None, help="Comma-separated: html,json,csv,xlsx.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: [report] out).")
+@click.option("--redact-users", is_flag=True, help="Replace user emails with stable pseudonyms.")
+@errors_to_exit
+def report(config_path: Path, scan_id: int | None, formats: str | None, out: Path | None, redact_users: bool) -> None:
+    """Render the reports from the inventory without rescanning.
+
+    Example: shadowit report --config config.toml --format html,json --redact-users
+    """
+    from scanner.operations import write_reports
+
+    cfg = configuration.load(config_path)
+    chosen = formats.split(",") if formats else list(cfg.report.formats)
+    written = write_reports(cfg, scan_id=scan_id, formats=chosen, out=out, redact=redact_users or cfg.report.redact_users)
+    for path in written:
+        click.echo(str(path))
+
+
+@main.command()
+@config_option
+@click.option("--status", type=click.Choice(["open", "acknowledged", "accepted", "resolved"]), help="Only findings in this state.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@errors_to_exit
+def findings(config_path: Path, status: str | None, as_json: bool) -> None:
+    """List findings with their state, most severe first.
+
+    Example: shadowit findings --config config.toml --status open
+    """
+    from scanner import findings as lifecycle
+    from scanner.operations import open_store
+
+    cfg = configuration.load(config_path)
+    with open_store(cfg) as store:
+        rows = lifecycle.listing(store, status)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    table = Table("ID", "Severity", "App", "Kind", "Status", "Why")
+    for r in rows:
+        table.add_row(r["id"], r["severity"], r["app_name"], r["kind"], r["status"], "; ".join(r["reasons"][:2]))
+    console().print(table)
+
+
+def _decision(status: str) -> Callable[..., None]:
+    @config_option
+    @click.argument("finding_id")
+    @click.option("--reason", required=True, help="Why (kept in the finding's history).")
+    @click.option("--by", "actor", default=None, help="Who decides (default: $USER).")
+    @errors_to_exit
+    def command(config_path: Path, finding_id: str, reason: str, actor: str | None, **extra: Any) -> None:
+        from scanner import findings as lifecycle
+        from scanner.operations import open_store, whoami
+
+        cfg = configuration.load(config_path)
+        until = extra.get("until")
+        with open_store(cfg) as store:
+            row = lifecycle.decide(store, finding_id, status, actor or whoami(), reason, until, datetime.now(UTC))
+        click.echo(f"{row['id']}: {row['status']}" + (f" until {row['decided_until']}" if row["decided_until"] else ""))
+
+    return command
+
+
+def _parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2026-12-31") from None
+
+
+accept = main.command(
+    name="accept",
+    help="Accept a finding's risk, with a reason and an end date.\n\nExample: shadowit accept --config config.toml cat:canva:unsanctioned --reason 'trial' --until 2026-12-31",
+)(click.option("--until", callback=_parse_day, help="When the acceptance expires (YYYY-MM-DD).")(_decision("accepted")))
+acknowledge = main.command(
+    name="acknowledge",
+    help="Acknowledge a finding (seen, being worked on).\n\nExample: shadowit acknowledge --config config.toml cat:canva:dormant --reason 'asked the owner'",
+)(_decision("acknowledged"))
+
+
+@main.command()
+@config_option
+@click.argument("app")
+@click.option("--status", required=True, type=click.Choice(["sanctioned", "tolerated", "banned"]), help="The policy decision.")
+@click.option("--owner", help="Owner's email.")
+@click.option("--team", help="Owning team.")
+@click.option("--purpose", help="Business purpose.")
+@click.option("--scopes", help="Approved scopes, comma or space separated.")
+@click.option("--review-by", help="Review date (YYYY-MM-DD).")
+@click.option("--notes", help="Notes.")
+@errors_to_exit
+def sanction(config_path: Path, app: str, status: str, owner: str | None, team: str | None, purpose: str | None, scopes: str | None, review_by: str | None, notes: str | None) -> None:
+    """Add or update a sanctioned-list entry in the inventory.
+
+    Example: shadowit sanction --config config.toml HubSpot --status sanctioned --owner ana@example.com
+    """
+    from scanner.operations import record_sanction
+
+    cfg = configuration.load(config_path)
+    entry = record_sanction(cfg, app, status, owner, team, purpose, scopes, review_by, notes)
+    click.echo(f"{entry.app}: {entry.status}")
+
+
+@main.command()
+@config_option
+@click.option("--since", help="A scan id or a date (default: the previous scan).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@errors_to_exit
+def diff(config_path: Path, since: str | None, as_json: bool) -> None:
+    """List what changed since a scan or date: apps, users, scopes, findings.
+
+    Example: shadowit diff --config config.toml --since 2026-11-01
+    """
+    from scanner.operations import diff_latest
+
+    cfg = configuration.load(config_path)
+    change = diff_latest(cfg, since)
+    if as_json:
+        click.echo(json.dumps(change.as_dict(), indent=2))
+        return
+    click.echo(format_diff(change))
+
+
+@main.command()
+@config_option
+@errors_to_exit
+def scans(config_path: Path) -> None:
+    """List scan runs and how each source ended.
+
+    Example: shadowit scans --config config.toml
+    """
+    from scanner.operations import open_store
+
+    cfg = configuration.load(config_path)
+    table = Table("Scan", "Started", "Finished", "Status", "Sources")
+    with open_store(cfg) as store:
+        for run in store.scans(status=None):
+            states = ", ".join(f"{s.source} {s.status}" for s in store.source_runs(run["id"]))
+            table.add_row(str(run["id"]), run["started"], run["finished"] or "", run["status"], states)
+    console().print(table)
+
+
+@main.group()
+def catalog() -> None:
+    """Inspect the SaaS catalog used to recognise apps."""
+
+
+@catalog.command("stats")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="Include the config's catalog additions.")
+@errors_to_exit
+def catalog_stats(config_path: Path | None) -> None:
+    """Print the catalog's size and apps per category.
+
+    Example: shadowit catalog stats
+    """
+    from scanner.catalog import Catalog
+
+    cfg = configuration.load(config_path) if config_path else None
+    cat = Catalog.load(cfg.catalog if cfg else None, cfg.file.parent if cfg and cfg.file else None)
+    stats = cat.stats()
+    click.echo(json.dumps(stats, indent=2, default=str))
+
+
+def format_diff(change: Any) -> str:
+    if change.empty:
+        since = f"scan {change.since_scan}" if change.since_scan else "the first scan"
+        return f"No changes between {since} and scan {change.scan}."
+    lines = [f"Changes from scan {change.since_scan} to scan {change.scan}:"]
+    for label, items in (("New apps", change.new_apps), ("Gone apps", change.gone_apps), ("Findings opened", change.findings_opened), ("Findings resolved", change.findings_resolved)):
+        if items:
+            lines.append(f"  {label}: {', '.join(items)}")
+    for n in change.new_users:
+        lines.append(f"  New users of {n['app']}: {', '.join(n['users'])}")
+    for e in change.scope_escalations:
+        lines.append(f"  {e['app']} gained scopes: {', '.join(e['scopes'])}")
+    return "\n".join(lines)
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    out = console()
+    out.print(f"[bold]shadowit scan {summary['scan_id']}[/bold] of {summary['organisation']}")
+    for s in summary["sources"]:
+        note = f": {s['error']}" if s.get("error") else ""
+        skipped = f" (not collected: {'; '.join(s['skipped'])})" if s.get("skipped") else ""
+        out.print(f"  source {s['source']}: {s['status']}, {s['records']} records{skipped}{note}", markup=False)
+    out.print(
+        f"  apps found: {summary['apps']}  marketing apps: {summary['marketing_apps']}  "
+        f"unsanctioned: {summary['unsanctioned']} ({summary['unsanctioned_marketing']} marketing)"
+    )
+    by_sev = ", ".join(f"{k} {v}" for k, v in summary["findings_by_severity"].items())
+    out.print(f"  open findings: {summary['open_findings']} ({by_sev})")
+    if summary.get("new_apps"):
+        out.print(f"  new since the last scan: {', '.join(summary['new_apps'])}", markup=False)
+    for path in summary.get("written", []):
+        out.print(f"  wrote {path}", markup=False)
+
+
+def _count_at_or_above(by_severity: dict[str, int], threshold: str) -> int:
+    levels = SEVERITIES[: SEVERITIES.index(threshold) + 1]  # type: ignore[arg-type]
+    return sum(by_severity.get(level, 0) for level in levels)

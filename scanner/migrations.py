@@ -1,0 +1,242 @@
+"""Schema migrations for the inventory: one function per schema change, applied in order.
+
+The database's ``PRAGMA user_version`` is the number of steps applied. A step never edits
+an earlier one; a schema change is a new step appended to ``STEPS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+Step = Callable[[sqlite_utils.Database], None]
+
+
+def _initial(db: sqlite_utils.Database) -> None:
+    db["scan_runs"].create(
+        {"id": int, "started": str, "finished": str, "status": str, "full": int, "note": str},
+        pk="id",
+    )
+    db["source_runs"].create(
+        {
+            "scan_id": int,
+            "source": str,
+            "status": str,
+            "records": int,
+            "skipped": str,
+            "warnings": str,
+            "warning_count": int,
+            "error": str,
+            "started": str,
+            "finished": str,
+        },
+        pk=("scan_id", "source"),
+        foreign_keys=[("scan_id", "scan_runs", "id")],
+    )
+    db["checkpoints"].create(
+        {"source": str, "stream": str, "cursor": str, "scan_id": int, "updated": str},
+        pk=("source", "stream"),
+    )
+    seen = {"first_seen": str, "last_seen": str, "first_scan": int, "last_scan": int, "gone_scan": int}
+    db["users"].create(
+        {
+            "source": str,
+            "id": str,
+            "email": str,
+            "display_name": str,
+            "department": str,
+            "job_title": str,
+            "groups": str,
+            "enabled": int,
+            "is_guest": int,
+            "is_admin": int,
+            **seen,
+        },
+        pk=("source", "id"),
+    )
+    db["users"].create_index(["email"])
+    db["raw_apps"].create(
+        {
+            "source": str,
+            "client_id": str,
+            "name": str,
+            "kind": str,
+            "publisher": str,
+            "publisher_verified": int,
+            "publisher_tenant": str,
+            "homepage": str,
+            "reply_urls": str,
+            "domains": str,
+            "enabled": int,
+            "created": str,
+            "object_id": str,
+            "tags": str,
+            "app_key": str,
+            **seen,
+        },
+        pk=("source", "client_id"),
+    )
+    db["raw_apps"].create_index(["app_key"])
+    db["grants"].create(
+        {
+            "source": str,
+            "client_id": str,
+            "user_key": str,
+            "consent_type": str,
+            "resource": str,
+            "scopes": str,
+            "user_id": str,
+            "user_email": str,
+            "granted_at": str,
+            **seen,
+        },
+        pk=("source", "client_id", "user_key", "consent_type", "resource"),
+    )
+    db["signins"].create(
+        {
+            "source": str,
+            "event_id": str,
+            "client_id": str,
+            "at": str,
+            "user_id": str,
+            "user_email": str,
+            "app_name": str,
+            "success": int,
+            "interactive": int,
+            "scan_id": int,
+        },
+        pk=("source", "event_id"),
+    )
+    db["signins"].create_index(["source", "client_id"])
+    db["signin_daily"].create(
+        {
+            "source": str,
+            "client_id": str,
+            "user_key": str,
+            "day": str,
+            "count": int,
+            "last_at": str,
+        },
+        pk=("source", "client_id", "user_key", "day"),
+    )
+    db["spend"].create(
+        {
+            "source": str,
+            "line_id": str,
+            "client_id": str,
+            "amount": float,
+            "currency": str,
+            "on_day": str,
+            "user_email": str,
+            "scan_id": int,
+        },
+        pk=("source", "line_id"),
+    )
+    db["apps"].create(
+        {
+            "key": str,
+            "name": str,
+            "vendor": str,
+            "category": str,
+            "domain": str,
+            "first_party": int,
+            "internal": int,
+            "lookalike_of": str,
+            "evidence": str,
+            "is_marketing": int,
+            "marketing_reason": str,
+            "risk_score": int,
+            "risk_level": str,
+            "risk_reasons": str,
+            **seen,
+        },
+        pk="key",
+    )
+    db["app_snapshots"].create(
+        {
+            "scan_id": int,
+            "app_key": str,
+            "name": str,
+            "users": str,
+            "user_count": int,
+            "scopes": str,
+            "sources": str,
+            "risk_score": int,
+            "risk_level": str,
+            "is_marketing": int,
+            "sanction_status": str,
+            "data": str,
+        },
+        pk=("scan_id", "app_key"),
+    )
+    db["findings"].create(
+        {
+            "id": str,
+            "app_key": str,
+            "app_name": str,
+            "kind": str,
+            "severity": str,
+            "status": str,
+            "reasons": str,
+            "remediation": str,
+            "evidence": str,
+            "opened": str,
+            "opened_scan": int,
+            "last_scan": int,
+            "resolved": str,
+            "resolved_scan": int,
+            "decided_by": str,
+            "decision_reason": str,
+            "decided_until": str,
+            "updated": str,
+        },
+        pk="id",
+    )
+    db["finding_events"].create(
+        {
+            "id": int,
+            "finding_id": str,
+            "scan_id": int,
+            "at": str,
+            "event": str,
+            "actor": str,
+            "note": str,
+        },
+        pk="id",
+    )
+    db["finding_events"].create_index(["finding_id"])
+    db["sanctions"].create(
+        {
+            "app": str,
+            "status": str,
+            "owner": str,
+            "team": str,
+            "purpose": str,
+            "approved_scopes": str,
+            "data_classification": str,
+            "approved_on": str,
+            "review_by": str,
+            "notes": str,
+            "updated": str,
+        },
+        pk="app",
+    )
+
+
+STEPS: list[Step] = [_initial]
+
+
+def current_version(db: sqlite_utils.Database) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(db: sqlite_utils.Database, steps: list[Step] | None = None) -> int:
+    """Apply the steps not yet applied, each in its own transaction; return the new version."""
+    steps = STEPS if steps is None else steps
+    version = current_version(db)
+    for number, step in enumerate(steps[version:], start=version + 1):
+        with db.atomic():
+            step(db)
+            db.execute(f"PRAGMA user_version = {number}")
+    return current_version(db)

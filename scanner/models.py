@@ -1,0 +1,326 @@
+"""Frozen records that flow through the pipeline.
+
+Connectors yield the *source records* (``User``, ``RawApp``, ``Grant``, ``SignIn``, ``Spend``,
+``Removed``, ``Checkpoint``, ``Skipped``, ``SourceWarning``); raw provider dicts never leave a
+connector. The core turns raw apps into canonical ``App`` records, holds them against
+``SanctionEntry`` policy and raises ``Finding`` records. ``ScanRun``/``SourceStatus`` describe a scan.
+
+Conventions: optional values are ``None``, never ``""``; times are timezone-aware UTC
+``datetime``; tuples, not lists, so records stay hashable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+ConsentType = Literal["user", "admin", "application"]
+"""``user``: one user consented (Entra ``Principal``, a Google token); ``admin``: an admin consented
+for everyone (Entra ``AllPrincipals``); ``application``: app-only permission (Entra app role)."""
+
+Severity = Literal["critical", "high", "medium", "low", "info"]
+SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
+
+FINDING_KINDS: tuple[str, ...] = (
+    "unsanctioned",
+    "over_scoped",
+    "risky_scopes",
+    "admin_consent",
+    "dormant",
+    "stale_sanction",
+    "lookalike",
+    "unverified_publisher",
+    "new_app",
+    "owner_unconfirmed",
+    "banned",
+)
+
+STREAMS: tuple[str, ...] = ("users", "apps", "grants", "signins", "spend")
+"""Streams whose full listing can be declared complete by a ``Checkpoint(complete=True)``."""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A person (or guest) in a source directory."""
+
+    source: str
+    id: str
+    email: str | None
+    display_name: str | None = None
+    department: str | None = None
+    job_title: str | None = None
+    groups: tuple[str, ...] = ()
+    """Org units / groups, e.g. Google ``orgUnitPath``; matched against marketing group names."""
+    enabled: bool = True
+    is_guest: bool = False
+    is_admin: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RawApp:
+    """An application as one source sees it, before resolution to a canonical app."""
+
+    source: str
+    client_id: str
+    """The source's stable app key: Entra appId, Google OAuth client ID, Okta app id, or for
+    file imports the vendor/merchant text."""
+    name: str
+    kind: str = "oauth"
+    """``oauth``, ``saml``, ``sso``, ``native``, ``expense`` or ``usage``."""
+    publisher: str | None = None
+    publisher_verified: bool = False
+    publisher_tenant: str | None = None
+    """Entra ``appOwnerOrganizationId``: tells first-party and the tenant's own apps apart."""
+    homepage: str | None = None
+    reply_urls: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+    """Domains the source states for the app (file imports, Okta links)."""
+    enabled: bool = True
+    created: datetime | None = None
+    """When the app first appeared in the source, when the source says so."""
+    object_id: str | None = None
+    """The source-internal object id (Entra service principal id), if different from client_id."""
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """Access an app holds: delegated scopes for one user, for everyone, or app-only."""
+
+    source: str
+    client_id: str
+    user_id: str | None
+    """Source user id (``User.id``), or None when the grant covers all users or is app-only."""
+    scopes: tuple[str, ...]
+    consent_type: ConsentType = "user"
+    resource: str | None = None
+    """The API the scopes are for, e.g. ``Microsoft Graph`` or ``Google``."""
+    granted_at: datetime | None = None
+    user_email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """One sign-in or usage event of a user into an app."""
+
+    source: str
+    event_id: str
+    client_id: str
+    at: datetime
+    user_id: str | None = None
+    user_email: str | None = None
+    app_name: str | None = None
+    success: bool = True
+    interactive: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """An expense line paid to a SaaS vendor."""
+
+    source: str
+    line_id: str
+    client_id: str
+    """Same key as the RawApp the line belongs to (the vendor text)."""
+    amount: float
+    currency: str
+    on: date
+    user_email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    """The source says an app, grant or user no longer exists (delta query, revoke event)."""
+
+    source: str
+    kind: Literal["app", "grant", "user"]
+    client_id: str | None = None
+    user_id: str | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """Progress marker. The store commits it in the same transaction as the page before it.
+
+    ``cursor`` is what the connector gets back as ``since[stream]`` next scan (a timestamp, a
+    delta link). ``complete=True`` on one of ``STREAMS`` means this scan listed that stream in
+    full, so anything of it not seen in this scan is gone.
+    """
+
+    source: str
+    stream: str
+    cursor: str | None = None
+    complete: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A stream the connector could not read; the source ends ``partial``."""
+
+    source: str
+    stream: str
+    reason: str
+    permission: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceWarning:
+    """Something worth telling that does not make the source partial (a user deleted mid-scan)."""
+
+    source: str
+    stream: str
+    message: str
+
+
+SourceRecord = (
+    User | RawApp | Grant | SignIn | Spend | Removed | Checkpoint | Skipped | SourceWarning
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Why a raw app was resolved to a canonical app."""
+
+    rule: str
+    """``client_id``, ``publisher``, ``domain``, ``name``, ``fuzzy``, ``first_party``, ``internal``,
+    ``config`` or ``unmatched``."""
+    value: str
+    score: float = 100.0
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogEntry:
+    """One SaaS product of the shipped (or configured) catalog."""
+
+    name: str
+    vendor: str
+    category: str
+    domains: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    client_ids: tuple[str, ...] = ()
+    source: str = "shipped"
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    """A canonical app: one product, however many sources and spellings."""
+
+    key: str
+    name: str
+    vendor: str | None
+    category: str | None
+    domain: str | None
+    first_party: bool = False
+    internal: bool = False
+    lookalike_of: str | None = None
+    evidence: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SanctionEntry:
+    """One line of the technology-selection policy."""
+
+    app: str
+    status: Literal["sanctioned", "tolerated", "banned"]
+    owner: str | None = None
+    team: str | None = None
+    purpose: str | None = None
+    approved_scopes: tuple[str, ...] = ()
+    data_classification: str | None = None
+    approved_on: date | None = None
+    review_by: date | None = None
+    notes: str | None = None
+    origin: str | None = None
+    """Where the entry came from, e.g. ``sanctioned.toml:12``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """An explainable problem with one app. Identity across scans is ``(app_key, kind)``."""
+
+    app_key: str
+    app_name: str
+    kind: str
+    severity: Severity
+    reasons: tuple[str, ...]
+    remediation: str
+    evidence: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def id(self) -> str:
+        return f"{self.app_key}:{self.kind}"
+
+
+SourceState = Literal["running", "ok", "partial", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """How one source fared in one scan."""
+
+    source: str
+    status: SourceState
+    records: int = 0
+    skipped: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRun:
+    """One scan: ``running`` until every source ended, then ``finished`` (or ``failed``)."""
+
+    id: int
+    started: datetime
+    finished: datetime | None
+    status: Literal["running", "finished", "failed"]
+    sources: tuple[SourceStatus, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryApp:
+    """A canonical app with everything the scan knows of it: the unit of reports and findings."""
+
+    app: App
+    sources: tuple[str, ...]
+    client_ids: tuple[str, ...]
+    raw_names: tuple[str, ...]
+    users: tuple[str, ...]
+    """People (lower-case email, or ``source:id`` when no email is known) with a grant or use."""
+    departments: tuple[tuple[str, int], ...]
+    """(department, number of users), most first; ``(unknown)`` for users without one."""
+    marketing_users: int
+    scopes: tuple[str, ...]
+    admin_consent: bool
+    app_only: bool
+    publisher: str | None
+    publisher_verified: bool
+    first_seen: datetime
+    last_seen: datetime
+    last_sign_in: datetime | None
+    sign_ins_30d: int
+    spend: float
+    spend_currency: str | None
+    is_marketing: bool
+    marketing_reason: str
+    risk_score: int
+    risk_level: str
+    risk_reasons: tuple[str, ...]
+    first_user: str | None = None
+    """Who consented first (earliest grant), a likely owner."""
+    top_user: str | None = None
+    """Who uses it most (sign-ins), a likely owner."""
+    kinds: tuple[str, ...] = ()
+    """How the app was seen: oauth, saml, expense, usage..."""
+    scope_grants: tuple[tuple[str, str, int], ...] = ()
+    """(scope, consent type, number of grants) for the report's grant table."""
+
+    @property
+    def key(self) -> str:
+        return self.app.key
+
+    @property
+    def name(self) -> str:
+        return self.app.name

@@ -1,0 +1,168 @@
+"""What the CLI commands do, as library functions (the CLI only parses and prints)."""
+
+from __future__ import annotations
+
+import getpass
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from reports import model as report_model
+from reports.render import check_formats, render
+from scanner import diff as diffing
+from scanner import sanctions
+from scanner.catalog import Catalog
+from scanner.config import Config
+from scanner.errors import ShadowitError
+from scanner.models import SanctionEntry
+from scanner.pipeline import run_scan
+from scanner.store import Store, dumps, iso
+
+
+@contextmanager
+def open_store(config: Config, clock: Callable[[], datetime] | None = None) -> Iterator[Store]:
+    path = config.store_path
+    if not path.exists():
+        raise ShadowitError(
+            f"{path}: no inventory yet; run `shadowit scan --config {config.file}` first"
+        )
+    store = Store.open(path, clock) if clock else Store.open(path)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def scan_and_report(
+    config: Config,
+    *,
+    full: bool = False,
+    wait: bool = False,
+    only: Sequence[str] = (),
+    with_report: bool = True,
+    now: datetime | None = None,
+    session: requests.Session | None = None,
+    sleep: Callable[[float], None] | None = None,
+    out: Path | None = None,
+) -> dict[str, Any]:
+    """Scan, then write the reports; return the summary the CLI prints."""
+    formats = check_formats(config.report.formats)
+    result = run_scan(config, full=full, wait=wait, only=only, now=now, session=session, sleep=sleep)
+    written: list[Path] = []
+    with open_store(config) as store:
+        model = report_model.build(
+            store, config, result.scan_id, redact_users=config.report.redact_users, now=now
+        )
+    if with_report:
+        written = render(model, out or config.path(config.report.out), formats)
+    summary = summary_of(model)
+    summary.update(
+        exit_code=result.exit_code,
+        written=[str(p) for p in written],
+        new_apps=model["changes"]["new_apps"],
+    )
+    return summary
+
+
+def summary_of(model: dict[str, Any]) -> dict[str, Any]:
+    s = model["summary"]
+    return {
+        "scan_id": model["scan"]["id"],
+        "organisation": model["organisation"],
+        "sources": model["scan"]["sources"],
+        "apps": s["apps"],
+        "marketing_apps": s["marketing_apps"],
+        "unsanctioned": s["unsanctioned"],
+        "unsanctioned_marketing": s["unsanctioned_marketing"],
+        "open_findings": s["open_findings"],
+        "findings_by_severity": s["findings_by_severity"],
+    }
+
+
+def write_reports(
+    config: Config,
+    scan_id: int | None = None,
+    formats: Sequence[str] = ("html", "json", "csv", "xlsx"),
+    out: Path | None = None,
+    redact: bool = False,
+    now: datetime | None = None,
+) -> list[Path]:
+    formats = check_formats([f.strip() for f in formats if f.strip()])
+    with open_store(config) as store:
+        model = report_model.build(store, config, scan_id, redact_users=redact, now=now)
+    return render(model, out or config.path(config.report.out), formats)
+
+
+def diff_latest(config: Config, since: str | None) -> diffing.Diff:
+    with open_store(config) as store:
+        scan = store.latest_scan()
+        if scan is None:
+            raise ShadowitError("no finished scan yet; run `shadowit scan` first")
+        return diffing.diff(store, scan, diffing.resolve_since(store, scan, since))
+
+
+def record_sanction(
+    config: Config,
+    app: str,
+    status: str,
+    owner: str | None = None,
+    team: str | None = None,
+    purpose: str | None = None,
+    scopes: str | None = None,
+    review_by: str | None = None,
+    notes: str | None = None,
+) -> SanctionEntry:
+    catalog = Catalog.load(config.catalog, config.file.parent if config.file else None)
+    row: dict[str, Any] = {"app": app, "status": status}
+    for key, value in (
+        ("owner", owner),
+        ("team", team),
+        ("purpose", purpose),
+        ("review_by", review_by),
+        ("notes", notes),
+    ):
+        if value:
+            row[key] = value
+    if scopes:
+        row["approved_scopes"] = [s for s in re.split(r"[,\s]+", scopes) if s]
+    entry = sanctions.parse_entry(row, "shadowit sanction", catalog, error=ShadowitError)
+    store = Store.open(config.store_path)
+    try:
+        with store.db.atomic():
+            store.db.execute(
+                "INSERT OR REPLACE INTO sanctions (app, status, owner, team, purpose, "
+                "approved_scopes, data_classification, approved_on, review_by, notes, updated) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    entry.app,
+                    entry.status,
+                    entry.owner,
+                    entry.team,
+                    entry.purpose,
+                    dumps(list(entry.approved_scopes)),
+                    entry.data_classification,
+                    _day(entry.approved_on) or date.today().isoformat(),
+                    _day(entry.review_by),
+                    entry.notes,
+                    iso(datetime.now(UTC)),
+                ],
+            )
+    finally:
+        store.close()
+    return entry
+
+
+def whoami() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value else None

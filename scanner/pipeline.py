@@ -1,0 +1,281 @@
+"""Run a scan: every enabled connector into the store, then resolve, reconcile and snapshot.
+
+Each source ends ``ok``, ``partial`` (it yielded Skipped) or ``failed`` (its error is kept in
+the scan's source status); a failed source never makes its apps look gone and never resolves
+their findings. The scan run is ``finished`` only after every source ended and the inventory
+was rebuilt; reports read finished runs only. A lock keeps two scans off one store.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import filelock
+import requests
+
+import connectors
+from connectors.base import ConnectorContext
+from scanner import findings as lifecycle
+from scanner import inventory, sanctions
+from scanner.catalog import Catalog
+from scanner.config import Config, enabled_sources
+from scanner.errors import AuthError, ConfigError, ConnectorError, LockedError, ShadowitError
+from scanner.models import Finding, InventoryApp, SanctionEntry, SourceStatus
+from scanner.reconcile import Context, check_severity_overrides, reconcile
+from scanner.risk import ScopeTable
+from scanner.store import IngestStats, Store, dumps, loads
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, str], None]
+"""Called with (source, message) as a scan goes."""
+
+
+@dataclass
+class ScanResult:
+    scan_id: int
+    sources: list[SourceStatus]
+    apps: list[InventoryApp]
+    findings: list[Finding]
+    changes: list[lifecycle.LifecycleChange]
+    new_apps: list[str]
+    credential_failure: bool = False
+    store_path: Path | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        """0 ok, 2 a credential or configuration problem stopped a source, 3 failed/partial."""
+        if self.credential_failure:
+            return 2
+        if any(s.status != "ok" for s in self.sources):
+            return 3
+        return 0
+
+
+@contextmanager
+def scan_lock(store_path: Path, wait: bool = False) -> Iterator[None]:
+    """Hold ``<store>.lock`` for the duration of a scan."""
+    lock = filelock.FileLock(str(store_path) + ".lock")
+    try:
+        lock.acquire(timeout=-1 if wait else 0)
+    except filelock.Timeout:
+        raise LockedError(
+            f"another shadowit scan is running on {store_path} (lock file {lock.lock_file}); "
+            "wait for it to finish, or run with --wait"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def run_scan(
+    config: Config,
+    *,
+    full: bool = False,
+    now: datetime | None = None,
+    session: requests.Session | None = None,
+    sleep: Callable[[float], None] | None = None,
+    wait: bool = False,
+    progress: Progress | None = None,
+    only: Sequence[str] | None = None,
+) -> ScanResult:
+    """Scan every enabled source into the store named by the config, then analyse."""
+    clock_now = now or datetime.now(UTC)
+    sources = enabled_sources(config)
+    if only:
+        missing = [s for s in only if s not in sources]
+        if missing:
+            raise ConfigError(
+                f"sources.{missing[0]}: not configured or not enabled in {config.file}"
+            )
+        sources = {k: v for k, v in sources.items() if k in only}
+    # Validate everything that can be validated before touching any provider.
+    check_severity_overrides(config.policy.severity)
+    catalog = Catalog.load(config.catalog, config.file.parent if config.file else None)
+    entries = sanctions.load(config.sanctioned, config.file.parent if config.file else None, catalog)
+    store_path = config.store_path
+    with scan_lock(store_path, wait=wait):
+        store = Store.open(store_path, clock=(lambda: now) if now else _utcnow)
+        try:
+            store.abandon_stale_scans()
+            scan_id = store.begin_scan(full=full)
+            statuses: list[SourceStatus] = []
+            record_sources: dict[str, set[str]] = {}
+            credential_failure = False
+            for name, settings in sources.items():
+                say = progress or (lambda _s, _m: None)
+                say(name, "scanning")
+                status, seen, auth_failed = _scan_source(
+                    store, scan_id, name, settings, config, clock_now, full, session, sleep
+                )
+                credential_failure = credential_failure or auth_failed
+                statuses.append(status)
+                record_sources[name] = seen
+                say(name, status.status)
+            result = analyse(
+                store, config, scan_id, clock_now, statuses, record_sources, catalog, entries
+            )
+            result.credential_failure = credential_failure
+            result.store_path = store_path
+            store.prune_signins(config.store.signin_retention_days)
+            store.finish_scan(scan_id)
+            return result
+        finally:
+            store.close()
+
+
+def _scan_source(
+    store: Store,
+    scan_id: int,
+    name: str,
+    settings: Any,
+    config: Config,
+    now: datetime,
+    full: bool,
+    session: requests.Session | None,
+    sleep: Callable[[float], None] | None,
+) -> tuple[SourceStatus, set[str], bool]:
+    spec = connectors.get(name)
+    context = ConnectorContext(
+        config_path=config.file, now=now, full=full, session=session, sleep=sleep
+    )
+    store.begin_source(scan_id, name)
+    stats = IngestStats()
+    try:
+        connector = spec.factory(settings, context)
+        since = {} if full else store.cursors(name)
+        stats = store.ingest(scan_id, name, connector.collect(since), stats)
+    except (AuthError, ConfigError) as err:
+        log.error("%s", err)
+        return store.end_source(scan_id, name, "failed", stats, str(err)), stats.record_sources, True
+    except ConnectorError as err:
+        log.error("%s", err)
+        return store.end_source(scan_id, name, "failed", stats, str(err)), stats.record_sources, False
+    return store.end_source(scan_id, name, stats.status(), stats), stats.record_sources, False
+
+
+def analyse(
+    store: Store,
+    config: Config,
+    scan_id: int,
+    now: datetime,
+    statuses: Sequence[SourceStatus],
+    record_sources: dict[str, set[str]],
+    catalog: Catalog,
+    entries: Sequence[SanctionEntry],
+) -> ScanResult:
+    """Rebuild the inventory, reconcile it and write this scan's snapshot and findings."""
+    scopes_file = config.catalog.scopes_file
+    scopes = ScopeTable.load(config.path(scopes_file) if scopes_file else None)
+    apps = inventory.build(store, catalog, scopes, config.organisation, now)
+    policy = sanctions.merge(entries, stored_sanctions(store, catalog))
+    previous = store.previous_scan(scan_id)
+    known = _known_app_keys(store, scan_id)
+    new_keys = frozenset(a.key for a in apps if a.key not in known) if previous else frozenset()
+    ctx = Context(
+        now=now,
+        scopes=scopes,
+        dormant_days=config.policy.dormant_days,
+        new_app_keys=new_keys,
+        confirmed_owners=confirmed_owners(store, now, config.policy.review_period_days),
+        severity=config.policy.severity,
+    )
+    found = reconcile(apps, policy, ctx)
+    troubled = {s.source for s in statuses if s.status in ("failed", "partial")}
+    troubled_sources = set(troubled)
+    for name in troubled:
+        troubled_sources |= record_sources.get(name, set())
+    protected = {a.key for a in apps if troubled_sources & set(a.sources)}
+    changes = lifecycle.apply(store, scan_id, found, now, protected)
+    _snapshot(store, scan_id, apps, policy)
+    return ScanResult(scan_id, list(statuses), apps, found, changes, sorted(new_keys))
+
+
+def stored_sanctions(store: Store, catalog: Catalog) -> list[SanctionEntry]:
+    """Entries recorded with ``shadowit sanction``."""
+    entries = []
+    for r in store.db.query("SELECT * FROM sanctions ORDER BY app"):
+        row = {k: r[k] for k in sanctions.FIELDS if r.get(k) not in (None, "")}
+        if "approved_scopes" in row:
+            row["approved_scopes"] = loads(row["approved_scopes"], [])
+        entries.append(sanctions.parse_entry(row, f"inventory (set {r['updated']})", catalog))
+    return entries
+
+
+def confirmed_owners(store: Store, now: datetime, review_days: int) -> dict[str, str]:
+    """App key -> owner email for confirmations newer than the review period."""
+    if "attestations" not in store.db.table_names():
+        return {}
+    cutoff = (now - timedelta(days=review_days)).isoformat()
+    owners: dict[str, str] = {}
+    for r in store.db.query(
+        "SELECT app_key, owner, answered FROM attestations WHERE answer = 'mine' "
+        "AND answered >= ? ORDER BY answered",
+        [cutoff],
+    ):
+        owners[r["app_key"]] = r["owner"]
+    return owners
+
+
+def _known_app_keys(store: Store, scan_id: int) -> set[str]:
+    return {
+        r["app_key"]
+        for r in store.db.query(
+            "SELECT DISTINCT s.app_key FROM app_snapshots s JOIN scan_runs r ON r.id = s.scan_id "
+            "WHERE s.scan_id < ? AND r.status = 'finished'",
+            [scan_id],
+        )
+    }
+
+
+def _snapshot(
+    store: Store, scan_id: int, apps: Sequence[InventoryApp], policy: Sequence[SanctionEntry]
+) -> None:
+    with store.db.atomic():
+        store.db.execute("DELETE FROM app_snapshots WHERE scan_id = ?", [scan_id])
+        store.db.conn.executemany(
+            "INSERT INTO app_snapshots (scan_id, app_key, name, users, user_count, scopes, "
+            "sources, risk_score, risk_level, is_marketing, sanction_status, data) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    scan_id,
+                    a.key,
+                    a.name,
+                    dumps(list(a.users)),
+                    len(a.users),
+                    dumps(list(a.scopes)),
+                    dumps(list(a.sources)),
+                    a.risk_score,
+                    a.risk_level,
+                    int(a.is_marketing),
+                    sanction_status(a, policy),
+                    dumps(asdict(a)),
+                )
+                for a in apps
+            ],
+        )
+
+
+def sanction_status(app: InventoryApp, policy: Sequence[SanctionEntry]) -> str:
+    if app.app.first_party:
+        return "first_party"
+    if app.app.internal:
+        return "internal"
+    entry = sanctions.match(app, policy)
+    return entry.status if entry else "unsanctioned"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+__all__ = ["ScanResult", "run_scan", "analyse", "scan_lock", "ShadowitError"]

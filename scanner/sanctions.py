@@ -1,0 +1,215 @@
+"""The sanctioned list: the company's technology-selection policy, as data.
+
+Entries come from the config (``[[sanctioned.apps]]`` inline, ``[sanctioned] file = ...`` a TOML
+or CSV file) and from ``shadowit sanction`` (stored in the inventory, newer wins). Each entry is
+validated; an error names the file and line: an unknown status, a bad date, a duplicate app,
+or an app name that looks like a typo of a catalog app ("did you mean HubSpot?").
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import tomllib
+from collections.abc import Iterable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from scanner.catalog import Catalog
+from scanner.errors import ConfigError, InputError
+from scanner.models import InventoryApp, SanctionEntry
+from scanner.resolve import normalise_name
+
+STATUSES = ("sanctioned", "tolerated", "banned")
+FIELDS = (
+    "app",
+    "status",
+    "owner",
+    "team",
+    "purpose",
+    "approved_scopes",
+    "data_classification",
+    "approved_on",
+    "review_by",
+    "notes",
+)
+
+
+def load(table: dict[str, Any], base: Path | None, catalog: Catalog) -> list[SanctionEntry]:
+    """Entries from a ``[sanctioned]`` config table (inline apps and/or a file)."""
+    unknown = sorted(set(table) - {"file", "apps"})
+    if unknown:
+        raise ConfigError(f"sanctioned.{unknown[0]}: unknown setting (known: apps, file)")
+    entries: list[SanctionEntry] = []
+    inline = table.get("apps", [])
+    if not isinstance(inline, list):
+        raise ConfigError("sanctioned.apps: expected a list of tables ([[sanctioned.apps]])")
+    for index, row in enumerate(inline):
+        if not isinstance(row, dict):
+            raise ConfigError(f"sanctioned.apps[{index}]: expected a table")
+        entries.append(parse_entry(row, f"sanctioned.apps[{index}]", catalog))
+    file = table.get("file")
+    if file is not None:
+        if not isinstance(file, str):
+            raise ConfigError("sanctioned.file: expected a string (a .toml or .csv path)")
+        path = Path(file).expanduser()
+        if not path.is_absolute() and base is not None:
+            path = base / path
+        entries.extend(load_file(path, catalog))
+    check_duplicates(entries)
+    return entries
+
+
+def load_file(path: Path, catalog: Catalog) -> list[SanctionEntry]:
+    """Entries from a sanctioned-list file: TOML (``[[apps]]``) or CSV with a header row."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(f"{path}: sanctioned-list file not found (sanctioned.file)") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: cannot read the sanctioned list: {err}") from None
+    if path.suffix.lower() == ".csv":
+        return list(_from_csv(text, path, catalog))
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(f"{path}: not valid TOML: {err}") from None
+    rows = data.get("apps", [])
+    if not isinstance(rows, list):
+        raise InputError(f"{path}: expected [[apps]] tables")
+    lines = _toml_app_lines(text)
+    entries = []
+    for index, row in enumerate(rows):
+        line = lines[index] if index < len(lines) else None
+        origin = f"{path}:{line}" if line else f"{path} apps[{index}]"
+        entries.append(parse_entry(row, origin, catalog, error=InputError))
+    return entries
+
+
+def _from_csv(text: str, path: Path, catalog: Catalog) -> Iterable[SanctionEntry]:
+    reader = csv.DictReader(io.StringIO(text))
+    missing = {"app", "status"} - set(reader.fieldnames or [])
+    if missing:
+        raise InputError(f"{path}:1: the header lacks column(s) {', '.join(sorted(missing))}")
+    extra = sorted(set(reader.fieldnames or []) - set(FIELDS))
+    if extra:
+        raise InputError(
+            f"{path}:1: unknown column {extra[0]!r} (known: {', '.join(FIELDS)})"
+        )
+    for row in reader:
+        values = {k: v for k, v in row.items() if v not in (None, "")}
+        if "approved_scopes" in values:
+            values["approved_scopes"] = [
+                s for s in re.split(r"[;\s]+", values["approved_scopes"]) if s
+            ]
+        yield parse_entry(values, f"{path}:{reader.line_num}", catalog, error=InputError)
+
+
+def parse_entry(
+    row: dict[str, Any],
+    origin: str,
+    catalog: Catalog,
+    error: type[Exception] = ConfigError,
+) -> SanctionEntry:
+    unknown = sorted(set(row) - set(FIELDS))
+    if unknown:
+        raise error(f"{origin}: unknown field {unknown[0]!r} (known: {', '.join(FIELDS)})")
+    app = row.get("app")
+    if not isinstance(app, str) or not app.strip():
+        raise error(f"{origin}: 'app' is required (the app's catalog name or alias)")
+    status = row.get("status")
+    if status not in STATUSES:
+        raise error(
+            f"{origin}: status {status!r} for {app} is not one of {', '.join(STATUSES)}"
+        )
+    name = app.strip()
+    entry = catalog.find(name)
+    if entry is not None:
+        name = entry.name
+    else:
+        suggestion = catalog.suggest(name)
+        if suggestion and normalise_name(suggestion) != normalise_name(name):
+            raise error(
+                f"{origin}: unknown app {name!r}: did you mean {suggestion}? "
+                "(or add the app to [catalog] to keep this name)"
+            )
+    scopes = row.get("approved_scopes", [])
+    if isinstance(scopes, str):
+        scopes = [s for s in re.split(r"[;\s]+", scopes) if s]
+    if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+        raise error(f"{origin}: approved_scopes for {name} must be a list of scope names")
+    return SanctionEntry(
+        app=name,
+        status=status,
+        owner=_text(row, "owner", origin, error),
+        team=_text(row, "team", origin, error),
+        purpose=_text(row, "purpose", origin, error),
+        approved_scopes=tuple(scopes),
+        data_classification=_text(row, "data_classification", origin, error),
+        approved_on=_date(row, "approved_on", origin, error),
+        review_by=_date(row, "review_by", origin, error),
+        notes=_text(row, "notes", origin, error),
+        origin=origin,
+    )
+
+
+def check_duplicates(entries: Sequence[SanctionEntry]) -> None:
+    seen: dict[str, SanctionEntry] = {}
+    for entry in entries:
+        key = normalise_name(entry.app)
+        if key in seen:
+            raise InputError(
+                f"{entry.origin}: {entry.app} is listed twice in the sanctioned list "
+                f"(first at {seen[key].origin}); keep one entry"
+            )
+        seen[key] = entry
+
+
+def merge(configured: Sequence[SanctionEntry], stored: Sequence[SanctionEntry]) -> list[SanctionEntry]:
+    """Config entries overridden by entries recorded with ``shadowit sanction``."""
+    merged = {normalise_name(e.app): e for e in configured}
+    for entry in stored:
+        merged[normalise_name(entry.app)] = entry
+    return list(merged.values())
+
+
+def match(app: InventoryApp, entries: Sequence[SanctionEntry]) -> SanctionEntry | None:
+    """The policy entry for an inventory app, by canonical name or any raw spelling.
+
+    A lookalike never matches the entry of the app it imitates.
+    """
+    if app.app.lookalike_of:
+        return None
+    names = {normalise_name(app.name), *(normalise_name(n) for n in app.raw_names)}
+    for entry in entries:
+        if normalise_name(entry.app) in names:
+            return entry
+    return None
+
+
+def _text(row: dict[str, Any], key: str, origin: str, error: type[Exception]) -> str | None:
+    value = row.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise error(f"{origin}: {key} must be text")
+    return value
+
+
+def _date(row: dict[str, Any], key: str, origin: str, error: type[Exception]) -> date | None:
+    value = row.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise error(f"{origin}: {key} {value!r} is not a date like 2026-01-31") from None
+
+
+def _toml_app_lines(text: str) -> list[int]:
+    """Line numbers of each ``[[apps]]`` header, so errors can point at them."""
+    return [n for n, line in enumerate(text.splitlines(), start=1) if line.strip() == "[[apps]]"]

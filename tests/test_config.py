@@ -1,0 +1,95 @@
+"""Config validation: every error names the key path and the file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from scanner import config
+from scanner.errors import ConfigError
+from scanner.settings import build, secret
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_minimal_config_gets_defaults(tmp_path: Path) -> None:
+    cfg = config.load(write(tmp_path, '[organisation]\nname = "Acme"\n'))
+    assert cfg.organisation.name == "Acme"
+    assert cfg.store_path == tmp_path / "shadowit.db"
+    assert cfg.policy.dormant_days == 90
+    assert cfg.sources == {}
+
+
+def test_example_config_loads() -> None:
+    cfg = config.load(Path(__file__).parent.parent / "config.example.toml")
+    assert set(cfg.sources) >= {"entra"}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[store]\npaht = 'x.db'\n", "store.paht: unknown setting"),
+        ("[policy]\ndormant_days = 'ninety'\n", "policy.dormant_days: expected a whole number"),
+        ("[organisation]\nmarketing_departments = 'Marketing'\n", "expected a list"),
+        ("[nonsense]\n", "nonsense: unknown section"),
+        ("[sources.salesforce]\n", "sources.salesforce: unknown source"),
+        ("[report]\nredact_users = 1\n", "report.redact_users: expected true or false"),
+        ("store = 3\n", "store: expected a table"),
+        ("[store\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_names_key_and_file(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    assert message in str(err.value)
+    assert str(path) in str(err.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        config.load(tmp_path / "nope.toml")
+
+
+@dataclass(frozen=True)
+class Example:
+    tenant: str
+    count: int = 1
+
+
+def test_required_setting_missing() -> None:
+    with pytest.raises(ConfigError, match=r"sources.x.tenant: required setting is missing"):
+        build(Example, {}, "sources.x", None)
+
+
+def test_secret_from_env_and_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHADOWIT_TEST_SECRET", "s3cr3t\n")
+    assert secret("SHADOWIT_TEST_SECRET", None, "sources.x.secret", None) == "s3cr3t"
+    (tmp_path / "secret.txt").write_text("from-file\n")
+    assert secret(None, "secret.txt", "k", tmp_path / "config.toml") == "from-file"
+
+
+def test_secret_env_not_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SHADOWIT_UNSET", raising=False)
+    with pytest.raises(ConfigError) as err:
+        secret("SHADOWIT_UNSET", None, "sources.okta.token", Path("config.toml"))
+    assert str(err.value) == (
+        "sources.okta.token_env: environment variable SHADOWIT_UNSET is not set; "
+        "export it before the scan (config.toml)"
+    )
+
+
+def test_secret_file_missing(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="sources.x.key_file: cannot read"):
+        secret(None, "missing.pem", "sources.x.key", tmp_path / "c.toml")
+
+
+def test_secret_required() -> None:
+    with pytest.raises(ConfigError, match="set k_env"):
+        secret(None, None, "k", None)
