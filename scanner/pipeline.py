@@ -154,10 +154,10 @@ def _scan_source(
         since = {} if full else store.cursors(name)
         stats = store.ingest(scan_id, name, connector.collect(since), stats)
     except (AuthError, ConfigError) as err:
-        log.error("%s", err)
+        log.info("%s", err)
         return store.end_source(scan_id, name, "failed", stats, str(err)), stats.record_sources, True
     except ConnectorError as err:
-        log.error("%s", err)
+        log.info("%s", err)
         return store.end_source(scan_id, name, "failed", stats, str(err)), stats.record_sources, False
     return store.end_source(scan_id, name, stats.status(), stats), stats.record_sources, False
 

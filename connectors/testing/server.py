@@ -14,7 +14,14 @@ from types import TracebackType
 from typing import Any
 
 import trustme
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log on stderr: the fakes keep their own request log."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None
 
 
 class LoopbackServer:
@@ -49,7 +56,13 @@ class LoopbackServer:
             ca.cert_pem.write_to_path(str(ca_file))
             self.ca_path = str(ca_file)
         self._server = make_server(
-            self.host, 0, self.app, threaded=True, ssl_context=context, passthrough_errors=False
+            self.host,
+            0,
+            self.app,
+            threaded=True,
+            ssl_context=context,
+            passthrough_errors=False,
+            request_handler=_QuietHandler,
         )
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
