@@ -18,9 +18,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from scanner import __version__
+from scanner import __version__, logs
 from scanner import config as configuration
-from scanner import logs
 from scanner.errors import ShadowitError
 from scanner.models import SEVERITIES
 
@@ -59,16 +58,35 @@ config_option = click.option(
 )
 
 
-@click.group(help=f"Shadow-IT discovery and SaaS inventory from your identity providers.\n\n{EXIT_CODES_HELP}")
+@click.group(
+    help="Shadow-IT discovery and SaaS inventory from your identity providers.\n\n"
+    + EXIT_CODES_HELP
+)
 @click.version_option(__version__, prog_name="shadowit")
-@click.option("--log-level", default="warning", type=click.Choice(["debug", "info", "warning", "error"]), help="How much to log to stderr.")
-@click.option("--log-format", default="text", type=click.Choice(["text", "json"]), help="Log lines as text or JSON.")
+@click.option(
+    "--log-level",
+    default="warning",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    help="How much to log to stderr.",
+)
+@click.option(
+    "--log-format",
+    default="text",
+    type=click.Choice(["text", "json"]),
+    help="Log lines as text or JSON.",
+)
 def main(log_level: str, log_format: str) -> None:
     logs.configure(log_level, log_format)
 
 
 @main.command()
-@click.option("--out", default="demo-output", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the reports and the inventory.")
+@click.option(
+    "--out",
+    default="demo-output",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the reports and the inventory.",
+)
 @errors_to_exit
 def demo(out: Path) -> None:
     """Run the whole pipeline on the embedded demo tenant and write the reports.
@@ -86,10 +104,23 @@ def demo(out: Path) -> None:
 @click.option("--full", is_flag=True, help="Ignore stored cursors and sweep every source in full.")
 @click.option("--wait", is_flag=True, help="Wait for another running scan instead of exiting.")
 @click.option("--source", "only", multiple=True, help="Scan only this source (repeatable).")
-@click.option("--fail-on", type=click.Choice(SEVERITIES[:-1]), help="Exit 4 if an open finding is at or above this severity.")
-@click.option("--report/--no-report", "with_report", default=True, help="Write the reports after the scan.")
+@click.option(
+    "--fail-on",
+    type=click.Choice(SEVERITIES[:-1]),
+    help="Exit 4 if an open finding is at or above this severity.",
+)
+@click.option(
+    "--report/--no-report", "with_report", default=True, help="Write the reports after the scan."
+)
 @errors_to_exit
-def scan(config_path: Path, full: bool, wait: bool, only: tuple[str, ...], fail_on: str | None, with_report: bool) -> None:
+def scan(
+    config_path: Path,
+    full: bool,
+    wait: bool,
+    only: tuple[str, ...],
+    fail_on: str | None,
+    with_report: bool,
+) -> None:
     """Scan every enabled source into the inventory, reconcile and report.
 
     Example: shadowit scan --config config.toml --fail-on high
@@ -107,12 +138,24 @@ def scan(config_path: Path, full: bool, wait: bool, only: tuple[str, ...], fail_
 
 @main.command()
 @config_option
-@click.option("--scan", "scan_id", type=int, help="Report on this scan (default: the latest finished).")
+@click.option(
+    "--scan", "scan_id", type=int, help="Report on this scan (default: the latest finished)."
+)
 @click.option("--format", "formats", default=None, help="Comma-separated: html,json,csv,xlsx.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: [report] out).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (default: [report] out).",
+)
 @click.option("--redact-users", is_flag=True, help="Replace user emails with stable pseudonyms.")
 @errors_to_exit
-def report(config_path: Path, scan_id: int | None, formats: str | None, out: Path | None, redact_users: bool) -> None:
+def report(
+    config_path: Path,
+    scan_id: int | None,
+    formats: str | None,
+    out: Path | None,
+    redact_users: bool,
+) -> None:
     """Render the reports from the inventory without rescanning.
 
     Example: shadowit report --config config.toml --format html,json --redact-users
@@ -121,14 +164,24 @@ def report(config_path: Path, scan_id: int | None, formats: str | None, out: Pat
 
     cfg = configuration.load(config_path)
     chosen = formats.split(",") if formats else list(cfg.report.formats)
-    written = write_reports(cfg, scan_id=scan_id, formats=chosen, out=out, redact=redact_users or cfg.report.redact_users)
+    written = write_reports(
+        cfg,
+        scan_id=scan_id,
+        formats=chosen,
+        out=out,
+        redact=redact_users or cfg.report.redact_users,
+    )
     for path in written:
         click.echo(str(path))
 
 
 @main.command()
 @config_option
-@click.option("--status", type=click.Choice(["open", "acknowledged", "accepted", "resolved"]), help="Only findings in this state.")
+@click.option(
+    "--status",
+    type=click.Choice(["open", "acknowledged", "accepted", "resolved"]),
+    help="Only findings in this state.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @errors_to_exit
 def findings(config_path: Path, status: str | None, as_json: bool) -> None:
@@ -147,7 +200,14 @@ def findings(config_path: Path, status: str | None, as_json: bool) -> None:
         return
     table = Table("ID", "Severity", "App", "Kind", "Status", "Why")
     for r in rows:
-        table.add_row(r["id"], r["severity"], r["app_name"], r["kind"], r["status"], "; ".join(r["reasons"][:2]))
+        table.add_row(
+            r["id"],
+            r["severity"],
+            r["app_name"],
+            r["kind"],
+            r["status"],
+            "; ".join(r["reasons"][:2]),
+        )
     console().print(table)
 
 
@@ -157,15 +217,22 @@ def _decision(status: str) -> Callable[..., None]:
     @click.option("--reason", required=True, help="Why (kept in the finding's history).")
     @click.option("--by", "actor", default=None, help="Who decides (default: $USER).")
     @errors_to_exit
-    def command(config_path: Path, finding_id: str, reason: str, actor: str | None, **extra: Any) -> None:
+    def command(
+        config_path: Path, finding_id: str, reason: str, actor: str | None, **extra: Any
+    ) -> None:
         from scanner import findings as lifecycle
         from scanner.operations import open_store, whoami
 
         cfg = configuration.load(config_path)
         until = extra.get("until")
         with open_store(cfg) as store:
-            row = lifecycle.decide(store, finding_id, status, actor or whoami(), reason, until, datetime.now(UTC))
-        click.echo(f"{row['id']}: {row['status']}" + (f" until {row['decided_until']}" if row["decided_until"] else ""))
+            row = lifecycle.decide(
+                store, finding_id, status, actor or whoami(), reason, until, datetime.now(UTC)
+            )
+        click.echo(
+            f"{row['id']}: {row['status']}"
+            + (f" until {row['decided_until']}" if row["decided_until"] else "")
+        )
 
     return command
 
@@ -181,18 +248,33 @@ def _parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) 
 
 accept = main.command(
     name="accept",
-    help="Accept a finding's risk, with a reason and an end date.\n\nExample: shadowit accept --config config.toml cat:canva:unsanctioned --reason 'trial' --until 2026-12-31",
-)(click.option("--until", callback=_parse_day, help="When the acceptance expires (YYYY-MM-DD).")(_decision("accepted")))
+    help=(
+        "Accept a finding's risk, with a reason and an end date.\n\nExample: shadowit accept "
+        "--config config.toml cat:canva:unsanctioned --reason 'trial' --until 2026-12-31"
+    ),
+)(
+    click.option("--until", callback=_parse_day, help="When the acceptance expires (YYYY-MM-DD).")(
+        _decision("accepted")
+    )
+)
 acknowledge = main.command(
     name="acknowledge",
-    help="Acknowledge a finding (seen, being worked on).\n\nExample: shadowit acknowledge --config config.toml cat:canva:dormant --reason 'asked the owner'",
+    help=(
+        "Acknowledge a finding (seen, being worked on).\n\nExample: shadowit acknowledge "
+        "--config config.toml cat:canva:dormant --reason 'asked the owner'"
+    ),
 )(_decision("acknowledged"))
 
 
 @main.command()
 @config_option
 @click.argument("app")
-@click.option("--status", required=True, type=click.Choice(["sanctioned", "tolerated", "banned"]), help="The policy decision.")
+@click.option(
+    "--status",
+    required=True,
+    type=click.Choice(["sanctioned", "tolerated", "banned"]),
+    help="The policy decision.",
+)
 @click.option("--owner", help="Owner's email.")
 @click.option("--team", help="Owning team.")
 @click.option("--purpose", help="Business purpose.")
@@ -200,10 +282,20 @@ acknowledge = main.command(
 @click.option("--review-by", help="Review date (YYYY-MM-DD).")
 @click.option("--notes", help="Notes.")
 @errors_to_exit
-def sanction(config_path: Path, app: str, status: str, owner: str | None, team: str | None, purpose: str | None, scopes: str | None, review_by: str | None, notes: str | None) -> None:
+def sanction(
+    config_path: Path,
+    app: str,
+    status: str,
+    owner: str | None,
+    team: str | None,
+    purpose: str | None,
+    scopes: str | None,
+    review_by: str | None,
+    notes: str | None,
+) -> None:
     """Add or update a sanctioned-list entry in the inventory.
 
-    Example: shadowit sanction --config config.toml HubSpot --status sanctioned --owner ana@example.com
+    Example: shadowit sanction --config config.toml HubSpot --status sanctioned --owner a@x.com
     """
     from scanner.operations import record_sanction
 
@@ -247,7 +339,9 @@ def scans(config_path: Path) -> None:
     with open_store(cfg) as store:
         for run in store.scans(status=None):
             states = ", ".join(f"{s.source} {s.status}" for s in store.source_runs(run["id"]))
-            table.add_row(str(run["id"]), run["started"], run["finished"] or "", run["status"], states)
+            table.add_row(
+                str(run["id"]), run["started"], run["finished"] or "", run["status"], states
+            )
     console().print(table)
 
 
@@ -257,7 +351,12 @@ def catalog() -> None:
 
 
 @catalog.command("stats")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="Include the config's catalog additions.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Include the config's catalog additions.",
+)
 @errors_to_exit
 def catalog_stats(config_path: Path | None) -> None:
     """Print the catalog's size and apps per category.
@@ -277,7 +376,12 @@ def format_diff(change: Any) -> str:
         since = f"scan {change.since_scan}" if change.since_scan else "the first scan"
         return f"No changes between {since} and scan {change.scan}."
     lines = [f"Changes from scan {change.since_scan} to scan {change.scan}:"]
-    for label, items in (("New apps", change.new_apps), ("Gone apps", change.gone_apps), ("Findings opened", change.findings_opened), ("Findings resolved", change.findings_resolved)):
+    for label, items in (
+        ("New apps", change.new_apps),
+        ("Gone apps", change.gone_apps),
+        ("Findings opened", change.findings_opened),
+        ("Findings resolved", change.findings_resolved),
+    ):
         if items:
             lines.append(f"  {label}: {', '.join(items)}")
     for n in change.new_users:
@@ -293,7 +397,10 @@ def print_summary(summary: dict[str, Any]) -> None:
     for s in summary["sources"]:
         note = f": {s['error']}" if s.get("error") else ""
         skipped = f" (not collected: {'; '.join(s['skipped'])})" if s.get("skipped") else ""
-        out.print(f"  source {s['source']}: {s['status']}, {s['records']} records{skipped}{note}", markup=False)
+        out.print(
+            f"  source {s['source']}: {s['status']}, {s['records']} records{skipped}{note}",
+            markup=False,
+        )
     out.print(
         f"  apps found: {summary['apps']}  marketing apps: {summary['marketing_apps']}  "
         f"unsanctioned: {summary['unsanctioned']} ({summary['unsanctioned_marketing']} marketing)"
@@ -307,5 +414,5 @@ def print_summary(summary: dict[str, Any]) -> None:
 
 
 def _count_at_or_above(by_severity: dict[str, int], threshold: str) -> int:
-    levels = SEVERITIES[: SEVERITIES.index(threshold) + 1]  # type: ignore[arg-type]
+    levels = SEVERITIES[: SEVERITIES.index(threshold) + 1]
     return sum(by_severity.get(level, 0) for level in levels)

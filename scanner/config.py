@@ -45,6 +45,8 @@ class OrganisationSettings:
 class PolicySettings:
     dormant_days: int = 90
     """A grant with no sign-in for this many days is dormant."""
+    new_app_days: int = 7
+    """An app stays "new" (a new_app finding) for this many days after it was first seen."""
     review_period_days: int = 180
     """An owner's confirmation older than this is asked again."""
     severity: dict[str, str] = field(default_factory=dict)
@@ -54,7 +56,7 @@ class PolicySettings:
 @dataclass(frozen=True)
 class CatalogSettings:
     file: str | None = None
-    """A CSV or TOML file of extra or overriding catalog entries (same columns as the shipped one)."""
+    """A CSV or TOML file of extra or overriding catalog entries (the shipped columns)."""
     scopes_file: str | None = None
     """A CSV of extra or overriding scope sensitivities (scope, level, meaning)."""
     aliases: dict[str, str] = field(default_factory=dict)
@@ -141,9 +143,7 @@ def from_dict(data: dict[str, Any], file: Path | None = None) -> Config:
     known = set(_SECTIONS) | {"sources", *_RAW_SECTIONS}
     for key in data:
         if key not in known:
-            raise ConfigError(
-                f"{key}: unknown section (known: {', '.join(sorted(known))}){where}"
-            )
+            raise ConfigError(f"{key}: unknown section (known: {', '.join(sorted(known))}){where}")
     values: dict[str, Any] = {
         name: build(cls, data[name], name, file) for name, cls in _SECTIONS.items() if name in data
     }

@@ -31,9 +31,9 @@ from scanner.operations import scan_and_report
 from scanner.store import Store, parse_iso
 
 ENTRA_CLIENT = "0d3f5c7a-9b1e-4f2d-8c6a-5e4b3a2f1d0c"
-ENTRA_SECRET_ENV = "SHADOWIT_DEMO_ENTRA_SECRET"
+ENTRA_SECRET_ENV = "SHADOWIT_DEMO_ENTRA_SECRET"  # noqa: S105 - a variable name
 GOOGLE_KEY_ENV = "SHADOWIT_DEMO_GOOGLE_KEY"
-OKTA_TOKEN_ENV = "SHADOWIT_DEMO_OKTA_TOKEN"
+OKTA_TOKEN_ENV = "SHADOWIT_DEMO_OKTA_TOKEN"  # noqa: S105 - a variable name
 
 SANCTIONED = """\
 # Larkspur Outdoor Co. technology-selection policy (demo)
@@ -43,7 +43,12 @@ status = "sanctioned"
 owner = "maya.shah@larkspur.example"
 team = "Marketing Operations"
 purpose = "Marketing automation, email campaigns, CRM for inbound leads"
-approved_scopes = ["openid", "profile", "email", "offline_access", "User.Read", "Mail.Read", "Calendars.Read", "https://www.googleapis.com/auth/gmail.readonly", "https://www.googleapis.com/auth/calendar.readonly", "https://www.googleapis.com/auth/userinfo.email", "sso"]
+approved_scopes = [
+  "openid", "profile", "email", "offline_access", "User.Read", "Mail.Read", "Calendars.Read",
+  "https://www.googleapis.com/auth/gmail.readonly",
+  "https://www.googleapis.com/auth/calendar.readonly",
+  "https://www.googleapis.com/auth/userinfo.email", "sso",
+]
 data_classification = "confidential"
 approved_on = 2025-03-01
 review_by = 2027-03-01
@@ -221,6 +226,7 @@ def serve(tenant: dict[str, Any], night: datetime) -> Iterator[dict[str, Any]]:
         app_role_assignments=g["appRoleAssignments"],
         sign_ins=g["signIns"],
         directory_audits=g["directoryAudits"],
+        sp_activities=g["servicePrincipalSignInActivities"],
         page_size=20,
     )
     entra_secret = "demo-" + os.urandom(12).hex()
@@ -299,7 +305,6 @@ client_id = "{ENTRA_CLIENT}"
 client_secret_env = "{ENTRA_SECRET_ENV}"
 authority_host = "{endpoints["graph"]}"
 graph_url = "{endpoints["graph"]}"
-sign_in_activity = false
 
 [sources.google]
 admin_email = "{endpoints["admin"]}"
@@ -316,13 +321,21 @@ token_env = "{OKTA_TOKEN_ENV}"
 path = "imports/expenses.csv"
 kind = "expenses"
 source_name = "expenses"
-columns = {{ vendor = "Merchant", amount = "Amount", currency = "Currency", date = "Date", email = "Employee Email" }}
+[sources.files.imports.columns]
+vendor = "Merchant"
+amount = "Amount"
+currency = "Currency"
+date = "Date"
+email = "Employee Email"
 
 [[sources.files.imports]]
 path = "imports/usage.csv"
 kind = "usage"
 source_name = "browser-usage"
-columns = {{ domain = "domain", user = "user", last_used = "last_used" }}
+[sources.files.imports.columns]
+domain = "domain"
+user = "user"
+last_used = "last_used"
 """
     path = out / "config.toml"
     path.write_text(text, encoding="utf-8")

@@ -85,9 +85,7 @@ def diff(store: Store, scan: int, since: int | None) -> Diff:
         before, on="app_key", how="outer", suffixes=("", "_before"), indicator=True
     )
     result.new_apps = sorted(merged.loc[merged["_merge"] == "left_only", "name"].tolist())
-    result.gone_apps = sorted(
-        merged.loc[merged["_merge"] == "right_only", "name_before"].tolist()
-    )
+    result.gone_apps = sorted(merged.loc[merged["_merge"] == "right_only", "name_before"].tolist())
     both = merged[merged["_merge"] == "both"]
     for row in both.itertuples():
         added_users = sorted(set(row.users) - set(row.users_before))
@@ -142,7 +140,9 @@ def history(store: Store, limit: int = 30) -> list[dict[str, Any]]:
     )
     grouped = (
         frame.groupby(["scan_id", "started"])
-        .agg(apps=("is_marketing", "size"), unsanctioned_marketing=("unsanctioned_marketing", "sum"))
+        .agg(
+            apps=("is_marketing", "size"), unsanctioned_marketing=("unsanctioned_marketing", "sum")
+        )
         .reset_index()
         .sort_values("scan_id")
         .tail(limit)

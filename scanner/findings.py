@@ -78,7 +78,12 @@ def apply(
             _update(
                 store,
                 fid,
-                {"status": "resolved", "resolved": stamp, "resolved_scan": scan_id, "updated": stamp},
+                {
+                    "status": "resolved",
+                    "resolved": stamp,
+                    "resolved_scan": scan_id,
+                    "updated": stamp,
+                },
             )
             changes.append(_event(store, fid, scan_id, stamp, "resolved"))
     return changes
@@ -148,7 +153,9 @@ def _expired(until: str | None, now: datetime) -> bool:
     return bool(until) and date.fromisoformat(str(until)) <= now.date()
 
 
-def _insert(store: Store, f: Finding, values: dict[str, Any], scan_id: int, stamp: str | None) -> None:
+def _insert(
+    store: Store, f: Finding, values: dict[str, Any], scan_id: int, stamp: str | None
+) -> None:
     store.db.execute(
         "INSERT INTO findings (id, app_key, app_name, kind, severity, status, reasons, "
         "remediation, evidence, opened, opened_scan, last_scan, updated) "
@@ -173,7 +180,7 @@ def _insert(store: Store, f: Finding, values: dict[str, Any], scan_id: int, stam
 def _update(store: Store, finding_id: str, values: dict[str, Any]) -> None:
     assignments = ", ".join(f"{k} = ?" for k in values)
     store.db.execute(
-        f"UPDATE findings SET {assignments} WHERE id = ?",  # noqa: S608 - column names are ours
+        f"UPDATE findings SET {assignments} WHERE id = ?",
         [*values.values(), finding_id],
     )
 

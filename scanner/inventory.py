@@ -241,7 +241,8 @@ def _gather_usage(store: Store, by_raw: dict[tuple[str, str], _Acc], now: dateti
 def _gather_spend(store: Store, by_raw: dict[tuple[str, str], _Acc]) -> None:
     for r in store.db.query(
         "SELECT source, client_id, currency, sum(amount) AS total, "
-        "group_concat(DISTINCT user_email) AS emails FROM spend GROUP BY source, client_id, currency"
+        "group_concat(DISTINCT user_email) AS emails FROM spend "
+        "GROUP BY source, client_id, currency"
     ):
         acc = by_raw.get((r["source"], r["client_id"]))
         if acc is None:

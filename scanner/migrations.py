@@ -14,11 +14,11 @@ Step = Callable[[sqlite_utils.Database], None]
 
 
 def _initial(db: sqlite_utils.Database) -> None:
-    db["scan_runs"].create(
+    db.table("scan_runs").create(
         {"id": int, "started": str, "finished": str, "status": str, "full": int, "note": str},
         pk="id",
     )
-    db["source_runs"].create(
+    db.table("source_runs").create(
         {
             "scan_id": int,
             "source": str,
@@ -34,12 +34,12 @@ def _initial(db: sqlite_utils.Database) -> None:
         pk=("scan_id", "source"),
         foreign_keys=[("scan_id", "scan_runs", "id")],
     )
-    db["checkpoints"].create(
+    db.table("checkpoints").create(
         {"source": str, "stream": str, "cursor": str, "scan_id": int, "updated": str},
         pk=("source", "stream"),
     )
     seen = {"first_seen": str, "last_seen": str, "first_scan": int, "last_scan": int, "gone_scan": int}
-    db["users"].create(
+    db.table("users").create(
         {
             "source": str,
             "id": str,
@@ -55,8 +55,8 @@ def _initial(db: sqlite_utils.Database) -> None:
         },
         pk=("source", "id"),
     )
-    db["users"].create_index(["email"])
-    db["raw_apps"].create(
+    db.table("users").create_index(["email"])
+    db.table("raw_apps").create(
         {
             "source": str,
             "client_id": str,
@@ -77,8 +77,8 @@ def _initial(db: sqlite_utils.Database) -> None:
         },
         pk=("source", "client_id"),
     )
-    db["raw_apps"].create_index(["app_key"])
-    db["grants"].create(
+    db.table("raw_apps").create_index(["app_key"])
+    db.table("grants").create(
         {
             "source": str,
             "client_id": str,
@@ -93,7 +93,7 @@ def _initial(db: sqlite_utils.Database) -> None:
         },
         pk=("source", "client_id", "user_key", "consent_type", "resource"),
     )
-    db["signins"].create(
+    db.table("signins").create(
         {
             "source": str,
             "event_id": str,
@@ -108,8 +108,8 @@ def _initial(db: sqlite_utils.Database) -> None:
         },
         pk=("source", "event_id"),
     )
-    db["signins"].create_index(["source", "client_id"])
-    db["signin_daily"].create(
+    db.table("signins").create_index(["source", "client_id"])
+    db.table("signin_daily").create(
         {
             "source": str,
             "client_id": str,
@@ -120,7 +120,7 @@ def _initial(db: sqlite_utils.Database) -> None:
         },
         pk=("source", "client_id", "user_key", "day"),
     )
-    db["spend"].create(
+    db.table("spend").create(
         {
             "source": str,
             "line_id": str,
@@ -133,7 +133,7 @@ def _initial(db: sqlite_utils.Database) -> None:
         },
         pk=("source", "line_id"),
     )
-    db["apps"].create(
+    db.table("apps").create(
         {
             "key": str,
             "name": str,
@@ -153,7 +153,7 @@ def _initial(db: sqlite_utils.Database) -> None:
         },
         pk="key",
     )
-    db["app_snapshots"].create(
+    db.table("app_snapshots").create(
         {
             "scan_id": int,
             "app_key": str,
@@ -170,7 +170,7 @@ def _initial(db: sqlite_utils.Database) -> None:
         },
         pk=("scan_id", "app_key"),
     )
-    db["findings"].create(
+    db.table("findings").create(
         {
             "id": str,
             "app_key": str,
@@ -193,7 +193,7 @@ def _initial(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["finding_events"].create(
+    db.table("finding_events").create(
         {
             "id": int,
             "finding_id": str,
@@ -205,8 +205,8 @@ def _initial(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["finding_events"].create_index(["finding_id"])
-    db["sanctions"].create(
+    db.table("finding_events").create_index(["finding_id"])
+    db.table("sanctions").create(
         {
             "app": str,
             "status": str,
@@ -224,7 +224,68 @@ def _initial(db: sqlite_utils.Database) -> None:
     )
 
 
-STEPS: list[Step] = [_initial]
+def _confirmations(db: sqlite_utils.Database) -> None:
+    """Ownership confirmation: requests sent to likely owners and their answers."""
+    db.table("confirm_requests").create(
+        {
+            "id": str,
+            "app_key": str,
+            "app_name": str,
+            "owner": str,
+            "reason": str,
+            "status": str,
+            "created": str,
+            "first_sent": str,
+            "last_sent": str,
+            "reminders": int,
+            "answered": str,
+            "routed_from": str,
+        },
+        pk="id",
+    )
+    db.table("confirm_requests").create_index(["app_key"])
+    db.table("confirm_requests").create_index(["status"])
+    db.table("attestations").create(
+        {
+            "id": int,
+            "request_id": str,
+            "app_key": str,
+            "app_name": str,
+            "owner": str,
+            "answer": str,
+            "answered": str,
+            "note": str,
+            "purpose": str,
+            "data_held": str,
+            "renewal": str,
+            "suggested_owner": str,
+        },
+        pk="id",
+    )
+    db.table("attestations").create_index(["app_key", "answered"])
+
+
+def _notifications(db: sqlite_utils.Database) -> None:
+    """What each scan's notification covered, so the next one sends only what is new."""
+    db.table("notifications").create(
+        {
+            "id": int,
+            "scan_id": int,
+            "mode": str,
+            "status": str,
+            "day": str,
+            "at": str,
+            "findings": str,
+            "sources": str,
+            "targets": int,
+            "error": str,
+        },
+        pk="id",
+    )
+    db.table("notifications").create_index(["status", "scan_id"])
+
+
+STEPS: list[Step] = [_initial, _confirmations, _notifications]
 
 
 def current_version(db: sqlite_utils.Database) -> int:

@@ -3,7 +3,8 @@
 Connectors yield the *source records* (``User``, ``RawApp``, ``Grant``, ``SignIn``, ``Spend``,
 ``Removed``, ``Checkpoint``, ``Skipped``, ``SourceWarning``); raw provider dicts never leave a
 connector. The core turns raw apps into canonical ``App`` records, holds them against
-``SanctionEntry`` policy and raises ``Finding`` records. ``ScanRun``/``SourceStatus`` describe a scan.
+``SanctionEntry`` policy and raises ``Finding`` records. ``ScanRun`` and ``SourceStatus``
+describe a scan.
 
 Conventions: optional values are ``None``, never ``""``; times are timezone-aware UTC
 ``datetime``; tuples, not lists, so records stay hashable.

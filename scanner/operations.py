@@ -52,7 +52,9 @@ def scan_and_report(
 ) -> dict[str, Any]:
     """Scan, then write the reports; return the summary the CLI prints."""
     formats = check_formats(config.report.formats)
-    result = run_scan(config, full=full, wait=wait, only=only, now=now, session=session, sleep=sleep)
+    result = run_scan(
+        config, full=full, wait=wait, only=only, now=now, session=session, sleep=sleep
+    )
     written: list[Path] = []
     with open_store(config) as store:
         model = report_model.build(

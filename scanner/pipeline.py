@@ -29,7 +29,7 @@ from scanner.errors import AuthError, ConfigError, ConnectorError, LockedError, 
 from scanner.models import Finding, InventoryApp, SanctionEntry, SourceStatus
 from scanner.reconcile import Context, check_severity_overrides, reconcile
 from scanner.risk import ScopeTable
-from scanner.store import IngestStats, Store, dumps, loads
+from scanner.store import IngestStats, Store, dumps, iso, loads
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,9 @@ def run_scan(
     # Validate everything that can be validated before touching any provider.
     check_severity_overrides(config.policy.severity)
     catalog = Catalog.load(config.catalog, config.file.parent if config.file else None)
-    entries = sanctions.load(config.sanctioned, config.file.parent if config.file else None, catalog)
+    entries = sanctions.load(
+        config.sanctioned, config.file.parent if config.file else None, catalog
+    )
     store_path = config.store_path
     with scan_lock(store_path, wait=wait):
         store = Store.open(store_path, clock=(lambda: now) if now else _utcnow)
@@ -155,10 +157,18 @@ def _scan_source(
         stats = store.ingest(scan_id, name, connector.collect(since), stats)
     except (AuthError, ConfigError) as err:
         log.info("%s", err)
-        return store.end_source(scan_id, name, "failed", stats, str(err)), stats.record_sources, True
+        return (
+            store.end_source(scan_id, name, "failed", stats, str(err)),
+            stats.record_sources,
+            True,
+        )
     except ConnectorError as err:
         log.info("%s", err)
-        return store.end_source(scan_id, name, "failed", stats, str(err)), stats.record_sources, False
+        return (
+            store.end_source(scan_id, name, "failed", stats, str(err)),
+            stats.record_sources,
+            False,
+        )
     return store.end_source(scan_id, name, stats.status(), stats), stats.record_sources, False
 
 
@@ -177,9 +187,7 @@ def analyse(
     scopes = ScopeTable.load(config.path(scopes_file) if scopes_file else None)
     apps = inventory.build(store, catalog, scopes, config.organisation, now)
     policy = sanctions.merge(entries, stored_sanctions(store, catalog))
-    previous = store.previous_scan(scan_id)
-    known = _known_app_keys(store, scan_id)
-    new_keys = frozenset(a.key for a in apps if a.key not in known) if previous else frozenset()
+    new_keys = _new_app_keys(store, scan_id, apps, now - timedelta(days=config.policy.new_app_days))
     ctx = Context(
         now=now,
         scopes=scopes,
@@ -225,15 +233,36 @@ def confirmed_owners(store: Store, now: datetime, review_days: int) -> dict[str,
     return owners
 
 
-def _known_app_keys(store: Store, scan_id: int) -> set[str]:
-    return {
-        r["app_key"]
-        for r in store.db.query(
-            "SELECT DISTINCT s.app_key FROM app_snapshots s JOIN scan_runs r ON r.id = s.scan_id "
-            "WHERE s.scan_id < ? AND r.status = 'finished'",
-            [scan_id],
-        )
+def _new_app_keys(
+    store: Store, scan_id: int, apps: Sequence[InventoryApp], since: datetime
+) -> frozenset[str]:
+    """Apps first seen after the baseline scan and no earlier than ``since``.
+
+    The first finished scan is the baseline: everything in it is simply "there".
+    """
+    finished = {
+        r["id"]: r["started"]
+        for r in store.db.query("SELECT id, started FROM scan_runs WHERE status='finished'")
     }
+    earlier = [sid for sid in finished if sid < scan_id]
+    if not earlier:
+        return frozenset()
+    baseline = min(earlier)
+    first_scan: dict[str, int] = {}
+    for r in store.db.query(
+        "SELECT app_key, min(scan_id) AS first FROM app_snapshots WHERE scan_id < ? "
+        "GROUP BY app_key",
+        [scan_id],
+    ):
+        if r["first"] in finished:
+            first_scan[r["app_key"]] = r["first"]
+    cutoff = iso(since) or ""
+    new = set()
+    for app in apps:
+        first = first_scan.get(app.key)
+        if first is None or (first != baseline and (finished[first] or "") >= cutoff):
+            new.add(app.key)
+    return frozenset(new)
 
 
 def _snapshot(

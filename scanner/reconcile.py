@@ -92,9 +92,7 @@ def _app_findings(
     app: InventoryApp, entry: SanctionEntry | None, ctx: Context
 ) -> Iterator[Finding]:
     def finding(kind: str, row: str, reasons: list[str], fix: str, **evidence: object) -> Finding:
-        return Finding(
-            app.key, app.name, kind, ctx.level(row), tuple(reasons), fix, dict(evidence)
-        )
+        return Finding(app.key, app.name, kind, ctx.level(row), tuple(reasons), fix, dict(evidence))
 
     users = _people(len(app.users))
     status = entry.status if entry else None
@@ -231,7 +229,10 @@ def _app_findings(
         yield finding(
             "new_app",
             "new_app_marketing" if app.is_marketing else "new_app",
-            [f"first seen in this scan via {', '.join(app.sources)}", f"{users} use it"],
+            [
+                f"first seen {app.first_seen.date().isoformat()} via {', '.join(app.sources)}",
+                f"{users} use it",
+            ],
             "Confirm who owns it and whether it is needed.",
         )
 

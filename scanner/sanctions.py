@@ -95,9 +95,7 @@ def _from_csv(text: str, path: Path, catalog: Catalog) -> Iterable[SanctionEntry
         raise InputError(f"{path}:1: the header lacks column(s) {', '.join(sorted(missing))}")
     extra = sorted(set(reader.fieldnames or []) - set(FIELDS))
     if extra:
-        raise InputError(
-            f"{path}:1: unknown column {extra[0]!r} (known: {', '.join(FIELDS)})"
-        )
+        raise InputError(f"{path}:1: unknown column {extra[0]!r} (known: {', '.join(FIELDS)})")
     for row in reader:
         values = {k: v for k, v in row.items() if v not in (None, "")}
         if "approved_scopes" in values:
@@ -121,9 +119,7 @@ def parse_entry(
         raise error(f"{origin}: 'app' is required (the app's catalog name or alias)")
     status = row.get("status")
     if status not in STATUSES:
-        raise error(
-            f"{origin}: status {status!r} for {app} is not one of {', '.join(STATUSES)}"
-        )
+        raise error(f"{origin}: status {status!r} for {app} is not one of {', '.join(STATUSES)}")
     name = app.strip()
     entry = catalog.find(name)
     if entry is not None:
@@ -167,7 +163,9 @@ def check_duplicates(entries: Sequence[SanctionEntry]) -> None:
         seen[key] = entry
 
 
-def merge(configured: Sequence[SanctionEntry], stored: Sequence[SanctionEntry]) -> list[SanctionEntry]:
+def merge(
+    configured: Sequence[SanctionEntry], stored: Sequence[SanctionEntry]
+) -> list[SanctionEntry]:
     """Config entries overridden by entries recorded with ``shadowit sanction``."""
     merged = {normalise_name(e.app): e for e in configured}
     for entry in stored:

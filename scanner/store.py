@@ -197,9 +197,7 @@ class Store:
             cursor = self.db.execute(
                 "UPDATE scan_runs SET status='interrupted' WHERE status='running'"
             )
-            self.db.execute(
-                "UPDATE source_runs SET status='interrupted' WHERE status='running'"
-            )
+            self.db.execute("UPDATE source_runs SET status='interrupted' WHERE status='running'")
         return cursor.rowcount
 
     def scan(self, scan_id: int) -> dict[str, Any] | None:
@@ -212,9 +210,7 @@ class Store:
         return list(self.db.query("SELECT * FROM scan_runs WHERE status=? ORDER BY id", [status]))
 
     def latest_scan(self) -> int | None:
-        row = self.db.execute(
-            "SELECT max(id) FROM scan_runs WHERE status='finished'"
-        ).fetchone()
+        row = self.db.execute("SELECT max(id) FROM scan_runs WHERE status='finished'").fetchone()
         return int(row[0]) if row and row[0] is not None else None
 
     def previous_scan(self, scan_id: int) -> int | None:
@@ -310,9 +306,7 @@ class Store:
                     [checkpoint.source, checkpoint.stream, checkpoint.cursor, scan_id, now],
                 )
 
-    _SEEN_UPDATE = (
-        "last_seen=excluded.last_seen, last_scan=excluded.last_scan, gone_scan=NULL"
-    )
+    _SEEN_UPDATE = "last_seen=excluded.last_seen, last_scan=excluded.last_scan, gone_scan=NULL"
 
     def _write_users(self, scan_id: int, now: str | None, users: list[User]) -> None:
         if not users:
@@ -522,7 +516,7 @@ class Store:
             if table is None:
                 continue
             self.db.execute(
-                f"UPDATE {table} SET gone_scan=? WHERE source=? AND gone_scan IS NULL "  # noqa: S608
+                f"UPDATE {table} SET gone_scan=? WHERE source=? AND gone_scan IS NULL "
                 "AND (last_scan IS NULL OR last_scan < ?)",
                 [scan_id, source, scan_id],
             )

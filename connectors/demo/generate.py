@@ -34,17 +34,106 @@ DEPARTMENTS = {
     "People": 3,
     "IT": 3,
 }
-FIRST = (
-    "Ana Ben Chloe Dev Elif Farah Gus Hana Ivan Jade Kofi Lena Mateo Nia Omar Priya Quinn Rosa "
-    "Sami Tara Umar Vera Wes Xia Yara Zane Aiko Bruno Cora Dario Esme Felix Gita Hugo Isla Jonas "
-    "Kira Luca Maya Nils Olga Pavel Rhea Sven Tomas Una Viktor Wren"
-).split()
-LAST = (
-    "Silva Okafor Nguyen Patel Kaya Haddad Berg Sato Petrov Moreau Mensah Fischer Garcia Adeyemi "
-    "Rahman Iyer Walsh Costa Aalto Reddy Malik Novak Harper Chen Haddad Lund Tanaka Rossi Byrne "
-    "Conti Dubois Vogel Rao Lopez Grant Weber Stein Marino Shah Larsen Ivanova Horvat Das Nilsson "
-    "Kral Ueda Popov Quist"
-).split()
+FIRST = [
+    "Ana",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Elif",
+    "Farah",
+    "Gus",
+    "Hana",
+    "Ivan",
+    "Jade",
+    "Kofi",
+    "Lena",
+    "Mateo",
+    "Nia",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sami",
+    "Tara",
+    "Umar",
+    "Vera",
+    "Wes",
+    "Xia",
+    "Yara",
+    "Zane",
+    "Aiko",
+    "Bruno",
+    "Cora",
+    "Dario",
+    "Esme",
+    "Felix",
+    "Gita",
+    "Hugo",
+    "Isla",
+    "Jonas",
+    "Kira",
+    "Luca",
+    "Maya",
+    "Nils",
+    "Olga",
+    "Pavel",
+    "Rhea",
+    "Sven",
+    "Tomas",
+    "Una",
+    "Viktor",
+    "Wren",
+]
+LAST = [
+    "Silva",
+    "Okafor",
+    "Nguyen",
+    "Patel",
+    "Kaya",
+    "Haddad",
+    "Berg",
+    "Sato",
+    "Petrov",
+    "Moreau",
+    "Mensah",
+    "Fischer",
+    "Garcia",
+    "Adeyemi",
+    "Rahman",
+    "Iyer",
+    "Walsh",
+    "Costa",
+    "Aalto",
+    "Reddy",
+    "Malik",
+    "Novak",
+    "Harper",
+    "Chen",
+    "Haddad",
+    "Lund",
+    "Tanaka",
+    "Rossi",
+    "Byrne",
+    "Conti",
+    "Dubois",
+    "Vogel",
+    "Rao",
+    "Lopez",
+    "Grant",
+    "Weber",
+    "Stein",
+    "Marino",
+    "Shah",
+    "Larsen",
+    "Ivanova",
+    "Horvat",
+    "Das",
+    "Nilsson",
+    "Kral",
+    "Ueda",
+    "Popov",
+    "Quist",
+]
 
 
 @dataclass
@@ -515,6 +604,7 @@ def build() -> dict[str, Any]:
             "appRoleAssignments",
             "signIns",
             "directoryAudits",
+            "servicePrincipalSignInActivities",
         )
     }
     google: dict[str, list[dict[str, Any]]] = {
@@ -566,7 +656,7 @@ def build() -> dict[str, Any]:
     google_ids = {p.email: u["id"] for p, u in zip(staff, google["users"], strict=True)}
     okta_ids = {p.email: u["id"] for p, u in zip(staff, okta["users"], strict=True)}
 
-    graph_sp = {
+    graph_sp: dict[str, Any] = {
         "id": uid(rng),
         "appId": GRAPH_APP_ID,
         "displayName": "Microsoft Graph",
@@ -706,6 +796,18 @@ def build() -> dict[str, Any]:
                         "deletedDateTime": None,
                     }
                 )
+            activity = {"lastSignInDateTime": ts(last_use), "lastSignInRequestId": uid(rng)}
+            graph["servicePrincipalSignInActivities"].append(
+                {
+                    "id": uid(rng),
+                    "appId": e["appId"],
+                    "lastSignInActivity": activity,
+                    "delegatedClientSignInActivity": activity,
+                    "delegatedResourceSignInActivity": None,
+                    "applicationAuthenticationClientSignInActivity": None,
+                    "applicationAuthenticationResourceSignInActivity": None,
+                }
+            )
             consenter = members[0]
             audit_id = uid(rng)
             graph["directoryAudits"].append(

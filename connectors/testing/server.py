@@ -64,7 +64,9 @@ class LoopbackServer:
             passthrough_errors=False,
             request_handler=_QuietHandler,
         )
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 

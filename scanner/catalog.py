@@ -1,0 +1,512 @@
+"""The SaaS catalog: canonical products, their vendors, domains, spellings and known client IDs.
+
+Shipped as data in ``scanner/data``:
+
+- ``catalog.csv``: ``name,vendor,category,domains,aliases,client_ids,source``; multi-values
+  are separated by ``;``. ``source`` says where the facts come from (the vendor site, or the
+  documentation page that publishes a client ID).
+- ``google_first_party.csv``: Google's own OAuth clients (``name,client_ids,source``).
+- ``microsoft/MicrosoftApps.csv``: Microsoft first-party application IDs (merill/microsoft-info,
+  MIT licence, see ``microsoft/LICENSE``).
+
+The company extends or overrides it from ``[catalog]`` in ``config.toml``: an extra CSV or TOML
+file of entries (same columns; an entry with the name of a shipped one replaces it), extra
+aliases and category overrides. Lookups go through indexes built once in ``Catalog.__init__``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+import tomllib
+from bisect import bisect_left, bisect_right
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rapidfuzz import fuzz, process
+
+from scanner.errors import ConfigError, InputError
+from scanner.models import CatalogEntry
+from scanner.resolve import MICROSOFT_TENANT_IDS, host_of, normalise_name, slug
+
+if TYPE_CHECKING:
+    from scanner.config import CatalogSettings
+
+DATA_DIR = Path(__file__).parent / "data"
+CATALOG_FILE = DATA_DIR / "catalog.csv"
+GOOGLE_FIRST_PARTY_FILE = DATA_DIR / "google_first_party.csv"
+MICROSOFT_APPS_FILE = DATA_DIR / "microsoft" / "MicrosoftApps.csv"
+COLUMNS = ("name", "vendor", "category", "domains", "aliases", "client_ids", "source")
+
+MARKETING_CATEGORIES: frozenset[str] = frozenset(
+    {
+        "email_marketing",
+        "marketing_automation",
+        "social_media",
+        "advertising",
+        "seo",
+        "web_analytics",
+        "crm",
+        "design",
+        "video",
+        "webinar",
+        "surveys_forms",
+        "landing_pages",
+        "ai_writing",
+        "link_management",
+        "influencer",
+        "reviews",
+        "website_builder",
+        "content_marketing",
+        "sms_marketing",
+        "customer_data_platform",
+        "conversion_optimization",
+        "sales_engagement",
+        "events",
+        "affiliate",
+        "stock_media",
+        "podcasting",
+        "digital_asset_management",
+        "pr_media",
+    }
+)
+"""Categories whose apps count as marketing tools."""
+
+OTHER_CATEGORIES: frozenset[str] = frozenset(
+    {
+        "collaboration",
+        "communication",
+        "productivity",
+        "project_management",
+        "file_storage",
+        "office_suite",
+        "note_taking",
+        "scheduling",
+        "developer_tools",
+        "cloud_infrastructure",
+        "monitoring",
+        "security",
+        "identity",
+        "password_manager",
+        "it_management",
+        "finance",
+        "accounting",
+        "payments",
+        "expense_management",
+        "hr",
+        "recruiting",
+        "customer_support",
+        "e_signature",
+        "data_analytics",
+        "ai_assistant",
+        "ecommerce",
+        "legal",
+        "learning",
+        "travel",
+        "automation",
+        "internal",
+    }
+)
+CATEGORIES: frozenset[str] = MARKETING_CATEGORIES | OTHER_CATEGORIES
+"""Every category a catalog entry may carry (a config file may add its own)."""
+
+INTERNAL_CATEGORY = "internal"
+"""A configured entry with this category is one of the company's own apps."""
+
+_CATEGORY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class GoogleFirstParty:
+    """One of Google's own OAuth clients (Chrome, Android, iOS Account Manager...)."""
+
+    name: str
+    client_ids: tuple[str, ...]
+    source: str
+
+
+def split_multi(value: str | None) -> tuple[str, ...]:
+    """``"a; b;;c"`` -> ``("a", "b", "c")``."""
+    if not value:
+        return ()
+    return tuple(part.strip() for part in value.split(";") if part.strip())
+
+
+class Catalog:
+    """Shipped catalog plus the company's overrides, with lookup indexes built once."""
+
+    def __init__(
+        self,
+        entries: Iterable[CatalogEntry],
+        *,
+        microsoft_apps: Mapping[str, str] | None = None,
+        google_first_party: Iterable[GoogleFirstParty] = (),
+        internal_names: Iterable[str] = (),
+        config_aliases: Mapping[str, str] | None = None,
+    ) -> None:
+        self.entries: tuple[CatalogEntry, ...] = tuple(entries)
+        self.microsoft_apps: dict[str, str] = {
+            k.lower(): v for k, v in (microsoft_apps or {}).items()
+        }
+        self.google_first_party: tuple[GoogleFirstParty, ...] = tuple(google_first_party)
+        self.internal_names: frozenset[str] = frozenset(internal_names)
+        """Names of configured entries that are the company's own apps."""
+        self.config_aliases: dict[str, str] = {
+            normalise_name(k): v for k, v in (config_aliases or {}).items()
+        }
+        """Normalised alias -> catalog name, for aliases that came from the config."""
+        self._by_key: dict[str, CatalogEntry] = {}
+        self._by_client_id: dict[str, CatalogEntry] = {}
+        self._by_domain: dict[str, list[CatalogEntry]] = {}
+        self._by_vendor: dict[str, list[CatalogEntry]] = {}
+        for entry in self.entries:
+            self._index(entry)
+        # Spellings sorted by length: fuzz.ratio >= 90 needs lengths within about 20% of each
+        # other, so a fuzzy lookup only scores the slice of plausible lengths.
+        self._choices: list[str] = sorted(self._by_key, key=len)
+        self._choice_lengths: list[int] = [len(c) for c in self._choices]
+        self._google_by_id: dict[str, GoogleFirstParty] = {}
+        self._google_by_name: dict[str, GoogleFirstParty] = {}
+        for app in self.google_first_party:
+            self._google_by_name.setdefault(normalise_name(app.name), app)
+            for cid in app.client_ids:
+                self._google_by_id[cid.lower()] = app
+
+    def _index(self, entry: CatalogEntry) -> None:
+        for spelling in (entry.name, *entry.aliases):
+            key = normalise_name(spelling)
+            if key:
+                self._by_key.setdefault(key, entry)
+        for cid in entry.client_ids:
+            self._by_client_id.setdefault(cid.lower(), entry)
+        for domain in entry.domains:
+            self._by_domain.setdefault(domain.lower(), []).append(entry)
+        self._by_vendor.setdefault(normalise_name(entry.vendor), []).append(entry)
+
+    # -- loading ---------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, settings: CatalogSettings | None = None, base: Path | None = None) -> Catalog:
+        """The shipped catalog with the config's file, aliases and category overrides applied.
+
+        ``base`` is the config file's folder; relative paths in ``settings`` are taken from it.
+        A bad file raises InputError naming ``file:line``; a bad setting raises ConfigError
+        naming ``catalog.<key>``.
+        """
+        entries = {e.name: e for e in read_catalog_file(CATALOG_FILE)}
+        internal: set[str] = set()
+        aliases: dict[str, str] = {}
+        if settings is not None and settings.file:
+            path = _config_path(settings.file, base)
+            for entry in read_catalog_file(path):
+                shipped = _find_by_name(entries, entry.name)
+                if shipped is not None:
+                    del entries[shipped.name]
+                entries[entry.name] = entry
+                if entry.category == INTERNAL_CATEGORY:
+                    internal.add(entry.name)
+        if settings is not None:
+            _apply_aliases(entries, settings.aliases, aliases)
+            _apply_categories(entries, settings.categories)
+        return cls(
+            entries.values(),
+            microsoft_apps=read_microsoft_apps(MICROSOFT_APPS_FILE),
+            google_first_party=read_google_first_party(GOOGLE_FIRST_PARTY_FILE),
+            internal_names=internal,
+            config_aliases=aliases,
+        )
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def find(self, name: str) -> CatalogEntry | None:
+        """The entry whose name or alias equals ``name`` after normalisation, else None."""
+        return self._by_key.get(normalise_name(name))
+
+    def find_normalised(self, key: str) -> CatalogEntry | None:
+        """Like ``find`` for a name that is already normalised (no second normalisation)."""
+        return self._by_key.get(key)
+
+    def by_client_id(self, client_id: str) -> CatalogEntry | None:
+        return self._by_client_id.get(client_id.strip().lower())
+
+    def by_domain(self, host: str) -> list[CatalogEntry]:
+        """Entries owning ``host`` or a parent domain of it (``app.hubspot.com`` -> HubSpot)."""
+        labels = host.lower().split(".")
+        for start in range(len(labels) - 1):
+            found = self._by_domain.get(".".join(labels[start:]))
+            if found:
+                return found
+        return []
+
+    def by_vendor(self, vendor: str) -> list[CatalogEntry]:
+        return self._by_vendor.get(normalise_name(vendor), [])
+
+    def fuzzy(self, key: str, cutoff: float) -> tuple[CatalogEntry, str, float] | None:
+        """Best entry for an already normalised name by ``fuzz.ratio``, if at least ``cutoff``."""
+        # ratio = 2 * matches / (len(a) + len(b)) * 100, so lengths outside this window
+        # cannot reach the cutoff.
+        factor = cutoff / (200.0 - cutoff)
+        low = bisect_left(self._choice_lengths, math.floor(len(key) * factor))
+        high = bisect_right(self._choice_lengths, math.ceil(len(key) / factor))
+        best = process.extractOne(
+            key, self._choices[low:high], scorer=fuzz.ratio, score_cutoff=cutoff
+        )
+        if best is None:
+            return None
+        choice, score, _ = best
+        return self._by_key[choice], choice, float(score)
+
+    def suggest(self, name: str) -> str | None:
+        """A catalog name close to ``name`` for "did you mean ...?" messages, or None."""
+        key = normalise_name(name)
+        if not key:
+            return None
+        best = process.extractOne(key, self._choices, scorer=fuzz.WRatio, score_cutoff=75)
+        return self._by_key[best[0]].name if best else None
+
+    def is_marketing_category(self, category: str | None) -> bool:
+        return category is not None and category in MARKETING_CATEGORIES
+
+    def owns_domain(self, entry: CatalogEntry, host: str) -> bool:
+        """Whether ``host`` is one of the entry's domains or below one."""
+        host = host.lower()
+        return any(host == d or host.endswith("." + d) for d in entry.domains)
+
+    def microsoft_app(self, app_id: str) -> str | None:
+        """Display name of a Microsoft first-party app ID, or None."""
+        return self.microsoft_apps.get(app_id.strip().lower())
+
+    def google_by_client_id(self, client_id: str) -> GoogleFirstParty | None:
+        return self._google_by_id.get(client_id.strip().lower())
+
+    def google_by_name(self, key: str) -> GoogleFirstParty | None:
+        """Google first-party client by already normalised name."""
+        return self._google_by_name.get(key)
+
+    def is_internal(self, entry: CatalogEntry) -> bool:
+        return entry.name in self.internal_names
+
+    @cached_property
+    def vendor_names(self) -> frozenset[str]:
+        return frozenset(self._by_vendor)
+
+    def stats(self) -> dict[str, object]:
+        """Size and per-category counts, for ``shadowit catalog stats``."""
+        categories = Counter(e.category for e in self.entries)
+        return {
+            "apps": len(self.entries),
+            "marketing_apps": sum(n for c, n in categories.items() if c in MARKETING_CATEGORIES),
+            "vendors": len(self._by_vendor),
+            "spellings": len(self._by_key),
+            "client_ids": len(self._by_client_id),
+            "domains": len(self._by_domain),
+            "categories": dict(sorted(categories.items())),
+            "microsoft_first_party_ids": len(self.microsoft_apps),
+            "google_first_party_clients": len(self.google_first_party),
+        }
+
+
+# -- file readers ----------------------------------------------------------------------------
+
+
+def read_catalog_file(path: Path) -> list[CatalogEntry]:
+    """Entries of a catalog CSV or TOML file; InputError names ``file:line`` on a bad row."""
+    if path.suffix.lower() == ".toml":
+        return list(_read_toml(path))
+    return list(_read_csv(path))
+
+
+def _open_rows(path: Path) -> Iterator[tuple[int, dict[str, str | None]]]:
+    try:
+        handle = path.open(encoding="utf-8-sig", newline="")
+    except FileNotFoundError:
+        raise InputError(f"{path}: catalog file not found (catalog.file)") from None
+    except OSError as err:
+        raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
+    with handle:
+        reader = csv.DictReader(handle)
+        try:
+            for row in reader:
+                yield reader.line_num, row
+        except (csv.Error, UnicodeDecodeError) as err:
+            raise InputError(f"{path}:{reader.line_num}: not valid CSV: {err}") from None
+
+
+def _read_csv(path: Path) -> Iterator[CatalogEntry]:
+    for line, row in _open_rows(path):
+        if None in row:
+            raise InputError(
+                f"{path}:{line}: more fields than the header has; quote values with commas"
+            )
+        missing = [c for c in ("name", "category") if c not in row]
+        if missing:
+            raise InputError(
+                f"{path}:1: missing column {missing[0]!r} (columns: {', '.join(COLUMNS)})"
+            )
+        yield _entry(path, line, row)
+
+
+def _entry(path: Path, line: int, row: Mapping[str, Any]) -> CatalogEntry:
+    where = f"{path}:{line}"
+
+    def text(key: str) -> str:
+        value = row.get(key)
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise InputError(f"{where}: {key} must be text, got {type(value).__name__}")
+        return value.strip()
+
+    def multi(key: str) -> tuple[str, ...]:
+        value = row.get(key)
+        if isinstance(value, list):
+            if not all(isinstance(v, str) for v in value):
+                raise InputError(f"{where}: {key} must be a list of text")
+            return tuple(v.strip() for v in value if v.strip())
+        return split_multi(text(key))
+
+    name = text("name")
+    if not name or not normalise_name(name):
+        raise InputError(f"{where}: name is empty")
+    category = text("category")
+    if not _CATEGORY_RE.match(category):
+        raise InputError(
+            f"{where}: category {category!r} for {name!r} must be lower_snake_case, "
+            f"e.g. email_marketing"
+        )
+    domains = tuple(d.lower().removeprefix("www.") for d in multi("domains"))
+    for domain in domains:
+        if "." not in domain or "/" in domain or " " in domain:
+            raise InputError(f"{where}: {domain!r} is not a domain (write e.g. hubspot.com)")
+    return CatalogEntry(
+        name=name,
+        vendor=text("vendor") or name,
+        category=category,
+        domains=domains,
+        aliases=multi("aliases"),
+        client_ids=multi("client_ids"),
+        source=text("source") or f"{path.name}:{line}",
+    )
+
+
+def _read_toml(path: Path) -> Iterator[CatalogEntry]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: catalog file not found (catalog.file)") from None
+    except OSError as err:
+        raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(f"{path}: not valid TOML: {err}") from None
+    apps = data.get("app", [])
+    if not isinstance(apps, list):
+        raise InputError(f"{path}: expected [[app]] tables")
+    starts = [n for n, ln in enumerate(text.splitlines(), 1) if ln.strip() == "[[app]]"]
+    for index, table in enumerate(apps):
+        line = starts[index] if index < len(starts) else 0
+        unknown = sorted(set(table) - set(COLUMNS))
+        if unknown:
+            raise InputError(
+                f"{path}:{line}: unknown key {unknown[0]!r} (known: {', '.join(COLUMNS)})"
+            )
+        yield _entry(path, line, table)
+
+
+def read_google_first_party(path: Path) -> list[GoogleFirstParty]:
+    return [
+        GoogleFirstParty(
+            name=(row.get("name") or "").strip(),
+            client_ids=split_multi(row.get("client_ids")),
+            source=(row.get("source") or "").strip(),
+        )
+        for _, row in _open_rows(path)
+    ]
+
+
+def read_microsoft_apps(path: Path) -> dict[str, str]:
+    """AppId -> display name of Microsoft's first-party applications."""
+    apps: dict[str, str] = {}
+    for _, row in _open_rows(path):
+        app_id = (row.get("AppId") or "").strip().lower()
+        if app_id:
+            apps.setdefault(app_id, (row.get("AppDisplayName") or "").strip() or app_id)
+    return apps
+
+
+# -- config overrides --------------------------------------------------------------------------
+
+
+def _config_path(value: str, base: Path | None) -> Path:
+    path = Path(value).expanduser()
+    if not path.is_absolute() and base is not None:
+        path = base / path
+    return path
+
+
+def _find_by_name(entries: Mapping[str, CatalogEntry], name: str) -> CatalogEntry | None:
+    wanted = normalise_name(name)
+    for entry in entries.values():
+        if normalise_name(entry.name) == wanted or wanted in map(normalise_name, entry.aliases):
+            return entry
+    return None
+
+
+def _did_you_mean(entries: Mapping[str, CatalogEntry], name: str) -> str:
+    best = process.extractOne(
+        normalise_name(name),
+        {e.name: normalise_name(e.name) for e in entries.values()},
+        scorer=fuzz.WRatio,
+        score_cutoff=75,
+    )
+    return f"; did you mean {best[2]!r}?" if best else ""
+
+
+def _apply_aliases(
+    entries: dict[str, CatalogEntry], aliases: Mapping[str, str], seen: dict[str, str]
+) -> None:
+    for alias, target in aliases.items():
+        entry = _find_by_name(entries, target)
+        if entry is None:
+            raise ConfigError(
+                f"catalog.aliases.{alias!r}: no catalog app named {target!r}"
+                f"{_did_you_mean(entries, target)}"
+            )
+        if not normalise_name(alias):
+            raise ConfigError(f"catalog.aliases.{alias!r}: the alias has no letters or digits")
+        entries[entry.name] = replace(entry, aliases=(*entry.aliases, alias))
+        seen[alias] = entry.name
+
+
+def _apply_categories(entries: dict[str, CatalogEntry], categories: Mapping[str, str]) -> None:
+    for name, category in categories.items():
+        entry = _find_by_name(entries, name)
+        if entry is None:
+            raise ConfigError(
+                f"catalog.categories.{name!r}: no catalog app named {name!r}"
+                f"{_did_you_mean(entries, name)}"
+            )
+        if not _CATEGORY_RE.match(category):
+            raise ConfigError(
+                f"catalog.categories.{name!r}: {category!r} must be lower_snake_case "
+                f"(known: {', '.join(sorted(CATEGORIES))})"
+            )
+        entries[entry.name] = replace(entry, category=category)
+
+
+__all__ = [
+    "CATEGORIES",
+    "MARKETING_CATEGORIES",
+    "MICROSOFT_TENANT_IDS",
+    "Catalog",
+    "GoogleFirstParty",
+    "host_of",
+    "normalise_name",
+    "slug",
+]

@@ -1,0 +1,101 @@
+"""The demo end to end: the real connectors over HTTP against the embedded tenant, twice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from reports.json_report import validate
+from scanner.cli import main
+from scanner.models import FINDING_KINDS
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    result = CliRunner().invoke(main, ["demo", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "apps found:" in result.output and "open findings:" in result.output
+    return out
+
+
+def report(out: Path) -> dict:
+    return json.loads((out / "report.json").read_text())
+
+
+def test_demo_writes_every_file(demo_out: Path) -> None:
+    for name in (
+        "report.json",
+        "report.html",
+        "findings.csv",
+        "apps.csv",
+        "inventory.xlsx",
+        "shadowit.db",
+    ):
+        assert (demo_out / name).stat().st_size > 0, name
+
+
+def test_demo_report_is_valid_and_every_source_ran(demo_out: Path) -> None:
+    data = report(demo_out)
+    validate(data)
+    statuses = {s["source"]: s["status"] for s in data["scan"]["sources"]}
+    assert statuses == {"entra": "ok", "google": "ok", "okta": "ok", "files": "ok"}
+
+
+def test_demo_apps_are_resolved_across_sources(demo_out: Path) -> None:
+    apps = {a["name"]: a for a in report(demo_out)["apps"]}
+    assert len([a for a in apps.values() if not a["first_party"]]) >= 25
+    assert set(apps["HubSpot"]["sources"]) >= {"entra", "google", "okta", "expenses"}
+    assert apps["HubSpot"]["sanction_status"] == "sanctioned"
+    assert apps["HubSpot"]["is_marketing"]
+    assert apps["Larkspur Intranet"]["sanction_status"] == "internal"
+    assert apps["Microsoft Teams"]["sanction_status"] == "first_party"
+    assert apps["Canva Pro Free Download"]["lookalike_of"] == "Canva"
+    assert apps["ContentBoost Analytics"]["is_marketing"]
+    assert "Marketing" in apps["ContentBoost Analytics"]["marketing_reason"]
+    assert apps["Buffer"]["sanction_status"] == "banned"
+    dept = {d["department"] for d in apps["HubSpot"]["departments"]}
+    assert {"Marketing", "Sales"} <= dept
+
+
+def test_demo_shows_every_finding_kind(demo_out: Path) -> None:
+    findings = report(demo_out)["findings"]
+    kinds = {f["kind"] for f in findings if f["status"] != "resolved"}
+    assert kinds == set(FINDING_KINDS)
+    by = {(f["app"], f["kind"]) for f in findings}
+    assert ("HubSpot", "over_scoped") in by
+    assert ("Mailchimp", "stale_sanction") in by
+    assert ("Canva Pro Free Download", "lookalike") in by
+    assert ("Buffer", "banned") in by
+    assert ("ContentBoost Analytics", "admin_consent") in by
+    assert ("Typeform", "dormant") in by
+    assert ("Hootsuite", "new_app") in by
+    assert all(f["reasons"] for f in findings)
+    assert not any(app.startswith("Microsoft") for app, _ in by)
+
+
+def test_second_demo_run_adds_a_scan_and_reports_no_changes(demo_out: Path) -> None:
+    before = report(demo_out)
+    runner = CliRunner()
+    result = runner.invoke(main, ["demo", "--out", str(demo_out)])
+    assert result.exit_code == 0, result.output
+    after = report(demo_out)
+    assert after["scan"]["id"] == before["scan"]["id"] + 1
+    assert len(after["apps"]) == len(before["apps"])
+    config = str(demo_out / "config.toml")
+    diff = runner.invoke(main, ["diff", "--config", config])
+    assert diff.output.strip().startswith("No changes between scan"), diff.output
+    scans = runner.invoke(main, ["scans", "--config", config])
+    assert scans.exit_code == 0
+    import sqlite3
+
+    db = sqlite3.connect(demo_out / "shadowit.db")
+    assert db.execute("SELECT count(*) FROM scan_runs WHERE status='finished'").fetchone()[0] == 3
+    dupes = db.execute(
+        "SELECT count(*) FROM (SELECT source, event_id FROM signins "
+        "GROUP BY 1, 2 HAVING count(*) > 1)"
+    ).fetchone()[0]
+    assert dupes == 0
