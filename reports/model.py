@@ -52,6 +52,8 @@ def build(
         )
     ]
     _attach_policy(store, config, apps)
+    for app in apps:  # a policy owner is a person too
+        app["owner"] = pseudonym(app["owner"])
     findings = [_finding(f, pseudonym) for f in lifecycle.listing(store) if _live_at(f, scan_id)]
     by_app: dict[str, list[dict[str, Any]]] = {}
     for f in findings:
@@ -61,6 +63,7 @@ def build(
             {"id": f["id"], "kind": f["kind"], "severity": f["severity"], "status": f["status"]}
             for f in by_app.get(app["key"], [])
         ]
+    confirmation = _confirmation(store, config, apps, pseudonym, now)
     previous = store.previous_scan(scan_id)
     change = diffing.diff(store, scan_id, previous)
     changes = change.as_dict()
@@ -84,8 +87,9 @@ def build(
                     "status": s.status,
                     "records": s.records,
                     "skipped": list(s.skipped),
-                    "warnings": list(s.warnings),
-                    "error": s.error,
+                    "warnings": [pseudonym.text(w) for w in s.warnings],
+                    "error": pseudonym.text(s.error) if s.error else None,
+                    "warning_count": s.warning_count,
                 }
                 for s in store.source_runs(scan_id)
             ],
@@ -96,6 +100,9 @@ def build(
         "history": diffing.history(store),
         "apps": apps,
         "findings": findings,
+        "confirmations": confirmation.confirmations,
+        "pending_requests": confirmation.pending,
+        "it_requests": confirmation.it_requests,
     }
 
 
@@ -165,6 +172,35 @@ def _app(
     }
 
 
+def _confirmation(
+    store: Store,
+    config: Config,
+    apps: Sequence[dict[str, Any]],
+    pseudonym: _Pseudonyms,
+    now: datetime | None,
+) -> Any:
+    """Ownership confirmation state per app, pending requests and requests for IT."""
+    from scanner import confirm
+
+    period = config.policy.review_period_days
+    expiry = confirm.settings(config).expiry_days
+    view = confirm.report_view(store, apps, period, expiry, now or datetime.now(UTC))
+    for app in apps:
+        state = view.by_app.get(app["key"])
+        if state:
+            app["confirmation"] = {**state, "owner": pseudonym(state["owner"])}
+    people = ("owner", "requested_by", "suggested_owner", "rerouted_from")
+    texts = ("purpose", "data_held", "note", "reason")
+    for row in (*view.pending, *view.it_requests, *view.confirmations):
+        for key in people:
+            if key in row:
+                row[key] = pseudonym(row[key])
+        for key in texts:
+            if row.get(key):
+                row[key] = pseudonym.text(row[key])
+    return view
+
+
 def _attach_policy(store: Store, config: Config, apps: Sequence[dict[str, Any]]) -> None:
     """Owner, team and purpose from the sanctioned list, for the apps that have an entry."""
     from scanner import sanctions
@@ -197,11 +233,11 @@ def _finding(row: dict[str, Any], pseudonym: _Pseudonyms) -> dict[str, Any]:
         "severity": row["severity"],
         "status": row["status"],
         "reasons": [pseudonym.text(r) for r in row["reasons"]],
-        "remediation": row["remediation"],
+        "remediation": pseudonym.text(row["remediation"]) if row["remediation"] else None,
         "opened": row["opened"],
         "resolved": row["resolved"],
-        "decided_by": row["decided_by"],
-        "decision_reason": row["decision_reason"],
+        "decided_by": pseudonym(row["decided_by"]),
+        "decision_reason": pseudonym.text(row["decision_reason"]) if row["decision_reason"] else None,
         "decided_until": row["decided_until"],
     }
 
@@ -209,10 +245,14 @@ def _finding(row: dict[str, Any], pseudonym: _Pseudonyms) -> dict[str, Any]:
 def _live_at(row: dict[str, Any], scan_id: int) -> bool:
     opened = row["opened_scan"] or 0
     resolved = row["resolved_scan"]
-    return opened <= scan_id and (resolved is None or resolved > scan_id or row["status"] != "resolved")
+    return opened <= scan_id and (
+        resolved is None or resolved > scan_id or row["status"] != "resolved"
+    )
 
 
-def _summary(apps: Sequence[dict[str, Any]], open_findings: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def _summary(
+    apps: Sequence[dict[str, Any]], open_findings: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
     third_party = [a for a in apps if not a["first_party"]]
     severities = Counter(f["severity"] for f in open_findings)
     return {
@@ -258,6 +298,4 @@ class _Pseudonyms:
             value = value.replace(email, self._names[email])
         import re
 
-        return re.sub(
-            r"[\w.+-]+@[\w-]+(\.[\w-]+)+", lambda m: self(m.group(0)) or "", value
-        )
+        return re.sub(r"[\w.+-]+@[\w-]+(\.[\w-]+)+", lambda m: self(m.group(0)) or "", value)

@@ -1,20 +1,29 @@
 """``findings.csv``, ``apps.csv`` and ``inventory.xlsx`` (sheets apps, findings, grants,
 users-by-app), through pandas and openpyxl.
 
-Spreadsheet-formula injection is neutralised: any text cell starting with ``= + - @``, a tab or
-a carriage return gets a leading apostrophe, so Excel, LibreOffice and Sheets show it as text
-(OWASP "CSV Injection"). NUL and other control characters are removed.
+Spreadsheet-formula injection is neutralised (OWASP "CSV Injection",
+https://owasp.org/www-community/attacks/CSV_Injection): a text value starting with
+``= + - @``, a tab or a carriage return is never stored as a formula.
+
+- CSV has no cell types, so such a value gets a leading apostrophe (``inert()``): Excel,
+  LibreOffice and Sheets then show it as text.
+- XLSX cells are typed: such a cell is stored as a string cell (``data_type = "s"``) with the
+  ``quotePrefix`` style, so the workbook shows the exact text and no spreadsheet evaluates it
+  (openpyxl would otherwise store any string starting with ``=`` as a formula).
+
+NUL and other control characters are removed from both.
 """
 
 from __future__ import annotations
 
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from openpyxl.worksheet.worksheet import Worksheet
 
 from reports.base import write_private
 
@@ -22,18 +31,26 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_CELL = 32_000
 """Excel's cell limit is 32,767 characters."""
+WIDE = {"app": 28, "reasons": 60, "remediation": 50, "meaning": 50, "risk_reasons": 60, "scope": 36}
 
 
-def inert(value: Any) -> Any:
-    """A cell value that no spreadsheet will evaluate."""
+def clean(value: Any) -> Any:
+    """A cell value: lists joined with ``; ``, control characters removed, within Excel's limit."""
     if isinstance(value, list | tuple):
         value = "; ".join(str(v) for v in value)
     if not isinstance(value, str):
         return value
-    value = _CONTROL.sub("", value)[:MAX_CELL]
-    if value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+    return _CONTROL.sub("", value)[:MAX_CELL]
+
+
+def formula_like(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(_FORMULA_START)
+
+
+def inert(value: Any) -> Any:
+    """A CSV cell value that no spreadsheet will evaluate (a leading apostrophe if needed)."""
+    value = clean(value)
+    return "'" + value if formula_like(value) else value
 
 
 def app_rows(model: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -104,8 +121,28 @@ def user_rows(model: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    return pd.DataFrame(rows).map(inert) if rows else pd.DataFrame()
+def frame(rows: list[dict[str, Any]], cell: Callable[[Any], Any] = inert) -> pd.DataFrame:
+    return pd.DataFrame(rows).map(cell) if rows else pd.DataFrame()
+
+
+def as_text_cells(sheet: Worksheet) -> None:
+    """Store every formula-like text as a string cell with quotePrefix, never as a formula."""
+    for row in sheet.iter_rows():
+        for cell in row:
+            if cell.data_type == "f" or formula_like(cell.value):
+                cell.data_type = "s"
+                cell.quotePrefix = True
+
+
+def tidy(sheet: Worksheet) -> None:
+    """Frozen header row, filter buttons, and column widths that fit the headers."""
+    if sheet.max_row < 1 or sheet.max_column < 1 or sheet.cell(1, 1).value is None:
+        return
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = sheet.dimensions
+    for cell in sheet[1]:
+        width = max(len(str(cell.value or "")) + 4, WIDE.get(str(cell.value), 12))
+        sheet.column_dimensions[cell.column_letter].width = width
 
 
 class CsvReport:
@@ -118,7 +155,9 @@ class CsvReport:
             ("apps.csv", app_rows(model)),
         ):
             buffer = io.StringIO()
-            frame(rows).to_csv(buffer, index=False)
+            # RFC 4180 line ends: a cell holding a bare CR is then quoted, not split into a
+            # new row that could start with "=" (a formula the apostrophe did not cover).
+            frame(rows).to_csv(buffer, index=False, lineterminator="\r\n")
             written.append(write_private(out_dir / filename, buffer.getvalue().encode("utf-8")))
         return written
 
@@ -135,5 +174,7 @@ class XlsxReport:
                 ("grants", grant_rows(model)),
                 ("users-by-app", user_rows(model)),
             ):
-                frame(rows).to_excel(writer, sheet_name=sheet, index=False)
+                frame(rows, clean).to_excel(writer, sheet_name=sheet, index=False)
+                as_text_cells(writer.sheets[sheet])
+                tidy(writer.sheets[sheet])
         return [write_private(out_dir / "inventory.xlsx", buffer.getvalue())]

@@ -124,12 +124,17 @@ def scan(
     """Scan every enabled source into the inventory, reconcile and report.
 
     Example: shadowit scan --config config.toml --fail-on high
+
+    Exit codes: 0 success; 2 configuration or credential error, or another scan holds the
+    lock (use --wait); 3 completed but a source failed or was partial; 4 --fail-on met.
     """
     from scanner.operations import scan_and_report
 
     cfg = configuration.load(config_path)
     summary = scan_and_report(cfg, full=full, wait=wait, only=only, with_report=with_report)
     print_summary(summary)
+    if summary.get("notification"):
+        click.echo(f"  {summary['notification']}")
     code = summary["exit_code"]
     if code == 0 and fail_on and _count_at_or_above(summary["findings_by_severity"], fail_on):
         code = 4
@@ -397,8 +402,10 @@ def print_summary(summary: dict[str, Any]) -> None:
     for s in summary["sources"]:
         note = f": {s['error']}" if s.get("error") else ""
         skipped = f" (not collected: {'; '.join(s['skipped'])})" if s.get("skipped") else ""
+        warned = f", {s['warning_count']} warnings" if s.get("warning_count") else ""
         out.print(
-            f"  source {s['source']}: {s['status']}, {s['records']} records{skipped}{note}",
+            f"  source {s['source']}: {s['status']}, {s['records']} records{warned}"
+            f"{skipped}{note}",
             markup=False,
         )
     out.print(
@@ -416,3 +423,124 @@ def print_summary(summary: dict[str, Any]) -> None:
 def _count_at_or_above(by_severity: dict[str, int], threshold: str) -> int:
     levels = SEVERITIES[: SEVERITIES.index(threshold) + 1]
     return sum(by_severity.get(level, 0) for level in levels)
+
+
+@main.command()
+@config_option
+@click.option("--source", "only", multiple=True, help="Check only this source (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
+@errors_to_exit
+def doctor(config_path: Path, only: tuple[str, ...], as_json: bool) -> None:
+    """Check the config, the store, notifications and every source's token and permissions.
+
+    Each source gets a token and probes every permission or scope with its cheapest call;
+    the table says what works and exactly what is missing and where to grant it. Nothing is
+    written. Exit 0 only when everything is ready, 2 otherwise.
+
+    Example: shadowit doctor --config config.toml
+    """
+    from rich.markup import escape
+
+    from scanner.doctor import as_rows, diagnose, ready
+
+    cfg = configuration.load(config_path)
+    probes = list(diagnose(cfg, only=only))
+    if as_json:
+        click.echo(json.dumps(as_rows(probes), indent=2))
+    else:
+        table = Table("Source", "Check", "Status", "Detail", "Fix", show_lines=True)
+        for p in probes:
+            status = "[green]ok[/green]" if p.ok else "[red]missing[/red]"
+            texts = (p.source, p.check, p.detail, p.fix or "")
+            source, check, detail, fix = (escape(text) for text in texts)
+            table.add_row(source, check, status, detail, fix)
+        wide = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+        wide.print(table)
+        verdict = "ready to scan" if ready(probes) else "not ready: fix the rows marked missing"
+        click.echo(verdict)
+    sys.exit(0 if ready(probes) else 2)
+
+
+@main.group()
+def confirm() -> None:
+    """Ask marketing owners to confirm, disown or retire their tools (signed links)."""
+
+
+@confirm.command("plan")
+@config_option
+@errors_to_exit
+def confirm_plan(config_path: Path) -> None:
+    """List the confirmation requests `confirm send` would deliver now; sends nothing.
+
+    Example: shadowit confirm plan --config config.toml
+    """
+    from reports.confirm import plan_lines, plan_requests
+    from scanner.operations import open_store
+
+    cfg = configuration.load(config_path)
+    with open_store(cfg) as store:
+        planned = plan_requests(store, cfg)
+    for line in plan_lines(planned):
+        click.echo(line)
+
+
+@confirm.command("send")
+@config_option
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for message files when no SMTP host is set (default: [confirm] out).",
+)
+@errors_to_exit
+def confirm_send(config_path: Path, out: Path | None) -> None:
+    """Deliver the planned requests and due reminders by SMTP, or as .eml files plus a CSV.
+
+    Example: SHADOWIT_CONFIRM_KEY=... shadowit confirm send --config config.toml
+    """
+    from reports.confirm import send_lines, send_requests
+    from scanner.operations import open_store
+
+    cfg = configuration.load(config_path)
+    with open_store(cfg) as store:
+        result = send_requests(store, cfg, out=out)
+    for line in send_lines(result):
+        click.echo(line)
+    sys.exit(3 if result.failed else 0)
+
+
+@main.command()
+@config_option
+@click.option("--host", default=None, help="Address to bind (default: [confirm] host, 127.0.0.1).")
+@click.option(
+    "--port", default=None, type=int, help="Port to bind (default: [confirm] port, 8765)."
+)
+@errors_to_exit
+def serve(config_path: Path, host: str | None, port: int | None) -> None:
+    """Serve the confirmation page the request links point to (behind a reverse proxy).
+
+    Example: SHADOWIT_CONFIRM_KEY=... shadowit serve --config config.toml --port 8765
+    """
+    from reports.confirm.server import serve_forever
+
+    cfg = configuration.load(config_path)
+    serve_forever(cfg, host, port, say=click.echo)
+
+
+@main.command()
+@config_option
+@click.option("--port", default=8001, show_default=True, type=int, help="Port on 127.0.0.1.")
+@click.option("--no-open", is_flag=True, help="Do not open a browser window.")
+@errors_to_exit
+def browse(config_path: Path, port: int, no_open: bool) -> None:
+    """Open the inventory in Datasette (read-only, on 127.0.0.1) with canned queries:
+    unsanctioned marketing apps, risky grants, dormant grants. Needs the `browse` extra.
+
+    Example: shadowit browse --config config.toml
+    """
+    from reports import browse as browsing
+
+    if not browsing.datasette_installed():
+        click.echo(browsing.INSTALL_HINT, err=True)
+        sys.exit(2)
+    cfg = configuration.load(config_path)
+    sys.exit(browsing.browse(cfg, port=port, open_browser=not no_open))

@@ -305,6 +305,7 @@ client_id = "{ENTRA_CLIENT}"
 client_secret_env = "{ENTRA_SECRET_ENV}"
 authority_host = "{endpoints["graph"]}"
 graph_url = "{endpoints["graph"]}"
+ca_bundle = "{endpoints["ca_path"]}"
 
 [sources.google]
 admin_email = "{endpoints["admin"]}"

@@ -108,7 +108,10 @@ def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) ->
         try:
             return max(0.0, float(value))
         except ValueError:
-            parsed = email.utils.parsedate_to_datetime(value) if value else None
+            try:
+                parsed = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                parsed = None  # neither seconds nor a date: fall back to our own backoff
             if parsed is not None:
                 return max(0.0, parsed.timestamp() - (now or time.time()))
     reset = headers.get("X-Rate-Limit-Reset")
@@ -193,7 +196,11 @@ class HttpClient:
                     data=data,
                     timeout=policy.timeout,
                 )
-            except (requests.ConnectionError, requests.Timeout) as err:
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,  # a body cut off mid-page
+            ) as err:
                 last_problem = f"{type(err).__name__} talking to {safe_url(url)}"
                 wait = self._backoff(attempt)
             else:

@@ -186,7 +186,7 @@ class Evidence:
 
     rule: str
     """``client_id``, ``publisher``, ``domain``, ``name``, ``fuzzy``, ``first_party``, ``internal``,
-    ``config`` or ``unmatched``."""
+    ``config``, ``lookalike`` or ``unmatched``."""
     value: str
     score: float = 100.0
 
@@ -267,6 +267,7 @@ class SourceStatus:
     skipped: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     error: str | None = None
+    warning_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ import requests
 from reports import model as report_model
 from reports.render import check_formats, render
 from scanner import diff as diffing
-from scanner import sanctions
+from scanner import notify, sanctions
 from scanner.catalog import Catalog
 from scanner.config import Config
 from scanner.errors import ShadowitError
@@ -52,6 +52,7 @@ def scan_and_report(
 ) -> dict[str, Any]:
     """Scan, then write the reports; return the summary the CLI prints."""
     formats = check_formats(config.report.formats)
+    notify_urls = notify.notification_urls(config)  # a bad [notify] fails before scanning
     result = run_scan(
         config, full=full, wait=wait, only=only, now=now, session=session, sleep=sleep
     )
@@ -68,6 +69,8 @@ def scan_and_report(
         written=[str(p) for p in written],
         new_apps=model["changes"]["new_apps"],
     )
+    outcome = notify.after_scan(config, result.scan_id, urls=notify_urls, now=now)
+    summary["notification"] = outcome.line()
     return summary
 
 

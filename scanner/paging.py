@@ -76,6 +76,9 @@ def token_pages(
     token: str | None = None
     for _ in range(max_pages):
         body = fetch(token)
+        if not isinstance(body, Mapping):
+            kind = {list: "array", str: "string"}.get(type(body), type(body).__name__)
+            raise ResponseShapeError(source, f"a page answered with a JSON {kind}, not an object")
         items = body.get(items_key) or []
         if not isinstance(items, list):
             raise ResponseShapeError(source, f"'{items_key}' is not a list")

@@ -267,6 +267,10 @@ _NEUTRAL_DOMAINS = (
     "github.io",
 )
 
+_NO_CONSENT_KINDS = frozenset({"expense", "usage", "saml", "sso"})
+"""Apps nobody consented to through an OAuth screen: an admin set up the SSO app, or the company
+paid the vendor. Consent phishing cannot produce them, so they are never lookalikes."""
+
 _MERCHANT_PROCESSORS = frozenset(
     {"sq", "paypal", "pp", "tst", "sp", "py", "fs", "dri", "paddle", "paddle net", "2co", "in"}
 )
@@ -417,9 +421,13 @@ def _under(host: str, domains: Iterable[str]) -> bool:
 
 
 def app_hosts(raw: RawApp) -> list[str]:
-    """Hosts a raw app states: homepage, reply URLs and domains, in that order, de-duplicated."""
+    """Hosts a raw app states: homepage, reply URLs, domains (and a domain-shaped merchant)."""
     hosts: list[str] = []
-    for value in (raw.homepage or "", *raw.reply_urls, *raw.domains):
+    values = [raw.homepage or "", *raw.reply_urls, *raw.domains]
+    if raw.kind in ("expense", "usage") and " " not in raw.name.strip():
+        # A usage export or card line that is itself a domain ("VIMEO.COM", "app.clickup.com").
+        values.append(raw.name)
+    for value in values:
         host = host_of(value)
         if host and host not in hosts:
             hosts.append(host)
@@ -590,7 +598,7 @@ class Resolver:
             evidence=(Evidence("unmatched", normalise_name(name) or raw.client_id, 0.0),),
         )
 
-    # -- helpers -------------------------------------------------------------------------------
+    # -- shared steps --------------------------------------------------------------------------
 
     def _catalog_app(self, entry: CatalogEntry, evidence: Evidence) -> App:
         internal = self.catalog.is_internal(entry)
@@ -678,7 +686,7 @@ class Resolver:
 
     def _lookalike_reasons(self, raw: RawApp, match: _NameMatch) -> list[str]:
         """Why a name match must not be merged with the catalog product; empty if it may be."""
-        if raw.publisher_verified or raw.kind in ("expense", "usage"):
+        if raw.publisher_verified or raw.kind in _NO_CONSENT_KINDS:
             return []
         entry = match.entry
         hosts = app_hosts(raw)

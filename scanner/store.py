@@ -182,6 +182,7 @@ class Store:
             tuple(stats.skipped),
             tuple(stats.warnings),
             error,
+            stats.warning_count,
         )
 
     def finish_scan(self, scan_id: int, status: str = "finished") -> None:
@@ -228,6 +229,7 @@ class Store:
                 tuple(loads(r["skipped"], [])),
                 tuple(loads(r["warnings"], [])),
                 r["error"],
+                r["warning_count"] or 0,
             )
             for r in self.db.query(
                 "SELECT * FROM source_runs WHERE scan_id=? ORDER BY source", [scan_id]

@@ -48,7 +48,10 @@ def test_other_4xx_is_not_retried(httpserver: HTTPServer) -> None:
 
 def test_okta_reset_header() -> None:
     assert retry_after_seconds({"X-Rate-Limit-Reset": "1010"}, now=1000.0) == 10.0
-    assert retry_after_seconds({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, now=1445412480.0) == 0.0
+    assert (
+        retry_after_seconds({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, now=1445412480.0)
+        == 0.0
+    )
     assert retry_after_seconds({}) is None
 
 

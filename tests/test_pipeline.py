@@ -131,6 +131,10 @@ def test_failed_source_keeps_apps_and_findings(cfg: configuration.Config) -> Non
     assert result.sources[0].status == "failed"
     assert "gave up" in (result.sources[0].error or "")
     store = Store.open(cfg.store_path)
-    assert store.db.execute("SELECT count(*) FROM raw_apps WHERE gone_scan IS NULL").fetchone()[0] == 2
-    open_kinds = {r["kind"] for r in store.db.query("SELECT kind FROM findings WHERE status='open'")}
+    assert (
+        store.db.execute("SELECT count(*) FROM raw_apps WHERE gone_scan IS NULL").fetchone()[0] == 2
+    )
+    open_kinds = {
+        r["kind"] for r in store.db.query("SELECT kind FROM findings WHERE status='open'")
+    }
     assert "over_scoped" in open_kinds

@@ -1,0 +1,900 @@
+"""Ownership confirmation: who is asked about which marketing app, and what they answered.
+
+    marketing app without a current confirmation
+        └── plan(): the likely owner (sanctioned-list owner, else the marketing user who
+            consented first or uses it most, else ``confirm.fallback_owner``)
+              └── confirm_requests row ``pending`` ──answer──> ``answered`` + one attestation
+                    │   mine              owner_unconfirmed resolves on the next scan
+                    │   not_ours          a new request to the suggested owner (``rerouted``)
+                    │   stopped           a revoke request for IT in the report
+                    │   sanction_request  a review request for IT in the report
+                    ├── no answer after ``reminder_days``: reminded, at most ``max_reminders``
+                    └── reminders used up and the link expired: ``expired``; the next
+                        candidate (usually the fallback owner) is asked instead
+
+This module keeps the state in the inventory (tables ``confirm_requests`` and
+``attestations``); ``reports.confirm`` signs the links, delivers the requests and serves the
+page. Neither table ever holds a link, a token or a secret: a request's id is only useful
+together with a signature made from ``confirm.secret_env``.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from scanner.config import Config, OrganisationSettings
+from scanner.errors import ConfigError, ShadowitError
+from scanner.resolve import normalise_name
+from scanner.risk import ScopeTable
+from scanner.settings import build, secret
+from scanner.store import Store, iso, loads, parse_iso
+
+Answer = Literal["mine", "not_ours", "stopped", "sanction_request"]
+ANSWERS: tuple[str, ...] = ("mine", "not_ours", "stopped", "sanction_request")
+
+MIN_SECRET_LENGTH = 32
+"""Characters a signing key needs at least (e.g. ``python -c 'import secrets;
+print(secrets.token_urlsafe(32))'`` gives 43)."""
+MAX_TEXT = 2000
+"""Longest free-text answer kept; a form is not a file upload."""
+EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
+
+STATES: tuple[str, ...] = (
+    "confirmed",
+    "review_due",
+    "requested",
+    "rerouted",
+    "no_answer",
+    "disowned",
+    "retire_requested",
+    "sanction_requested",
+    "unconfirmed",
+    "not_applicable",
+)
+"""Confirmation state of an app in the report, most settled first."""
+
+
+class AnswerError(ShadowitError):
+    """An answer on the confirmation page is incomplete; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class ConfirmSettings:
+    """The ``[confirm]`` table."""
+
+    secret_env: str | None = None
+    """Environment variable holding the key that signs the links (32+ characters)."""
+    secret_file: str | None = None
+    """Or a file holding it."""
+    link_base_url: str = "http://127.0.0.1:8765"
+    """Where ``shadowit serve`` is reachable for the people asked (the reverse proxy's URL)."""
+    expiry_days: int = 14
+    """A link stops working this many days after it was sent."""
+    reminder_days: int = 3
+    """Remind after this many days without an answer."""
+    max_reminders: int = 2
+    """Remind at most this many times; then the link expires and the fallback is asked."""
+    fallback_owner: str | None = None
+    """Asked when no likely owner is known (e.g. the marketing-ops lead)."""
+    from_addr: str = "shadowit@localhost"
+    smtp_host: str | None = None
+    """Send by SMTP through this host; without it, ``confirm send`` writes message files."""
+    smtp_port: int | None = None
+    """Default 587 with STARTTLS, 465 with implicit TLS, 25 without TLS."""
+    smtp_username: str | None = None
+    smtp_password_env: str | None = None
+    smtp_password_file: str | None = None
+    smtp_starttls: bool = True
+    """Upgrade the connection with STARTTLS (RFC 3207) before logging in."""
+    smtp_ssl: bool = False
+    """Implicit TLS from the first byte (RFC 8314, port 465) instead of STARTTLS."""
+    smtp_ca_file: str | None = None
+    """A CA bundle for the SMTP server's certificate (a private CA); default: system CAs."""
+    smtp_timeout: float = 30.0
+    out: str = "confirm-requests"
+    """Folder for the message files and the mail-merge CSV when no SMTP host is set."""
+    host: str = "127.0.0.1"
+    """Address ``shadowit serve`` binds by default."""
+    port: int = 8765
+
+
+def settings(config: Config) -> ConfirmSettings:
+    """Validate the config's ``[confirm]`` table; errors name ``confirm.<key>``."""
+    where = f" ({config.file})" if config.file else ""
+    s = build(ConfirmSettings, config.confirm, "confirm", config.file)
+    for key in ("expiry_days", "reminder_days", "port"):
+        if getattr(s, key) < 1:
+            raise ConfigError(f"confirm.{key}: must be 1 or more{where}")
+    if s.max_reminders < 0:
+        raise ConfigError(f"confirm.max_reminders: must be 0 or more{where}")
+    for key in ("fallback_owner", "from_addr"):
+        value = getattr(s, key)
+        if value is not None and not is_email(value):
+            raise ConfigError(f"confirm.{key}: {value!r} is not an email address{where}")
+    parts = urlsplit(s.link_base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        raise ConfigError(
+            f"confirm.link_base_url: {s.link_base_url!r} is not an http(s) URL like "
+            f"https://shadowit.example.com{where}"
+        )
+    if s.smtp_ssl and s.smtp_starttls and "smtp_starttls" in config.confirm:
+        raise ConfigError(
+            f"confirm.smtp_ssl: choose implicit TLS (smtp_ssl) or STARTTLS, not both{where}"
+        )
+    if s.smtp_username and not (s.smtp_password_env or s.smtp_password_file):
+        raise ConfigError(
+            f"confirm.smtp_password_env: smtp_username is set but no password; name the "
+            f"environment variable that holds it{where}"
+        )
+    return s
+
+
+def signing_key(s: ConfirmSettings, config: Config) -> str:
+    """The link-signing key named by ``confirm.secret_env`` / ``secret_file``."""
+    value = secret(s.secret_env, s.secret_file, "confirm.secret", config.file)
+    assert value is not None
+    if len(value) < MIN_SECRET_LENGTH:
+        source = f"environment variable {s.secret_env}" if s.secret_env else s.secret_file
+        raise ConfigError(
+            f"confirm.secret_env: the key in {source} is shorter than {MIN_SECRET_LENGTH} "
+            "characters; generate one with `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'`"
+        )
+    return value
+
+
+def is_email(value: str) -> bool:
+    return bool(EMAIL.match(value)) and len(value) <= 254
+
+
+# -- records ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AppFacts:
+    """What the latest finished scan knows of one app, as the page and the plan need it."""
+
+    key: str
+    name: str
+    vendor: str | None
+    domain: str | None
+    category: str | None
+    users: tuple[str, ...]
+    scopes: tuple[str, ...]
+    is_marketing: bool
+    sanction_status: str
+    first_party: bool
+    internal: bool
+    lookalike_of: str | None
+    raw_names: tuple[str, ...] = ()
+    first_user: str | None = None
+    top_user: str | None = None
+
+    def access(self, table: ScopeTable) -> list[tuple[str, str, str]]:
+        """(level, meaning, scope) per granted scope, most sensitive first, in plain words."""
+        order = {lvl: i for i, lvl in enumerate(("critical", "high", "medium", "low"))}
+        rows = []
+        for scope in self.scopes:
+            info = table.info(scope)
+            rows.append((info.level, info.meaning, scope))
+        rows.sort(key=lambda r: (order.get(r[0], 9), r[1]))
+        return rows
+
+
+@dataclass(frozen=True)
+class ConfirmRequest:
+    """One question to one person about one app (a row of ``confirm_requests``)."""
+
+    id: str
+    app_key: str
+    app_name: str
+    owner: str
+    reason: str
+    status: str
+    """pending, answered, expired or closed."""
+    created: datetime
+    first_sent: datetime | None = None
+    last_sent: datetime | None = None
+    reminders: int = 0
+    answered: datetime | None = None
+    routed_from: str | None = None
+
+
+@dataclass(frozen=True)
+class Attestation:
+    """An answer (a row of ``attestations``)."""
+
+    request_id: str
+    app_key: str
+    app_name: str
+    owner: str
+    answer: str
+    answered: datetime
+    note: str | None = None
+    purpose: str | None = None
+    data_held: str | None = None
+    renewal: str | None = None
+    suggested_owner: str | None = None
+
+
+@dataclass(frozen=True)
+class PlannedRequest:
+    """A message ``confirm send`` would deliver."""
+
+    app_key: str
+    app_name: str
+    owner: str
+    reason: str
+    kind: Literal["new", "rerouted", "reminder"]
+    request_id: str | None = None
+    """Set for requests that already exist (rerouted, reminders)."""
+    reminder: int = 0
+
+
+@dataclass(frozen=True)
+class Plan:
+    deliveries: tuple[PlannedRequest, ...]
+    closing: tuple[ConfirmRequest, ...] = ()
+    """Pending requests no longer needed (the app was confirmed, banned or is gone)."""
+    expiring: tuple[ConfirmRequest, ...] = ()
+    """Pending requests whose reminders are used up and whose last link expired."""
+    unowned: tuple[str, ...] = ()
+    """Apps that need asking but have no likely owner (set ``confirm.fallback_owner``)."""
+
+
+@dataclass(frozen=True)
+class FormAnswer:
+    """What the page submitted, before validation."""
+
+    answer: str
+    purpose: str | None = None
+    data_held: str | None = None
+    renewal: str | None = None
+    suggested_owner: str | None = None
+    note: str | None = None
+
+
+# -- reading the inventory ----------------------------------------------------------------
+def latest_apps(store: Store) -> dict[str, AppFacts]:
+    """App key -> facts from the latest finished scan's snapshot."""
+    scan_id = store.latest_scan()
+    if scan_id is None:
+        return {}
+    apps = {}
+    for r in store.db.query(
+        "SELECT data, sanction_status FROM app_snapshots WHERE scan_id = ? ORDER BY name",
+        [scan_id],
+    ):
+        facts = _facts(loads(r["data"]), r["sanction_status"])
+        apps[facts.key] = facts
+    return apps
+
+
+def app_facts(store: Store, app_key: str) -> AppFacts | None:
+    scan_id = store.latest_scan()
+    if scan_id is None:
+        return None
+    rows = list(
+        store.db.query(
+            "SELECT data, sanction_status FROM app_snapshots WHERE scan_id = ? AND app_key = ?",
+            [scan_id, app_key],
+        )
+    )
+    return _facts(loads(rows[0]["data"]), rows[0]["sanction_status"]) if rows else None
+
+
+def _facts(data: dict[str, Any], status: str) -> AppFacts:
+    app = data["app"]
+    return AppFacts(
+        key=app["key"],
+        name=app["name"],
+        vendor=app.get("vendor"),
+        domain=app.get("domain"),
+        category=app.get("category"),
+        users=tuple(data.get("users", ())),
+        scopes=tuple(data.get("scopes", ())),
+        is_marketing=bool(data.get("is_marketing")),
+        sanction_status=status,
+        first_party=bool(app.get("first_party")),
+        internal=bool(app.get("internal")),
+        lookalike_of=app.get("lookalike_of"),
+        raw_names=tuple(data.get("raw_names", ())),
+        first_user=data.get("first_user"),
+        top_user=data.get("top_user"),
+    )
+
+
+def request(store: Store, request_id: str) -> ConfirmRequest | None:
+    rows = list(store.db.query("SELECT * FROM confirm_requests WHERE id = ?", [request_id]))
+    return _request(rows[0]) if rows else None
+
+
+def requests(store: Store, status: str | None = None) -> list[ConfirmRequest]:
+    if status is None:
+        rows = store.db.query("SELECT * FROM confirm_requests ORDER BY created, id")
+    else:
+        rows = store.db.query(
+            "SELECT * FROM confirm_requests WHERE status = ? ORDER BY created, id", [status]
+        )
+    return [_request(r) for r in rows]
+
+
+def attestations(store: Store) -> list[Attestation]:
+    """Every answer, newest first."""
+    return [
+        Attestation(
+            request_id=r["request_id"],
+            app_key=r["app_key"],
+            app_name=r["app_name"],
+            owner=r["owner"],
+            answer=r["answer"],
+            answered=parse_iso(r["answered"]) or datetime.min,
+            note=r["note"],
+            purpose=r["purpose"],
+            data_held=r["data_held"],
+            renewal=r["renewal"],
+            suggested_owner=r["suggested_owner"],
+        )
+        for r in store.db.query("SELECT * FROM attestations ORDER BY answered DESC, id DESC")
+    ]
+
+
+def _request(r: dict[str, Any]) -> ConfirmRequest:
+    created = parse_iso(r["created"])
+    assert created is not None
+    return ConfirmRequest(
+        id=r["id"],
+        app_key=r["app_key"],
+        app_name=r["app_name"],
+        owner=r["owner"],
+        reason=r["reason"],
+        status=r["status"],
+        created=created,
+        first_sent=parse_iso(r["first_sent"]),
+        last_sent=parse_iso(r["last_sent"]),
+        reminders=r["reminders"] or 0,
+        answered=parse_iso(r["answered"]),
+        routed_from=r["routed_from"],
+    )
+
+
+def _marketing_people(store: Store, org: OrganisationSettings) -> set[str]:
+    """Emails of people in a marketing department or group (any source)."""
+    departments = {d.casefold() for d in org.marketing_departments}
+    groups = {g.casefold() for g in org.marketing_groups}
+    people = set()
+    for r in store.db.query(
+        "SELECT email, department, groups FROM users WHERE gone_scan IS NULL AND email IS NOT NULL"
+    ):
+        in_department = (r["department"] or "").casefold() in departments
+        in_group = any(g.casefold() in groups for g in loads(r["groups"], []))
+        if in_department or in_group:
+            people.add(r["email"].lower())
+    return people
+
+
+def _sanctioned_owners(store: Store, config: Config) -> dict[str, str]:
+    """Normalised app name -> the sanctioned-list owner."""
+    from scanner import sanctions
+    from scanner.catalog import Catalog
+    from scanner.pipeline import stored_sanctions
+
+    base = config.file.parent if config.file else None
+    catalog = Catalog.load(config.catalog, base)
+    entries = sanctions.merge(
+        sanctions.load(config.sanctioned, base, catalog), stored_sanctions(store, catalog)
+    )
+    return {normalise_name(e.app): e.owner for e in entries if e.owner}
+
+
+# -- who is asked -------------------------------------------------------------------------
+def needs_asking(app: AppFacts) -> bool:
+    """Marketing apps the company may own; banned apps and lookalikes are IT's to remove."""
+    return (
+        app.is_marketing
+        and not app.first_party
+        and not app.internal
+        and not app.lookalike_of
+        and app.sanction_status != "banned"
+    )
+
+
+def candidates(
+    app: AppFacts, sanctioned_owners: Mapping[str, str], marketing: set[str], fallback: str | None
+) -> list[tuple[str, str]]:
+    """(owner, why) in the order they are asked: policy owner, first consenter, top user."""
+    found: list[tuple[str, str]] = []
+    for name in (app.name, *app.raw_names):
+        owner = sanctioned_owners.get(normalise_name(name))
+        if owner:
+            found.append((owner.lower(), "owner in the sanctioned list"))
+            break
+    for person, why in (
+        (app.first_user, "consented to it first"),
+        (app.top_user, "uses it most"),
+    ):
+        if person and is_email(person) and person.lower() in marketing:
+            found.append((person.lower(), why))
+    if fallback:
+        found.append((fallback.lower(), "fallback owner for marketing tools"))
+    unique: dict[str, str] = {}
+    for owner, why in found:
+        unique.setdefault(owner, why)
+    return list(unique.items())
+
+
+def plan(store: Store, config: Config, s: ConfirmSettings, now: datetime) -> Plan:
+    """The requests ``confirm send`` would deliver now; changes nothing."""
+    from scanner.pipeline import confirmed_owners
+
+    apps = latest_apps(store)
+    review = timedelta(days=config.policy.review_period_days)
+    confirmed = confirmed_owners(store, now, config.policy.review_period_days)
+    recent = [a for a in attestations(store) if a.answered >= now - review]
+    waiting_for_it = {
+        a.app_key for a in _latest_per_app(recent) if a.answer in ("stopped", "sanction_request")
+    }
+    wanted = {
+        k for k, a in apps.items() if needs_asking(a) and k not in confirmed.keys() | waiting_for_it
+    }
+    deliveries: list[PlannedRequest] = []
+    closing: list[ConfirmRequest] = []
+    expiring: list[ConfirmRequest] = []
+    asked: set[str] = set()
+    for r in requests(store, "pending"):
+        if r.app_key not in wanted:
+            closing.append(r)
+            continue
+        if r.last_sent is None:
+            kind: Literal["new", "rerouted"] = "rerouted" if r.routed_from else "new"
+            deliveries.append(PlannedRequest(r.app_key, r.app_name, r.owner, r.reason, kind, r.id))
+        elif now - r.last_sent >= timedelta(days=s.reminder_days) and (
+            r.reminders < s.max_reminders
+        ):
+            deliveries.append(
+                PlannedRequest(
+                    r.app_key, r.app_name, r.owner, r.reason, "reminder", r.id, r.reminders + 1
+                )
+            )
+        elif r.reminders >= s.max_reminders and now - r.last_sent > timedelta(days=s.expiry_days):
+            expiring.append(r)
+            continue
+        asked.add(r.app_key)
+    declined = _declined(store, recent, expiring, now - review)
+    sanctioned_owners = _sanctioned_owners(store, config)
+    marketing = _marketing_people(store, config.organisation)
+    unowned: list[str] = []
+    for key in sorted(wanted - asked, key=lambda k: apps[k].name.casefold()):
+        app = apps[key]
+        options = [
+            (o, why)
+            for o, why in candidates(app, sanctioned_owners, marketing, s.fallback_owner)
+            if o not in declined.get(key, set())
+        ]
+        if not options:
+            unowned.append(app.name)
+            continue
+        owner, why = options[0]
+        deliveries.append(PlannedRequest(key, app.name, owner, why, "new"))
+    return Plan(tuple(deliveries), tuple(closing), tuple(expiring), tuple(unowned))
+
+
+def _declined(
+    store: Store,
+    recent: Sequence[Attestation],
+    expiring: Sequence[ConfirmRequest],
+    since: datetime,
+) -> dict[str, set[str]]:
+    """App key -> people who said "not ours" or let a request expire, within the period."""
+    declined: dict[str, set[str]] = {}
+    for a in recent:
+        if a.answer == "not_ours":
+            declined.setdefault(a.app_key, set()).add(a.owner)
+    for r in [*requests(store, "expired"), *expiring]:
+        if r.created >= since:
+            declined.setdefault(r.app_key, set()).add(r.owner)
+    return declined
+
+
+def _latest_per_app(items: Iterable[Attestation]) -> list[Attestation]:
+    latest: dict[str, Attestation] = {}
+    for a in items:
+        if a.app_key not in latest or a.answered > latest[a.app_key].answered:
+            latest[a.app_key] = a
+    return list(latest.values())
+
+
+# -- changing state -----------------------------------------------------------------------
+def new_request_id() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def apply_plan(store: Store, p: Plan, now: datetime) -> list[tuple[PlannedRequest, str]]:
+    """Close and expire what the plan says, create its new requests; return (delivery, id)."""
+    stamp = iso(now)
+    out: list[tuple[PlannedRequest, str]] = []
+    with store.db.atomic():
+        for r in p.closing:
+            _set_status(store, r.id, "closed", "pending")
+        for r in p.expiring:
+            _set_status(store, r.id, "expired", "pending")
+        for d in p.deliveries:
+            request_id = d.request_id
+            if request_id is None:
+                request_id = new_request_id()
+                _insert_request(store, request_id, d.app_key, d.app_name, d.owner, d.reason, stamp)
+            out.append((d, request_id))
+    return out
+
+
+def mark_sent(store: Store, request_id: str, reminder: bool, now: datetime) -> None:
+    """Record a delivery; a reminder counts against ``max_reminders``."""
+    stamp = iso(now)
+    with store.db.atomic():
+        store.db.execute(
+            "UPDATE confirm_requests SET last_sent = ?, first_sent = coalesce(first_sent, ?), "
+            "reminders = reminders + ? WHERE id = ?",
+            [stamp, stamp, int(reminder), request_id],
+        )
+
+
+def _set_status(store: Store, request_id: str, status: str, only_if: str) -> int:
+    cursor = store.db.execute(
+        "UPDATE confirm_requests SET status = ? WHERE id = ? AND status = ?",
+        [status, request_id, only_if],
+    )
+    return cursor.rowcount
+
+
+def _insert_request(
+    store: Store,
+    request_id: str,
+    app_key: str,
+    app_name: str,
+    owner: str,
+    reason: str,
+    created: str | None,
+    routed_from: str | None = None,
+) -> None:
+    store.db.execute(
+        "INSERT INTO confirm_requests (id, app_key, app_name, owner, reason, status, created, "
+        "reminders, routed_from) VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, ?)",
+        [request_id, app_key, app_name, owner, reason, created, routed_from],
+    )
+
+
+def validate_answer(
+    form: FormAnswer, asked: ConfirmRequest, org: OrganisationSettings
+) -> Attestation:
+    """Check a submitted answer; raise AnswerError naming the field to fix."""
+    if form.answer not in ANSWERS:
+        raise AnswerError("Choose one of the four answers.")
+    purpose = _text(form.purpose, "purpose")
+    data_held = _text(form.data_held, "data_held")
+    note = _text(form.note, "note")
+    renewal = None
+    if form.answer == "mine":
+        if not purpose:
+            raise AnswerError("Tell us what your team uses it for (business purpose).")
+        if form.renewal and form.renewal.strip():
+            try:
+                renewal = date.fromisoformat(form.renewal.strip()).isoformat()
+            except ValueError:
+                raise AnswerError("The renewal date should look like 2027-03-31.") from None
+    suggested = None
+    if form.answer == "not_ours" and form.suggested_owner and form.suggested_owner.strip():
+        suggested = form.suggested_owner.strip().lower()
+        if not is_email(suggested):
+            raise AnswerError("The suggested owner should be an email address.")
+        domain = suggested.rsplit("@", 1)[1]
+        own = [d.lower() for d in org.own_domains]
+        if own and not any(domain == d or domain.endswith("." + d) for d in own):
+            raise AnswerError(
+                f"Suggest a colleague with an address at {', '.join(org.own_domains)}."
+            )
+        if suggested == asked.owner:
+            raise AnswerError("Suggest someone else: this request was sent to you.")
+    return Attestation(
+        request_id=asked.id,
+        app_key=asked.app_key,
+        app_name=asked.app_name,
+        owner=asked.owner,
+        answer=form.answer,
+        answered=datetime.min,
+        note=note,
+        purpose=purpose if form.answer in ("mine", "sanction_request") else None,
+        data_held=data_held if form.answer in ("mine", "sanction_request") else None,
+        renewal=renewal,
+        suggested_owner=suggested,
+    )
+
+
+def _text(value: str | None, name: str) -> str | None:
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if len(value) > MAX_TEXT:
+        raise AnswerError(f"Keep {name.replace('_', ' ')} under {MAX_TEXT} characters.")
+    return value
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What recording an answer did."""
+
+    attestation: Attestation
+    rerouted_to: str | None = None
+
+
+def record_answer(
+    store: Store, answer: Attestation, now: datetime, fallback: str | None = None
+) -> Outcome | None:
+    """Store an answer and use up its request; None if the request was not pending.
+
+    "Not ours" opens a request to the suggested owner (or the fallback owner, unless they
+    are the one who said it), delivered by the next ``confirm send``.
+    """
+    stamp = iso(now)
+    rerouted_to = None
+    with store.db.atomic():
+        cursor = store.db.execute(
+            "UPDATE confirm_requests SET status = 'answered', answered = ? "
+            "WHERE id = ? AND status = 'pending'",
+            [stamp, answer.request_id],
+        )
+        if cursor.rowcount != 1:
+            return None
+        store.db.execute(
+            "INSERT INTO attestations (request_id, app_key, app_name, owner, answer, answered, "
+            "note, purpose, data_held, renewal, suggested_owner) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                answer.request_id,
+                answer.app_key,
+                answer.app_name,
+                answer.owner,
+                answer.answer,
+                stamp,
+                answer.note,
+                answer.purpose,
+                answer.data_held,
+                answer.renewal,
+                answer.suggested_owner,
+            ],
+        )
+        if answer.answer == "not_ours":
+            target = answer.suggested_owner or (fallback.lower() if fallback else None)
+            if target and target != answer.owner:
+                why = (
+                    f"suggested by {answer.owner}"
+                    if answer.suggested_owner
+                    else f"{answer.owner} said it is not theirs; fallback owner"
+                )
+                _insert_request(
+                    store,
+                    new_request_id(),
+                    answer.app_key,
+                    answer.app_name,
+                    target,
+                    why,
+                    stamp,
+                    routed_from=answer.request_id,
+                )
+                rerouted_to = target
+    saved = Attestation(**{**answer.__dict__, "answered": parse_iso(stamp) or now})
+    return Outcome(saved, rerouted_to)
+
+
+# -- the report's view --------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReportView:
+    """Confirmation state for the report model."""
+
+    by_app: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    it_requests: list[dict[str, Any]] = field(default_factory=list)
+    confirmations: list[dict[str, Any]] = field(default_factory=list)
+
+
+def report_view(
+    store: Store,
+    apps: Sequence[Mapping[str, Any]],
+    review_period_days: int,
+    expiry_days: int,
+    now: datetime,
+) -> ReportView:
+    """State per app, pending requests, and what IT was asked to do, for ``apps`` (the model's)."""
+    if "attestations" not in store.db.table_names():
+        return ReportView()
+    review = timedelta(days=review_period_days)
+    answers = attestations(store)
+    latest = {a.app_key: a for a in reversed(answers)}  # newest wins
+    all_requests = requests(store)
+    by_id = {r.id: r for r in all_requests}
+    pending = {r.app_key: r for r in all_requests if r.status == "pending"}
+    expired = {r.app_key: r for r in all_requests if r.status == "expired"}
+    view = ReportView()
+    for app in apps:
+        key = app["key"]
+        state, owner, answered = _state(
+            app, latest.get(key), pending.get(key), expired.get(key), now - review
+        )
+        view.by_app[key] = {"state": state, "owner": owner, "answered": answered}
+    names = {a["key"]: a for a in apps}
+    for r in pending.values():
+        sent = r.last_sent
+        view.pending.append(
+            {
+                "id": r.id,
+                "app": r.app_name,
+                "app_key": r.app_key,
+                "owner": r.owner,
+                "reason": r.reason,
+                "created": iso(r.created),
+                "last_sent": iso(sent),
+                "reminders": r.reminders,
+                "link_expires": iso(sent + timedelta(days=expiry_days)) if sent else None,
+                "rerouted_from": by_id[r.routed_from].owner if r.routed_from in by_id else None,
+            }
+        )
+    view.pending.sort(key=lambda p: (p["app"].casefold(), p["created"] or ""))
+    for a in latest.values():
+        listed = names.get(a.app_key)
+        if listed is None or a.app_key in pending:
+            continue
+        kind = _it_kind(a, listed)
+        if kind:
+            view.it_requests.append(
+                {
+                    "kind": kind,
+                    "app": a.app_name,
+                    "app_key": a.app_key,
+                    "requested_by": a.owner,
+                    "answered": iso(a.answered),
+                    "purpose": a.purpose,
+                    "data_held": a.data_held,
+                    "note": a.note,
+                }
+            )
+    view.it_requests.sort(key=lambda r: (r["kind"], r["app"].casefold()))
+    view.confirmations.extend(
+        {
+            "app": a.app_name,
+            "app_key": a.app_key,
+            "owner": a.owner,
+            "answer": a.answer,
+            "answered": iso(a.answered),
+            "purpose": a.purpose,
+            "data_held": a.data_held,
+            "renewal": a.renewal,
+            "suggested_owner": a.suggested_owner,
+            "note": a.note,
+            "request_id": a.request_id,
+        }
+        for a in answers
+    )
+    return view
+
+
+def _state(
+    app: Mapping[str, Any],
+    answer: Attestation | None,
+    pending: ConfirmRequest | None,
+    expired: ConfirmRequest | None,
+    review_cutoff: datetime,
+) -> tuple[str, str | None, str | None]:
+    if pending is not None:
+        return ("rerouted" if pending.routed_from else "requested"), pending.owner, None
+    if answer is not None:
+        when = iso(answer.answered)
+        if answer.answer == "mine":
+            state = "confirmed" if answer.answered >= review_cutoff else "review_due"
+            return state, answer.owner, when
+        states = {
+            "not_ours": "disowned",
+            "stopped": "retire_requested",
+            "sanction_request": "sanction_requested",
+        }
+        return states[answer.answer], answer.owner, when
+    if expired is not None:
+        return "no_answer", expired.owner, None
+    askable = (
+        app.get("is_marketing")
+        and not app.get("lookalike_of")
+        and app.get("sanction_status") not in ("first_party", "internal", "banned")
+    )
+    return ("unconfirmed" if askable else "not_applicable"), None, None
+
+
+def _it_kind(a: Attestation, app: Mapping[str, Any]) -> str | None:
+    if a.answer == "stopped":
+        return "revoke"
+    if a.answer == "sanction_request" and app.get("sanction_status") == "unsanctioned":
+        return "sanction_review"
+    if a.answer == "not_ours":
+        return "find_owner"
+    return None
+
+
+# -- the demo -----------------------------------------------------------------------------
+def seed_demo(store: Store, config: Config, now: datetime) -> dict[str, Any] | None:
+    """Give the demo inventory one app in each confirmation state, then re-check and report.
+
+    Answers go through the same ``record_answer`` the page uses. Then the latest scan's
+    analysis runs again (as the next nightly scan would) so owner_unconfirmed resolves for the
+    confirmed app, and the reports are written again. Returns the new summary, or None when
+    the inventory already has confirmation data (the demo ran before).
+    """
+    if list(store.db.query("SELECT 1 FROM confirm_requests LIMIT 1")):
+        return None
+    s = settings(config)
+    p = plan(store, config, s, now)
+    new = [d for d in p.deliveries if d.kind == "new"]
+    if len(new) < 8:
+        return None
+    review = timedelta(days=config.policy.review_period_days)
+    script: list[tuple[Answer | None, timedelta, dict[str, Any]]] = [
+        ("mine", timedelta(days=2), {"purpose": "Campaign copy drafts", "data_held": "none"}),
+        ("mine", review + timedelta(days=20), {"purpose": "Keyword research"}),
+        ("stopped", timedelta(days=1), {"note": "Replaced by the sanctioned tool last quarter"}),
+        ("sanction_request", timedelta(days=3), {"purpose": "Event registration forms"}),
+        ("not_ours", timedelta(days=1), {"suggest": True}),
+        ("not_ours", timedelta(days=4), {"note": "Not marketing's; ask the web team"}),
+        (None, timedelta(days=1), {}),  # asked, no answer yet
+        (None, timedelta(days=s.expiry_days + 10), {"expire": True}),
+    ]
+    sent = apply_plan(store, Plan(tuple(new[: len(script)])), now)
+    for (delivery, request_id), (answer, ago, extra) in zip(sent, script, strict=True):
+        when = now - ago
+        mark_sent(store, request_id, False, when - timedelta(hours=1))
+        if extra.pop("expire", False):
+            for _ in range(s.max_reminders):
+                mark_sent(store, request_id, True, when)
+            with store.db.atomic():
+                _set_status(store, request_id, "expired", "pending")
+            continue
+        if answer is None:
+            continue
+        asked = request(store, request_id)
+        assert asked is not None
+        suggested = _demo_colleague(store, delivery.owner) if extra.pop("suggest", 0) else None
+        form = FormAnswer(answer, suggested_owner=suggested, **extra)
+        record_answer(store, validate_answer(form, asked, config.organisation), when)
+    return _recheck(store, config, now)
+
+
+def _demo_colleague(store: Store, owner: str) -> str | None:
+    row = store.db.execute(
+        "SELECT email FROM users WHERE email IS NOT NULL AND email != ? AND department = "
+        "(SELECT department FROM users WHERE email = ? LIMIT 1) ORDER BY email LIMIT 1",
+        [owner, owner],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _recheck(store: Store, config: Config, now: datetime) -> dict[str, Any]:
+    from reports import model as report_model
+    from reports.render import check_formats, render
+    from scanner import pipeline, sanctions
+    from scanner.catalog import Catalog
+    from scanner.operations import summary_of
+
+    scan_id = store.latest_scan()
+    assert scan_id is not None
+    base = config.file.parent if config.file else None
+    catalog = Catalog.load(config.catalog, base)
+    entries = sanctions.load(config.sanctioned, base, catalog)
+    statuses = store.source_runs(scan_id)
+    seen = {s.source: {s.source} for s in statuses}
+    pipeline.analyse(store, config, scan_id, now, statuses, seen, catalog, entries)
+    model = report_model.build(
+        store, config, scan_id, redact_users=config.report.redact_users, now=now
+    )
+    formats = check_formats(config.report.formats)
+    written = render(model, config.path(config.report.out), formats)
+    summary = summary_of(model)
+    summary.update(written=[str(p) for p in written], new_apps=model["changes"]["new_apps"])
+    return summary

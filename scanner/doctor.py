@@ -1,0 +1,177 @@
+"""``shadowit doctor``: is this installation ready to scan? One Probe row per capability.
+
+It validates what a scan would validate before touching a provider (the severity overrides,
+the catalog additions, the sanctioned list, ``[notify]``), checks that the store can be
+written, then builds each enabled connector and runs its ``check()``: a token, then the
+cheapest call per permission or scope, each row naming what is missing and where to grant it.
+Nothing is written: no store is created and no notification is sent.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+import connectors
+from connectors.base import ConnectorContext, Probe
+from scanner import notify, sanctions
+from scanner.catalog import Catalog
+from scanner.config import Config, enabled_sources
+from scanner.errors import ConfigError, ShadowitError
+from scanner.reconcile import check_severity_overrides
+
+CONFIG = "config"
+
+
+def diagnose(
+    config: Config,
+    *,
+    only: Sequence[str] = (),
+    session: requests.Session | None = None,
+    sleep: Callable[[float], None] | None = None,
+    now: datetime | None = None,
+) -> Iterator[Probe]:
+    """Yield a Probe for the config, the store, notifications and every enabled source."""
+    yield from check_config(config)
+    yield check_store(config.store_path)
+    yield check_notify(config)
+    sources = enabled_sources(config)
+    if only:
+        unknown = [s for s in only if s not in sources]
+        if unknown:
+            raise ConfigError(
+                f"sources.{unknown[0]}: not configured or not enabled in {config.file}"
+            )
+        sources = {k: v for k, v in sources.items() if k in only}
+    if not sources:
+        yield Probe(
+            CONFIG,
+            "sources",
+            False,
+            "no source is enabled",
+            "add a [sources.<name>] table (see config.example.toml)",
+        )
+    context = ConnectorContext(
+        config_path=config.file, now=now or datetime.now(UTC), session=session, sleep=sleep
+    )
+    for name, settings in sources.items():
+        yield from check_source(name, settings, context)
+
+
+def ready(probes: Sequence[Probe]) -> bool:
+    return bool(probes) and all(p.ok for p in probes)
+
+
+def check_config(config: Config) -> Iterator[Probe]:
+    """What a scan validates before it touches a provider."""
+    base = config.file.parent if config.file else None
+    try:
+        check_severity_overrides(config.policy.severity)
+        catalog = Catalog.load(config.catalog, base)
+        entries = sanctions.load(config.sanctioned, base, catalog)
+    except ShadowitError as err:
+        yield Probe(CONFIG, "policy", False, str(err), _config_fix(config))
+        return
+    yield Probe(
+        CONFIG,
+        "policy",
+        True,
+        f"{config.file or 'config'} is valid: catalog loaded, {len(entries)} sanctioned-list "
+        "entries",
+    )
+
+
+def check_store(path: Path) -> Probe:
+    """The inventory can be opened for writing (or created); nothing is written."""
+    if path.exists():
+        if not os.access(path, os.R_OK | os.W_OK):
+            return Probe(
+                "store",
+                "inventory",
+                False,
+                f"{path}: not readable and writable by this user",
+                f"run as the file's owner, or chown it to this user ({_user()})",
+            )
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+                finished = db.execute(
+                    "SELECT count(*), max(finished) FROM scan_runs WHERE status = 'finished'"
+                ).fetchone()
+        except sqlite3.DatabaseError as err:
+            return Probe(
+                "store",
+                "inventory",
+                False,
+                f"{path}: cannot read the inventory ({err})",
+                "restore it from a backup or move it aside to start a new inventory",
+            )
+        last = f", last {finished[1]}" if finished[1] else ""
+        return Probe("store", "inventory", True, f"{path}: {finished[0]} finished scans{last}")
+    folder = _existing_parent(path)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return Probe(
+            "store",
+            "inventory",
+            False,
+            f"{path}: cannot be created, {folder} is not writable by this user",
+            "set [store] path to a writable folder (e.g. /var/lib/shadowit/shadowit.db)",
+        )
+    return Probe("store", "inventory", True, f"{path}: will be created by the first scan")
+
+
+def check_notify(config: Config) -> Probe:
+    try:
+        urls = notify.notification_urls(config)
+    except ConfigError as err:
+        return Probe("notify", "urls", False, str(err), "see [notify] in config.example.toml")
+    if not urls:
+        return Probe("notify", "urls", True, "off ([notify] urls_env is not set)")
+    mode = "one daily digest" if config.notify.digest else "after every scan"
+    return Probe(
+        "notify",
+        "urls",
+        True,
+        f"{len(urls)} target(s), {mode}, findings {config.notify.min_severity} and above",
+    )
+
+
+def check_source(name: str, settings: Any, context: ConnectorContext) -> Iterator[Probe]:
+    """Build the connector (settings and secrets) and run its own probes."""
+    spec = connectors.get(name)
+    try:
+        connector = spec.factory(settings, context)
+    except ShadowitError as err:
+        yield Probe(name, "settings", False, str(err), f"fix [sources.{name}] (docs/{name}.md)")
+        return
+    try:
+        yield from connector.check()
+    except ShadowitError as err:
+        yield Probe(name, "probe", False, str(err), f"see docs/{name}.md, Troubleshooting")
+
+
+def as_rows(probes: Sequence[Probe]) -> list[dict[str, Any]]:
+    return [asdict(p) for p in probes]
+
+
+def _config_fix(config: Config) -> str:
+    return f"edit {config.file}" if config.file else "edit the config"
+
+
+def _existing_parent(path: Path) -> Path:
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
+def _user() -> str:
+    from scanner.operations import whoami
+
+    return whoami()

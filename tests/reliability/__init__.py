@@ -1,0 +1,1 @@
+"""Reliability and security suites: faults, crashes, hostile input, secrets."""
