@@ -7,6 +7,7 @@ failed or was partial; 4 ``--fail-on SEVERITY`` met by an open finding.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from scanner import __version__, logs
@@ -208,10 +210,10 @@ def findings(config_path: Path, status: str | None, as_json: bool) -> None:
         table.add_row(
             r["id"],
             r["severity"],
-            r["app_name"],
+            escape(shown(r["app_name"])),
             r["kind"],
             r["status"],
-            "; ".join(r["reasons"][:2]),
+            escape(shown("; ".join(r["reasons"][:2]))),
         )
     console().print(table)
 
@@ -393,19 +395,33 @@ def format_diff(change: Any) -> str:
         lines.append(f"  New users of {n['app']}: {', '.join(n['users'])}")
     for e in change.scope_escalations:
         lines.append(f"  {e['app']} gained scopes: {', '.join(e['scopes'])}")
-    return "\n".join(lines)
+    return shown("\n".join(lines))
+
+
+_UNSAFE_FOR_TERMINAL = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
+)
+
+
+def shown(text: object) -> str:
+    """Text safe for a terminal: control (ESC), bidi and zero-width characters as visible
+    ``\\uXXXX`` escapes, so an app name cannot rewrite the screen or pass as another app."""
+    return _UNSAFE_FOR_TERMINAL.sub(lambda m: f"\\u{ord(m.group()):04x}", str(text))
 
 
 def print_summary(summary: dict[str, Any]) -> None:
     out = console()
-    out.print(f"[bold]shadowit scan {summary['scan_id']}[/bold] of {summary['organisation']}")
+    organisation = escape(shown(summary["organisation"]))
+    out.print(f"[bold]shadowit scan {summary['scan_id']}[/bold] of {organisation}")
     for s in summary["sources"]:
         note = f": {s['error']}" if s.get("error") else ""
         skipped = f" (not collected: {'; '.join(s['skipped'])})" if s.get("skipped") else ""
         warned = f", {s['warning_count']} warnings" if s.get("warning_count") else ""
         out.print(
-            f"  source {s['source']}: {s['status']}, {s['records']} records{warned}"
-            f"{skipped}{note}",
+            shown(
+                f"  source {s['source']}: {s['status']}, {s['records']} records{warned}"
+                f"{skipped}{note}"
+            ),
             markup=False,
         )
     out.print(
@@ -415,9 +431,9 @@ def print_summary(summary: dict[str, Any]) -> None:
     by_sev = ", ".join(f"{k} {v}" for k, v in summary["findings_by_severity"].items())
     out.print(f"  open findings: {summary['open_findings']} ({by_sev})")
     if summary.get("new_apps"):
-        out.print(f"  new since the last scan: {', '.join(summary['new_apps'])}", markup=False)
+        out.print(shown(f"  new since the last scan: {', '.join(summary['new_apps'])}"), markup=False)
     for path in summary.get("written", []):
-        out.print(f"  wrote {path}", markup=False)
+        out.print(shown(f"  wrote {path}"), markup=False)
 
 
 def _count_at_or_above(by_severity: dict[str, int], threshold: str) -> int:

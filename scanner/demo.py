@@ -266,6 +266,7 @@ def serve(tenant: dict[str, Any], night: datetime) -> Iterator[dict[str, Any]]:
                 "okta": okta_server.url,
                 "ca_path": graph_server.ca_path,
                 "files": tenant["files"],
+                "fakes": {"graph": graph, "google": google, "okta": okta},
                 "admin": next(u["primaryEmail"] for u in go["users"] if u.get("isAdmin")),
             }
         finally:
@@ -306,6 +307,8 @@ client_secret_env = "{ENTRA_SECRET_ENV}"
 authority_host = "{endpoints["graph"]}"
 graph_url = "{endpoints["graph"]}"
 ca_bundle = "{endpoints["ca_path"]}"
+# The local stand-in does not throttle the audit-log reports the way Graph does.
+reports_calls = 1000
 
 [sources.google]
 admin_email = "{endpoints["admin"]}"

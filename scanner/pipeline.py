@@ -103,6 +103,10 @@ def run_scan(
     entries = sanctions.load(
         config.sanctioned, config.file.parent if config.file else None, catalog
     )
+    context = ConnectorContext(
+        config_path=config.file, now=clock_now, full=full, session=session, sleep=sleep
+    )
+    connectors_built = {name: _build(name, settings, context) for name, settings in sources.items()}
     store_path = config.store_path
     with scan_lock(store_path, wait=wait):
         store = Store.open(store_path, clock=(lambda: now) if now else _utcnow)
@@ -112,12 +116,10 @@ def run_scan(
             statuses: list[SourceStatus] = []
             record_sources: dict[str, set[str]] = {}
             credential_failure = False
-            for name, settings in sources.items():
+            for name, built in connectors_built.items():
                 say = progress or (lambda _s, _m: None)
                 say(name, "scanning")
-                status, seen, auth_failed = _scan_source(
-                    store, scan_id, name, settings, config, clock_now, full, session, sleep
-                )
+                status, seen, auth_failed = _scan_source(store, scan_id, name, built, full)
                 credential_failure = credential_failure or auth_failed
                 statuses.append(status)
                 record_sources[name] = seen
@@ -134,25 +136,29 @@ def run_scan(
             store.close()
 
 
+def _build(name: str, settings: Any, context: ConnectorContext) -> Any:
+    """Build a connector before the scan starts, so a missing secret stops it up front.
+
+    A configuration error (an unset variable, an unreadable key file) is raised at once;
+    a credential rejected by the provider is kept and reported as that source's failure.
+    """
+    try:
+        return connectors.get(name).factory(settings, context)
+    except ConfigError:
+        raise
+    except ConnectorError as err:
+        return err
+
+
 def _scan_source(
-    store: Store,
-    scan_id: int,
-    name: str,
-    settings: Any,
-    config: Config,
-    now: datetime,
-    full: bool,
-    session: requests.Session | None,
-    sleep: Callable[[float], None] | None,
+    store: Store, scan_id: int, name: str, built: Any, full: bool
 ) -> tuple[SourceStatus, set[str], bool]:
-    spec = connectors.get(name)
-    context = ConnectorContext(
-        config_path=config.file, now=now, full=full, session=session, sleep=sleep
-    )
     store.begin_source(scan_id, name)
     stats = IngestStats()
     try:
-        connector = spec.factory(settings, context)
+        if isinstance(built, ConnectorError):
+            raise built
+        connector = built
         since = {} if full else store.cursors(name)
         stats = store.ingest(scan_id, name, connector.collect(since), stats)
     except (AuthError, ConfigError) as err:
