@@ -86,9 +86,7 @@ async def listing(args: argparse.Namespace) -> dict[str, Any]:
         signins.extend(signin_page.value or [])
         if not signin_page.odata_next_link:
             break
-        signin_page = await client.audit_logs.sign_ins.with_url(
-            signin_page.odata_next_link
-        ).get()
+        signin_page = await client.audit_logs.sign_ins.with_url(signin_page.odata_next_link).get()
     seconds = time.perf_counter() - started
     await credential.close()
     return {

@@ -278,7 +278,9 @@ class EntraTenant:
             ),
             "appOwnerOrganizationId": guid(self.seed, 9, roll % 500) if third else MICROSOFT_TENANT,
             "servicePrincipalType": "Application",
-            "homepage": f"https://app{index}.{vendor.split()[0].lower()}.example/" if third else None,
+            "homepage": f"https://app{index}.{vendor.split()[0].lower()}.example/"
+            if third
+            else None,
             "info": {"marketingUrl": None},
             "replyUrls": [f"https://app{index}.example/auth/callback"] if third else [],
             "tags": ["WindowsAzureActiveDirectoryIntegratedApp"] if third else [],

@@ -39,6 +39,7 @@ a (fractional) Retry-After are retried by ``scanner.http.HttpClient``.
 from __future__ import annotations
 
 import csv
+import functools
 import logging
 import re
 import threading
@@ -48,7 +49,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote, urlsplit
 
 import msal
@@ -271,6 +272,29 @@ def _require(raw: Mapping[str, Any], key: str, what: str) -> Any:
     return value
 
 
+R = TypeVar("R")
+
+
+def _shaped(what: str) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """A parser whose wrongly typed field (a list for a string, a bool for an object) fails
+    as ResponseShapeError naming the item kind, like a missing one, instead of a crash."""
+
+    def wrap(parse: Callable[..., R]) -> Callable[..., R]:
+        @functools.wraps(parse)
+        def parsed(*args: Any, **kwargs: Any) -> R:
+            try:
+                return parse(*args, **kwargs)
+            except (KeyError, TypeError, ValueError, AttributeError) as err:
+                raise ResponseShapeError(
+                    SOURCE, f"a {what} from Graph is malformed ({type(err).__name__}: {err})"
+                ) from None
+
+        return parsed
+
+    return wrap
+
+
+@_shaped("user")
 def parse_user(raw: Mapping[str, Any]) -> User:
     upn = raw.get("userPrincipalName") or None
     return User(
@@ -288,6 +312,7 @@ def parse_user(raw: Mapping[str, Any]) -> User:
 _SSO_KINDS = {"saml": "saml", "password": "sso", "oidc": "oauth"}
 
 
+@_shaped("service principal")
 def parse_app(raw: Mapping[str, Any], created: datetime | None = None) -> RawApp:
     """A service principal -> RawApp (client_id = appId, object_id = service principal id)."""
     app_id = _require(raw, "appId", "service principal")
@@ -313,6 +338,7 @@ def parse_app(raw: Mapping[str, Any], created: datetime | None = None) -> RawApp
 _CONSENT_TYPES: dict[str, ConsentType] = {"AllPrincipals": "admin", "Principal": "user"}
 
 
+@_shaped("permission grant")
 def parse_grant(
     raw: Mapping[str, Any],
     client: _SpEntry,
@@ -335,6 +361,7 @@ def parse_grant(
     )
 
 
+@_shaped("sign-in")
 def parse_signin(raw: Mapping[str, Any]) -> SignIn:
     at = parse_time(_require(raw, "createdDateTime", "sign-in"))
     if at is None:
@@ -362,6 +389,7 @@ _ACTIVITY_KEYS = (
 )
 
 
+@_shaped("sign-in activity")
 def parse_sp_activity(raw: Mapping[str, Any]) -> SignIn | None:
     """The beta per-app last sign-in -> one SignIn without a user (None if never signed in)."""
     app_id = _require(raw, "appId", "sign-in activity")
@@ -381,6 +409,7 @@ def parse_sp_activity(raw: Mapping[str, Any]) -> SignIn | None:
     )
 
 
+@_shaped("directory audit")
 def parse_consent(raw: Mapping[str, Any]) -> tuple[str, str | None, datetime] | None:
     """A 'Consent to application' audit -> (service principal id, consenting user id, time)."""
     if raw.get("result") not in (None, "success"):

@@ -514,7 +514,8 @@ def parse_sso_event(raw: Mapping[str, Any]) -> SignIn | None:
         return None
     actor = raw.get("actor") or {}
     published = parse_time(raw["published"])
-    assert published is not None
+    if published is None:
+        raise ValueError("'published' is empty")
     return SignIn(
         source=SOURCE,
         event_id=raw["uuid"],

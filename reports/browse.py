@@ -136,7 +136,9 @@ def _risky_scopes_sql(db: sqlite3.Connection, config: Config) -> str:
     for scope, app_only in _granted_scopes(db):
         info = table.info(scope, app_only=bool(app_only))
         if info.level in RISKY_LEVELS:
-            rows.append(f"({_quote(scope)}, {int(app_only)}, {_quote(info.level)}, {_quote(info.meaning)})")
+            rows.append(
+                f"({_quote(scope)}, {int(app_only)}, {_quote(info.level)}, {_quote(info.meaning)})"
+            )
     if not rows:
         return "SELECT NULL, NULL, NULL, NULL WHERE 0"
     return "VALUES " + ", ".join(rows)

@@ -78,7 +78,12 @@ def bars(counts: Iterable[tuple[str, int]], limit: int | None = None) -> list[di
         rows = [*rows[: limit - 1], (f"other ({len(folded)})", sum(n for _, n in folded))]
     top = max((n for _, n in rows), default=0) or 1
     return [
-        {"label": label, "value": n, "share": n / top, "other": limit is not None and i >= limit - 1}
+        {
+            "label": label,
+            "value": n,
+            "share": n / top,
+            "other": limit is not None and i >= limit - 1,
+        }
         for i, (label, n) in enumerate(rows)
     ]
 
@@ -95,7 +100,14 @@ def trend(history: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> dict[str
             for i, h in enumerate(recent)
         ]
         series.append({"key": key, "points": points})
-    labels = [{"x": i * step if len(recent) > 1 else 0.5, "scan": h["scan_id"], "day": str(h["started"])[:10]} for i, h in enumerate(recent)]
+    labels = [
+        {
+            "x": i * step if len(recent) > 1 else 0.5,
+            "scan": h["scan_id"],
+            "day": str(h["started"])[:10],
+        }
+        for i, h in enumerate(recent)
+    ]
     return {"series": series, "labels": labels, "top": top, "scans": len(recent)}
 
 

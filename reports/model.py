@@ -237,7 +237,7 @@ def _finding(row: dict[str, Any], pseudonym: _Pseudonyms) -> dict[str, Any]:
         "opened": row["opened"],
         "resolved": row["resolved"],
         "decided_by": pseudonym(row["decided_by"]),
-        "decision_reason": pseudonym.text(row["decision_reason"]) if row["decision_reason"] else None,
+        "decision_reason": row["decision_reason"] and pseudonym.text(row["decision_reason"]),
         "decided_until": row["decided_until"],
     }
 

@@ -431,7 +431,8 @@ def print_summary(summary: dict[str, Any]) -> None:
     by_sev = ", ".join(f"{k} {v}" for k, v in summary["findings_by_severity"].items())
     out.print(f"  open findings: {summary['open_findings']} ({by_sev})")
     if summary.get("new_apps"):
-        out.print(shown(f"  new since the last scan: {', '.join(summary['new_apps'])}"), markup=False)
+        new_apps = ", ".join(summary["new_apps"])
+        out.print(shown(f"  new since the last scan: {new_apps}"), markup=False)
     for path in summary.get("written", []):
         out.print(shown(f"  wrote {path}"), markup=False)
 

@@ -131,6 +131,10 @@ def load(path: str | Path) -> Config:
         ) from None
     except OSError as err:
         raise ConfigError(f"{file}: cannot read the config file: {err.strerror or err}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{file}: not UTF-8 (byte {err.start}); save the config file as UTF-8"
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

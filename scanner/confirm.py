@@ -812,7 +812,10 @@ def _state(
 def _it_kind(a: Attestation, app: Mapping[str, Any]) -> str | None:
     if a.answer == "stopped":
         return "revoke"
-    if a.answer == "sanction_request" and app.get("sanction_status") == "unsanctioned":
+    if a.answer == "sanction_request" and app.get("sanction_status") in (
+        "unsanctioned",
+        "tolerated",
+    ):
         return "sanction_review"
     if a.answer == "not_ours":
         return "find_owner"
@@ -846,9 +849,9 @@ def seed_demo(store: Store, config: Config, now: datetime) -> dict[str, Any] | N
         (None, timedelta(days=1), {}),  # asked, no answer yet
         (None, timedelta(days=s.expiry_days + 10), {"expire": True}),
     ]
-    sent = apply_plan(store, Plan(tuple(new[: len(script)])), now)
-    for (delivery, request_id), (answer, ago, extra) in zip(sent, script, strict=True):
+    for delivery, (answer, ago, extra) in zip(new, script, strict=False):
         when = now - ago
+        [(_, request_id)] = apply_plan(store, Plan((delivery,)), when - timedelta(hours=2))
         mark_sent(store, request_id, False, when - timedelta(hours=1))
         if extra.pop("expire", False):
             for _ in range(s.max_reminders):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -154,8 +155,16 @@ def run_demo(out: Path, now: datetime | None = None) -> dict[str, Any]:
         with serve(tenant, night) as endpoints:
             config_path = write_config(out, endpoints)
             cfg = configuration.load(config_path)
+            _rebase_cursors(cfg.store_path, endpoints["graph"])
             session = new_session(endpoints["ca_path"])
             summary = scan_and_report(cfg, now=night, session=session, sleep=_no_wait, out=out)
+    from scanner.confirm import seed_demo  # ownership answers, so the report shows each state
+
+    store = Store.open(cfg.store_path)
+    try:
+        summary = seed_demo(store, cfg, nights[-1]) or summary
+    finally:
+        store.close()
     return summary
 
 
@@ -219,9 +228,13 @@ def serve(tenant: dict[str, Any], night: datetime) -> Iterator[dict[str, Any]]:
     """Start the three fake providers for ``night``; yield their URLs and credentials."""
     data = as_of(tenant, night)
     g = data["graph"]
+    # Service principals added after the first night go in as changes, so a delta link kept
+    # from an earlier night sees them as new, as Graph's delta query would.
+    first_night = as_of(tenant, NIGHT1)["graph"]["servicePrincipals"]
+    known = {sp["id"] for sp in first_night}
     graph = FakeGraph(
         users=g["users"],
-        service_principals=g["servicePrincipals"],
+        service_principals=first_night,
         grants=g["oauth2PermissionGrants"],
         app_role_assignments=g["appRoleAssignments"],
         sign_ins=g["signIns"],
@@ -229,6 +242,9 @@ def serve(tenant: dict[str, Any], night: datetime) -> Iterator[dict[str, Any]]:
         sp_activities=g["servicePrincipalSignInActivities"],
         page_size=20,
     )
+    for sp in g["servicePrincipals"]:
+        if sp["id"] not in known:
+            graph.upsert_service_principal(sp)
     entra_secret = "demo-" + os.urandom(12).hex()
     graph.add_client(ENTRA_CLIENT, secret=entra_secret)
     go = data["google"]
@@ -344,6 +360,31 @@ last_used = "last_used"
     path = out / "config.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def _rebase_cursors(store_path: Path, graph_url: str) -> None:
+    """Point stored Graph delta links at this run's stand-in.
+
+    A real Graph endpoint keeps its address between nights; the demo's stand-in gets a new
+    port each run, so its delta links are moved along, as if the host had stayed put.
+    """
+    if not store_path.exists():
+        return
+    store = Store.open(store_path)
+    try:
+        with store.db.atomic():
+            for row in list(
+                store.db.query("SELECT stream, cursor FROM checkpoints WHERE source='entra'")
+            ):
+                cursor = row["cursor"] or ""
+                rebased = re.sub(r"^https://127\.0\.0\.1:\d+", graph_url, cursor)
+                if rebased != cursor:
+                    store.db.execute(
+                        "UPDATE checkpoints SET cursor = ? WHERE source = 'entra' AND stream = ?",
+                        [rebased, row["stream"]],
+                    )
+    finally:
+        store.close()
 
 
 def _has_finished_scan(path: Path) -> bool:

@@ -193,9 +193,18 @@ def notify_store(
         return Outcome("deferred", detail=f"today's digest ({day}) was already sent")
     news = gather(store, scan_id, config.notify.min_severity)
     if news.empty:
+        log.debug("nothing new since scan %d; no notification", news.since_scan)
         _record(store, news, mode, "empty", day, now, 0)
         return Outcome("empty")
     message = compose(news, config, digest=mode == "digest")
+    log.debug(
+        "sending %d new findings and %d source problems (scans %d to %d) to %d target(s)",
+        len(news.findings),
+        len(news.sources),
+        news.since_scan + 1,
+        news.scan_id,
+        len(urls),
+    )
     result = deliver(urls, message)
     status = "sent" if result.delivered else "failed"
     error = "; ".join(result.failures) or None
@@ -299,7 +308,9 @@ def _source_news(
             )
         elif status == "ok" and (failed.get(source) or previous.get(source, "ok") != "ok"):
             problems.append(
-                SourceProblem(source, "recovered", "works again", failed.get(source, 0), seen[source])
+                SourceProblem(
+                    source, "recovered", "works again", failed.get(source, 0), seen[source]
+                )
             )
     return latest, problems, max(len(scans), 1)
 

@@ -52,6 +52,10 @@ def odata_pages(
             raise ResponseShapeError(
                 client.source, f"{safe_url(next_url)} answered without a 'value' list"
             )
+        if not all(isinstance(item, dict) for item in body["value"]):
+            raise ResponseShapeError(
+                client.source, f"{safe_url(next_url)} answered with an item that is not an object"
+            )
         link = body.get("@odata.nextLink")
         yield Page(body["value"], link, body.get("@odata.deltaLink"))
         if not link:

@@ -388,7 +388,8 @@ def merchant_candidates(text: str) -> list[str]:
         # short parts after the star are usually reference codes.
         candidates.extend(p for p in pieces[1:] if len(p) >= 3)
         candidates.append(pieces[0])
-        first_words = pieces[0].split()
+        # No catalog name is longer than a few words; capping keeps a 100 KB merchant linear.
+        first_words = pieces[0].split()[:8]
         for size in range(len(first_words) - 1, 0, -1):
             candidates.append(" ".join(first_words[:size]))
     return [c for c in dict.fromkeys(candidates) if c]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import email
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -93,6 +94,7 @@ def test_plan_asks_the_likely_owner_of_each_marketing_app(tmp_path: Path) -> Non
     assert asked == {
         "Canva": ("lead@acme.example", "owner in the sanctioned list", "new"),
         "Jasper": ("ana@acme.example", "consented to it first", "new"),
+        "Mailchimp": ("eve@acme.example", "consented to it first", "new"),
         # Only Sales uses Semrush: nobody in marketing to ask, so the fallback owner is.
         "Semrush": ("mops@acme.example", "fallback owner for marketing tools", "new"),
     }
@@ -123,7 +125,12 @@ def test_send_writes_one_message_per_owner_and_a_merge_csv(tmp_path: Path) -> No
         result = send_requests(store, config, NOW)
         rows = confirm.requests(store)
     emls = sorted(p.name for p in result.files if p.suffix == ".eml")
-    assert emls == ["ana@acme.example.eml", "lead@acme.example.eml", "mops@acme.example.eml"]
+    assert emls == [
+        "ana@acme.example.eml",
+        "eve@acme.example.eml",
+        "lead@acme.example.eml",
+        "mops@acme.example.eml",
+    ]
     for path in result.files:
         assert path.stat().st_mode & 0o077 == 0, f"{path} must be readable by its owner only"
     message = email.message_from_bytes(
@@ -135,7 +142,7 @@ def test_send_writes_one_message_per_owner_and_a_merge_csv(tmp_path: Path) -> No
     assert len(LINK.findall(body)) == 1
     assert "consented to it first" in body and "04 December 2026" in body
     merge = list(csv.DictReader((result.files[-1]).open(encoding="utf-8")))
-    assert {r["app"] for r in merge} == {"Canva", "Jasper", "Semrush"}
+    assert {r["app"] for r in merge} == {"Canva", "Jasper", "Mailchimp", "Semrush"}
     assert all(LINK.fullmatch(r["link"]) for r in merge)
     assert {r.status for r in rows} == {"pending"} and all(r.last_sent == NOW for r in rows)
     out = send_lines(result)
@@ -164,6 +171,7 @@ def test_send_is_idempotent_until_a_reminder_is_due(tmp_path: Path) -> None:
         reminder = send_requests(store, config, NOW + timedelta(days=3))
         assert {d.owner for d in reminder.delivered} == {
             "ana@acme.example",
+            "eve@acme.example",
             "lead@acme.example",
             "mops@acme.example",
         }
@@ -182,14 +190,14 @@ def test_unanswered_request_expires_and_the_next_owner_is_asked(tmp_path: Path) 
             send_requests(store, config, NOW + timedelta(days=day))
         later = NOW + timedelta(days=6 + 15)
         planned = plan_requests(store, config, later)
-        assert {r.app_name for r in planned.expiring} == {"Canva", "Jasper", "Semrush"}
+        assert {r.app_name for r in planned.expiring} == {"Canva", "Jasper", "Mailchimp", "Semrush"}
         asked = {d.app_name: d.owner for d in planned.deliveries}
         # Canva: the policy owner let it lapse -> the consenter; Jasper -> the fallback.
         assert asked["Canva"] == "ben@acme.example"
         assert asked["Jasper"] == "mops@acme.example"
         assert "Semrush" not in asked
         result = send_requests(store, config, later)
-        assert result.expired == 3
+        assert result.expired == 4
         assert {r.status for r in confirm.requests(store) if r.app_name == "Semrush"} == {"expired"}
 
 
@@ -232,7 +240,8 @@ def test_mine_resolves_owner_unconfirmed_on_the_next_scan(tmp_path: Path) -> Non
     )
     scan(config, NOW + timedelta(days=1))
     model = report(config, NOW + timedelta(days=1))
-    assert findings_of(model, "Jasper")["owner_unconfirmed"] == "resolved"
+    assert "owner_unconfirmed" not in findings_of(model, "Jasper")
+    assert "Jasper: owner_unconfirmed" in model["changes"]["findings_resolved"]
     assert app_of(model, "Jasper")["confirmation"] == {
         "state": "confirmed",
         "owner": "ana@acme.example",
@@ -308,7 +317,10 @@ def test_stopped_and_sanction_request_become_it_requests(tmp_path: Path) -> None
     assert findings_of(model, "Canva")["owner_unconfirmed"] == "open"
     with _store(config) as store:
         later = plan_requests(store, config, NOW + timedelta(days=4)).deliveries
-        assert [(d.app_name, d.kind) for d in later] == [("Semrush", "reminder")]
+        assert {(d.app_name, d.kind) for d in later} == {
+            ("Mailchimp", "reminder"),
+            ("Semrush", "reminder"),
+        }
 
 
 @pytest.mark.parametrize(
@@ -366,3 +378,47 @@ def _store(config: Config) -> Iterator[Store]:
         yield store
     finally:
         store.close()
+
+
+def test_demo_report_shows_every_confirmation_state(tmp_path: Path) -> None:
+    from scanner.demo import run_demo
+
+    run_demo(tmp_path / "demo")
+    model = json.loads((tmp_path / "demo" / "report.json").read_text(encoding="utf-8"))
+    states = {a["confirmation"]["state"] for a in model["apps"]}
+    assert states == set(confirm.STATES)
+    confirmed = next(a for a in model["apps"] if a["confirmation"]["state"] == "confirmed")
+    assert "owner_unconfirmed" not in {f["kind"] for f in confirmed["findings"]}
+    assert {r["kind"] for r in model["it_requests"]} == {"revoke", "sanction_review", "find_owner"}
+    assert model["pending_requests"]
+    html = (tmp_path / "demo" / "report.html").read_text(encoding="utf-8")
+    assert "retire_requested" in html or "retire requested" in html.lower()
+    # A second run keeps the answers and adds none.
+    run_demo(tmp_path / "demo")
+    again = json.loads((tmp_path / "demo" / "report.json").read_text(encoding="utf-8"))
+    assert len(again["confirmations"]) == len(model["confirmations"])
+
+
+def test_cli_plan_send_and_serve_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from scanner.cli import main
+
+    config = inventory(tmp_path)
+    path = str(config.file)
+    runner = CliRunner()
+    planned = runner.invoke(main, ["confirm", "plan", "--config", path])
+    assert planned.exit_code == 0, planned.output
+    assert "ask: lead@acme.example about Canva (owner in the sanctioned list)" in planned.output
+    monkeypatch.delenv("SHADOWIT_TEST_CONFIRM_KEY", raising=False)
+    sent = runner.invoke(main, ["confirm", "send", "--config", path])
+    assert sent.exit_code == 2
+    assert "confirm.secret_env: environment variable SHADOWIT_TEST_CONFIRM_KEY is not set" in (
+        sent.output
+    )
+    (tmp_path / "shadowit.db").rename(tmp_path / "moved.db")
+    monkeypatch.setenv("SHADOWIT_TEST_CONFIRM_KEY", KEY)
+    served = runner.invoke(main, ["serve", "--config", path, "--port", "1"])
+    assert served.exit_code == 2
+    assert "shadowit.db: no inventory yet" in served.output
+    assert not (tmp_path / "shadowit.db").exists(), "serve never creates an empty inventory"

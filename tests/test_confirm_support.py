@@ -2,7 +2,7 @@
 
 Acme's marketing uses Canva (tolerated, owner on the sanctioned list), Jasper (first consent by
 a marketing user) and Semrush (only Sales uses it, so the fallback owner is asked); engineering
-uses GitHub (not marketing) and Buffer is banned (never asked).
+uses GitHub (not marketing), Eve alone uses Mailchimp and Buffer is banned (never asked).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from scanner.store import IngestStats, Store
 
 NOW = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 KEY_ENV = "SHADOWIT_TEST_CONFIRM_KEY"
+BASE_URL = "http://127.0.0.1:8765"
 KEY = "k" * 20 + "-test-signing-key-0123456789"
 SCHEMA = Path(__file__).parent.parent / "reports" / "schema" / "report.schema.json"
 
@@ -55,7 +56,7 @@ status = "banned"
 [confirm]
 secret_env = "{key_env}"
 fallback_owner = "mops@acme.example"
-link_base_url = "http://127.0.0.1:8765"
+link_base_url = "{base}"
 reminder_days = 3
 max_reminders = 2
 {extra}
@@ -84,6 +85,7 @@ APPS = {
         ],
     ),
     "semrush-id": ("Semrush", [("u3", ["https://www.googleapis.com/auth/analytics.readonly"], 30)]),
+    "mailchimp-id": ("Mailchimp", [("u5", ["email"], 25)]),
     "github-id": ("GitHub", [("u4", ["email"], 60)]),
     "buffer-id": ("Buffer", [("u1", ["email"], 70)]),
 }
@@ -105,9 +107,22 @@ def records() -> Iterator[SourceRecord]:
             )
 
 
-def write_config(folder: Path, extra: str = "", key_env: str = KEY_ENV) -> Config:
+class Clock:
+    """A settable clock for the page's link expiry."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def write_config(
+    folder: Path, extra: str = "", key_env: str = KEY_ENV, base: str = BASE_URL
+) -> Config:
     path = folder / "config.toml"
-    path.write_text(CONFIG.format(key_env=key_env, extra=extra), encoding="utf-8")
+    text = CONFIG.format(key_env=key_env, extra=extra, base=base)
+    path.write_text(text, encoding="utf-8")
     return configuration.load(path)
 
 
@@ -138,9 +153,9 @@ def scan(config: Config, now: datetime = NOW, data: Iterable[SourceRecord] = ())
         store.close()
 
 
-def inventory(folder: Path, extra: str = "") -> Config:
+def inventory(folder: Path, extra: str = "", base: str = BASE_URL) -> Config:
     """A config in ``folder`` and a store with one finished scan of the Acme apps."""
-    config = write_config(folder, extra)
+    config = write_config(folder, extra, base=base)
     scan(config, NOW - timedelta(hours=1), records())
     return config
 

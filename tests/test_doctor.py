@@ -31,7 +31,9 @@ def table_rows(output: str) -> list[list[str]]:
             block.append([cell.strip() for cell in line.strip("│").split("│")])
             continue
         if block:
-            rows.append([" ".join(filter(None, column)).strip() for column in zip(*block, strict=True)])
+            rows.append(
+                [" ".join(filter(None, column)).strip() for column in zip(*block, strict=True)]
+            )
             block = []
     return rows
 

@@ -107,7 +107,9 @@ def test_partial_source_is_sent_only_when_its_reason_is_new(
     cfg = make_config(tmp_path)
     feed_of("Zephyr Notes", skipped="AuditLog.Read.All is missing")
     scan(cfg)
-    assert "- feed partial: signins: AuditLog.Read.All is missing" in messages(webhook)[0]["message"]
+    assert (
+        "- feed partial: signins: AuditLog.Read.All is missing" in messages(webhook)[0]["message"]
+    )
     scan(cfg, NOW + timedelta(days=1))
     assert len(webhook.log) == 1, "the same partial reason is not news"
 
@@ -128,9 +130,7 @@ def test_failed_delivery_is_retried_with_the_next_scan(
     assert "Zephyr Notes: unsanctioned" in retried["message"]
 
 
-def test_daily_digest_sends_at_most_one_message_a_day(
-    tmp_path: Path, webhook: HTTPServer
-) -> None:
+def test_daily_digest_sends_at_most_one_message_a_day(tmp_path: Path, webhook: HTTPServer) -> None:
     cfg = make_config(tmp_path, digest=True)
     feed_of("Zephyr Notes")
     scan(cfg)
@@ -168,7 +168,10 @@ def test_app_names_cannot_inject_markup_or_mentions(tmp_path: Path, webhook: HTT
         ("AT&T Mail_Sync", "AT\uff06T Mail\uff3fSync"),
         ("<script>alert(1)</script>", "\u2039script\u203aalert(1)\u2039/script\u203a"),
         ("a\tb\r\nc\u200bd", "a b cd"),
-        ("`code` ~strike~ #general | \\n !x", "\u2019code\u2019 \u223cstrike\u223c \uff03general \u00a6 \u2216n \u01c3x"),
+        (
+            "`code` ~strike~ #general | \\n !x",
+            "\u2019code\u2019 \u223cstrike\u223c \uff03general \u00a6 \u2216n \u01c3x",
+        ),
         ("x" * 300, "x" * 159 + "\u2026"),
     ],
 )

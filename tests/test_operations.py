@@ -156,7 +156,9 @@ def test_exit_2_for_configuration_errors(tmp_path: Path, monkeypatch: pytest.Mon
     notify = feed_config(tmp_path, '[notify]\nurls_env = "SHADOWIT_TEST_UNSET_URLS"\n')
     result = scan(notify)
     assert result.exit_code == 2
-    assert "notify.urls_env: environment variable SHADOWIT_TEST_UNSET_URLS is not set" in result.output
+    assert (
+        "notify.urls_env: environment variable SHADOWIT_TEST_UNSET_URLS is not set" in result.output
+    )
 
 
 def test_unknown_fail_on_is_a_usage_error(feed_cfg: Path) -> None:
@@ -167,7 +169,8 @@ def test_unknown_fail_on_is_a_usage_error(feed_cfg: Path) -> None:
 
 def test_help_documents_the_exit_codes() -> None:
     for args in ([], ["scan"]):
-        text = cli(*args, "--help").output
+        text = " ".join(cli(*args, "--help").output.split())
         assert "Exit codes: 0 success; 2 configuration or credential error" in text
         assert "4 --fail-on" in text
-    assert "Exit 0 only when everything is ready, 2 otherwise" in cli("doctor", "--help").output
+    doctor_help = " ".join(cli("doctor", "--help").output.split())
+    assert "Exit 0 only when everything is ready, 2 otherwise" in doctor_help

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -67,9 +68,7 @@ def local_providers(
     graph = FakeGraph.from_dir(TENANT_DIR / "graph", page_size=20)
     graph.add_client(ENTRA_CLIENT, secret=ENTRA_SECRET)
     google = FakeGoogle.from_dir(TENANT_DIR / "google")
-    okta = FakeOkta.from_dir(
-        TENANT_DIR / "okta", api_tokens={OKTA_TOKEN: None}, now=lambda: night
-    )
+    okta = FakeOkta.from_dir(TENANT_DIR / "okta", api_tokens={OKTA_TOKEN: None}, now=lambda: night)
     okta.max_page = 10
     with ExitStack() as stack:
         graph_server = stack.enter_context(LoopbackServer(graph, tls=True))
@@ -120,11 +119,21 @@ def files_containing(folder: Path, needles: list[str]) -> dict[str, list[str]]:
     """Which files under ``folder`` contain any of ``needles`` (bytes search, any format)."""
     found: dict[str, list[str]] = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        data = path.read_bytes()
-        hits = [n for n in needles if n.encode() in data]
-        if hits:
-            found[str(path)] = hits
+        for name, data in _contents(path):
+            hits = [n for n in needles if n.encode() in data]
+            if hits:
+                found[name] = hits
     return found
+
+
+def _contents(path: Path) -> Iterator[tuple[str, bytes]]:
+    """The file's bytes, and for a zip (XLSX) each member's bytes, which are compressed."""
+    data = path.read_bytes()
+    yield str(path), data
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.namelist():
+                yield f"{path}!{member}", archive.read(member)
 
 
 def test_helper_config_points_at_the_fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -140,8 +149,13 @@ def test_files_containing_finds_a_planted_secret(tmp_path: Path) -> None:
     (tmp_path / "a.log").write_text("nothing here")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "b.bin").write_bytes(b"\x00xx-planted-secret-xx\x00")
-    found = files_containing(tmp_path, ["planted-secret", "absent"])
-    assert found == {str(tmp_path / "sub" / "b.bin"): ["planted-secret"]}
+    with zipfile.ZipFile(tmp_path / "c.xlsx", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/sharedStrings.xml", "<t>zipped-secret</t>" * 50)
+    found = files_containing(tmp_path, ["planted-secret", "zipped-secret", "absent"])
+    assert found == {
+        str(tmp_path / "sub" / "b.bin"): ["planted-secret"],
+        f"{tmp_path / 'c.xlsx'}!xl/sharedStrings.xml": ["zipped-secret"],
+    }
 
 
 # -- the in-memory "feed" source (tests/memory_source.py) ---------------------------------------

@@ -34,7 +34,7 @@ class InterruptingSession(requests.Session):
         self.after = after
         self.requests: list[str] = []
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         if self.after is not None and len(self.requests) >= self.after:
             raise KeyboardInterrupt
         self.requests.append(str(url).split("?")[0])
@@ -81,13 +81,14 @@ def state_of(path: Path) -> dict[str, Any]:
 def tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Providers, dict[str, Any]]]:
     """The local providers, and the state of a store scanned once without interruption."""
     folder = tmp_path_factory.mktemp("reference")
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        with local_providers(folder, monkeypatch) as env:
-            result = run_scan(
-                env.config(), now=DEMO_NOW, session=InterruptingSession(env.ca_path), sleep=no_wait
-            )
-            assert result.exit_code == 0
-            yield env, state_of(env.config().store_path)
+    with (
+        pytest.MonkeyPatch.context() as monkeypatch,
+        local_providers(folder, monkeypatch) as env,
+    ):
+        session = InterruptingSession(env.ca_path)
+        result = run_scan(env.config(), now=DEMO_NOW, session=session, sleep=no_wait)
+        assert result.exit_code == 0
+        yield env, state_of(env.config().store_path)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,13 @@ import pytest
 from reports import html as html_report
 from reports.html import HtmlReport, bars, page_data, trend, when
 from reports.json_report import validate
-from tests.browser.reportdata import FORMULA_APP, SCRIPT_APP, build_model, inventory
+from tests.browser.reportdata import (
+    FORMULA_APP,
+    SCRIPT_APP,
+    SUMMARY_METRICS,
+    build_model,
+    inventory,
+)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +35,9 @@ def page(model: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> str
 
 
 def embedded(page: str) -> dict[str, Any]:
-    match = re.search(r'<script id="report-data" type="application/json">(.*?)</script>', page, re.S)
+    match = re.search(
+        r'<script id="report-data" type="application/json">(.*?)</script>', page, re.S
+    )
     assert match, "the data blob is missing"
     return dict(json.loads(match.group(1)))
 
@@ -37,24 +45,30 @@ def embedded(page: str) -> dict[str, Any]:
 def test_hostile_app_name_is_text_everywhere(page: str) -> None:
     assert SCRIPT_APP in {a["name"] for a in embedded(page)["apps"]}
     assert "<script>alert(1)" not in page
-    assert "&lt;script&gt;alert(1)&lt;/script&gt; Insights" in page, "the change list shows it escaped"
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Insights" in page, (
+        "the change list shows it escaped"
+    )
     assert page.count("<script") == 2, "only the data blob and the report script"
 
 
 def test_data_blob_cannot_close_its_script_element(page: str) -> None:
-    blob = page.split('<script id="report-data" type="application/json">', 1)[1].split("</script>", 1)[0]
+    blob = page.split('<script id="report-data" type="application/json">', 1)[1].split(
+        "</script>", 1
+    )[0]
     assert "<" not in blob and ">" not in blob and "&" not in blob
     assert json.loads(blob)["apps"], "and it is still valid JSON"
 
 
 def test_summary_cards_carry_the_model_numbers(page: str, model: dict[str, Any]) -> None:
     summary = model["summary"]
-    for metric in ("apps", "marketing_apps", "unsanctioned", "unsanctioned_marketing", "open_findings"):
+    for metric in SUMMARY_METRICS:
         found = re.search(rf'data-metric="{metric}"[^>]*>.*?<b class="num">(\d+)</b>', page, re.S)
         assert found, metric
         assert int(found.group(1)) == summary[metric], metric
     for sev, n in summary["findings_by_severity"].items():
-        found = re.search(rf'data-metric="severity-{sev}"><i class="dot dot-{sev}"></i><b>(\d+)</b>', page)
+        found = re.search(
+            rf'data-metric="severity-{sev}"><i class="dot dot-{sev}"></i><b>(\d+)</b>', page
+        )
         assert found and int(found.group(1)) == n, sev
     assert re.search(r'data-metric="new_apps".*?<b class="num">1</b>', page, re.S)
 
@@ -70,7 +84,7 @@ def test_charts_are_inline_svg(page: str, model: dict[str, Any]) -> None:
     assert 'aria-label="Unsanctioned marketing apps and open findings over the last scans"' in page
     assert page.count("<polyline") == 2
     status = model["summary"]["apps_by_status"]["unsanctioned"]
-    assert re.search(rf'<title>unsanctioned: {status}</title>', page)
+    assert re.search(rf"<title>unsanctioned: {status}</title>", page)
 
 
 def test_page_data_is_compact_but_complete(model: dict[str, Any]) -> None:
@@ -85,7 +99,10 @@ def test_page_data_is_compact_but_complete(model: dict[str, Any]) -> None:
 
 
 def test_users_named_per_app_are_capped(model: dict[str, Any]) -> None:
-    big = dict(model, apps=[dict(model["apps"][0], user_list=[f"u{i}@x.example" for i in range(500)], users=500)])
+    big = dict(
+        model,
+        apps=[dict(model["apps"][0], user_list=[f"u{i}@x.example" for i in range(500)], users=500)],
+    )
     (app,) = page_data(big)["apps"]
     assert len(app["users_shown"]) == html_report.USERS_SHOWN and app["users"] == 500
 
@@ -103,7 +120,12 @@ def test_bars_scale_to_the_largest_and_fold_the_tail() -> None:
 
 def test_trend_keeps_the_last_scans_and_scales_to_the_top() -> None:
     history = [
-        {"scan_id": i, "started": f"2026-11-{i:02d}T06:00:00Z", "open_findings": i, "unsanctioned_marketing": 1}
+        {
+            "scan_id": i,
+            "started": f"2026-11-{i:02d}T06:00:00Z",
+            "open_findings": i,
+            "unsanctioned_marketing": 1,
+        }
         for i in range(1, 41)
     ]
     t = trend(history, ("open_findings", "unsanctioned_marketing"))
@@ -127,7 +149,14 @@ def test_first_scan_says_it_is_the_baseline(model: dict[str, Any], tmp_path: Pat
 
 
 def test_failed_source_is_flagged_at_the_top(model: dict[str, Any]) -> None:
-    failing = {"source": "entra", "status": "failed", "records": 3, "skipped": ["signins: AuditLog.Read.All missing"], "warnings": [], "error": "Entra: gave up after 6 attempts"}
+    failing = {
+        "source": "entra",
+        "status": "failed",
+        "records": 3,
+        "skipped": ["signins: AuditLog.Read.All missing"],
+        "warnings": [],
+        "error": "Entra: gave up after 6 attempts",
+    }
     text = HtmlReport().html(dict(model, scan={**model["scan"], "sources": [failing]}))
     alert = text.split('id="source-alert"', 1)[1].split("</div>\n</div>", 1)[0]
     assert "Entra: gave up after 6 attempts" in alert and "AuditLog.Read.All missing" in alert

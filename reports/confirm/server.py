@@ -96,6 +96,11 @@ class ConfirmApp:
     @classmethod
     def from_config(cls, config: Config, clock: Callable[[], datetime] | None = None) -> ConfirmApp:
         s = confirm.settings(config)
+        if not config.store_path.exists():
+            raise ShadowitError(
+                f"{config.store_path}: no inventory yet; run `shadowit scan --config "
+                f"{config.file}` and `shadowit confirm send` first"
+            )
         clock = clock or utcnow
         signer = LinkSigner(confirm.signing_key(s, config), s.expiry_days, clock)
         scopes_file = config.catalog.scopes_file

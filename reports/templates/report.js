@@ -263,7 +263,7 @@
     var risk = section("Why it is risky", [a.risk_reasons && a.risk_reasons.length ? list(a.risk_reasons) : el("p", { className: "muted", text: "No risk factors." })]);
     var fs = findingsByApp[a.key] || [];
     var findings = section("Findings (" + fs.length + ")", fs.length ? fs.map(findingCard) : [el("p", { className: "muted", text: "No findings." })]);
-    var matched = el("ul", { className: "reasons" }, (a.matched_by || []).map(function (m) {
+    var matched = el("ul", { className: "plain" }, (a.matched_by || []).map(function (m) {
       return el("li", {}, [el("b", { text: label(m.rule) }), " ", el("code", { text: m.value }), m.score ? " (" + m.score + ")" : ""]);
     }));
     var found = section("Where it was found", [facts([
@@ -369,6 +369,8 @@
     var wanted = decodeURIComponent(m[1]);
     var app = appsByKey[wanted] || DATA.apps.filter(function (a) { return a.name === wanted; })[0];
     if (!app) { return; }
+    clearTimeout(timer);
+    apps.refresh();
     if (!apps.show(app)) {
       appFilters.marketing.checked = false; appFilters.unsanctioned.checked = false;
       appFilters.risk.value = ""; appFilters.severity.value = ""; appFilters.search.value = "";

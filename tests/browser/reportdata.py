@@ -22,6 +22,14 @@ SCRIPT_APP = "<script>alert(1)</script> Insights"
 FORMULA_APP = '=HYPERLINK("http://evil.example/x","Click me")'
 DORMANT_APP = "Dusty Forms"
 RISKY_APP = "Mail Blaster"
+SUMMARY_METRICS = (
+    "apps",
+    "marketing_apps",
+    "unsanctioned",
+    "unsanctioned_marketing",
+    "open_findings",
+)
+"""The summary cards' ``data-metric`` names, each a key of the model's summary."""
 EMAILS = ("ana@example.com", "bo@example.com", "cy@example.com", "ops@example.com")
 
 
@@ -44,7 +52,9 @@ class ReportSource:
         yield User("reportmem", "u2", EMAILS[1], "Bo", "Marketing")
         yield User("reportmem", "u3", EMAILS[2], "Cy", "Engineering")
         yield Checkpoint("reportmem", "users", complete=True)
-        yield RawApp("reportmem", "hs", "HubSpot", publisher="HubSpot, Inc.", publisher_verified=True)
+        yield RawApp(
+            "reportmem", "hs", "HubSpot", publisher="HubSpot, Inc.", publisher_verified=True
+        )
         yield RawApp("reportmem", "fx", FORMULA_APP)
         yield RawApp("reportmem", "df", DORMANT_APP)
         yield RawApp("reportmem", "mb", RISKY_APP)
@@ -55,13 +65,27 @@ class ReportSource:
         yield Grant("reportmem", "fx", "u1", ("openid",), user_email=EMAILS[0])
         yield Grant("reportmem", "fx", "u2", ("openid",), user_email=EMAILS[1])
         long_ago = NOW - timedelta(days=400)
-        yield Grant("reportmem", "df", "u3", ("openid", "profile"), granted_at=long_ago, user_email=EMAILS[2])
+        yield Grant(
+            "reportmem",
+            "df",
+            "u3",
+            ("openid", "profile"),
+            granted_at=long_ago,
+            user_email=EMAILS[2],
+        )
         yield Grant("reportmem", "mb", None, ("Mail.Send", "Mail.Read"), consent_type="admin")
         if ReportSource.night >= 2:
             yield Grant("reportmem", "xs", "u1", ("openid",), user_email=EMAILS[0])
             yield Grant("reportmem", "xs", "u2", ("openid",), user_email=EMAILS[1])
         yield Checkpoint("reportmem", "grants", complete=True)
-        yield SignIn("reportmem", f"e{ReportSource.night}", "hs", NOW - timedelta(hours=2), user_id="u1", user_email=EMAILS[0])
+        yield SignIn(
+            "reportmem",
+            f"e{ReportSource.night}",
+            "hs",
+            NOW - timedelta(hours=2),
+            user_id="u1",
+            user_email=EMAILS[0],
+        )
         yield Checkpoint("reportmem", "signins")
 
     def check(self) -> Iterator[Probe]:
@@ -69,7 +93,7 @@ class ReportSource:
 
 
 connectors.register(
-    ConnectorSpec("reportmem", ReportSourceSettings, ReportSource, "report test source")
+    ConnectorSpec("reportmem", ReportSourceSettings, ReportSource, "report test source")  # type: ignore[arg-type]
 )
 
 CONFIG = """

@@ -15,6 +15,7 @@ Regenerate the page::
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterable
@@ -47,7 +48,7 @@ class Observation:
 
 
 def _cell(text: str) -> str:
-    flat = " ".join(text.split())
+    flat = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", " ".join(text.split()))
     if len(flat) > 300:
         flat = flat[:297] + "..."
     return flat.replace("|", "\\|")
@@ -74,7 +75,7 @@ def render(observations: Iterable[Observation]) -> str:
         for o in chosen:
             result = "pass" if o.passed else "FAIL"
             lines.append(
-                f"| {_cell(o.case)} | {_cell(o.behaviour)} | `{o.test}` | {result} |"
+                f"| {_cell(o.case)} | {_cell(o.behaviour)} | `{_cell(o.test)}` | {result} |"
             )
         lines.append("")
     return "\n".join(lines)

@@ -47,7 +47,7 @@ class Harness:
         def fetch(token: str | None) -> Mapping[str, Any]:
             params = {"code": SECRET, **({"pageToken": token} if token else {})}
             body, _ = self.client.get_json(url, params=params)
-            return body  # type: ignore[no-any-return]
+            return body
 
         return token_pages("google", fetch, "items", max_pages=max_pages)
 
@@ -57,9 +57,7 @@ class Harness:
 
 def client_for(sleeps: list[float], attempts: int = 4, timeout: float = 5.0) -> HttpClient:
     policy = RetryPolicy(attempts=attempts, max_wait=30.0, timeout=timeout, sleep=sleeps.append)
-    return HttpClient(
-        "entra", policy=policy, auth=lambda: {"Authorization": f"Bearer {SECRET}"}
-    )
+    return HttpClient("entra", policy=policy, auth=lambda: {"Authorization": f"Bearer {SECRET}"})
 
 
 @pytest.fixture()
@@ -93,14 +91,20 @@ def test_429_with_retry_after_waits_as_told_then_succeeds(
     assert len(harness.ids(style)) == 10
     assert harness.sleeps == [7.0, 7.0]
     assert_clean("", caplog)
-    observe("http", f"{style}: 429 with Retry-After: 7, twice", "waited 7 s twice, then read all 10 items")
+    observe(
+        "http",
+        f"{style}: 429 with Retry-After: 7, twice",
+        "waited 7 s twice, then read all 10 items",
+    )
 
 
 def test_429_with_huge_retry_after_is_capped(harness: Harness, observe: Observe) -> None:
     harness.fake.fail("/graph/items", 429, times=1, headers={"Retry-After": "86400"})
     assert len(harness.ids("graph")) == 10
     assert harness.sleeps == [30.0]
-    observe("http", "429 with Retry-After: 86400", "wait capped at RetryPolicy.max_wait (30 s here)")
+    observe(
+        "http", "429 with Retry-After: 86400", "wait capped at RetryPolicy.max_wait (30 s here)"
+    )
 
 
 @pytest.mark.parametrize("value", ["soon", "Thu, 99 Foo 2026 99:99:99 GMT", "nan", "-5", ""])
@@ -132,7 +136,11 @@ def test_429_without_retry_after_backs_off_and_gives_up(
     assert len(harness.sleeps) == 3
     assert harness.sleeps == sorted(harness.sleeps), "exponential backoff grows"
     assert_clean(message, caplog)
-    observe("http", f"{style}: 429 without Retry-After, forever", f"4 attempts, growing backoff, then: {message}")
+    observe(
+        "http",
+        f"{style}: 429 without Retry-After, forever",
+        f"4 attempts, growing backoff, then: {message}",
+    )
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
@@ -216,6 +224,7 @@ def test_truncated_json_is_a_clear_shape_error(
         ("graph", b'{"value": "nope"}', "answered without a 'value' list"),
         ("graph", b"[1, 2]", "answered without a 'value' list"),
         ("graph", b"null", "answered without a 'value' list"),
+        ("graph", b'{"value": [{"id": "a"}, null]}', "answered with an item that is not an object"),
         ("okta", b'{"errorCode": "E0"}', "answered without a JSON array"),
         ("google", b'{"items": "nope"}', "'items' is not a list"),
         ("google", b"[1, 2]", "answered with a JSON array, not an object"),
@@ -259,7 +268,9 @@ def test_empty_page_with_a_next_link_is_followed(
     harness.fake.empty = {3}
     ids = harness.ids(style)
     assert ids == [f"item-{i:03d}" for i in range(10) if not 3 <= i < 6]
-    observe("http", f"{style}: an empty page that still has a next link", "followed; later pages read")
+    observe(
+        "http", f"{style}: an empty page that still has a next link", "followed; later pages read"
+    )
 
 
 @pytest.mark.parametrize("style", STYLES)
@@ -304,4 +315,3 @@ def test_repeated_page_items_are_stored_once(
         "a page that repeats the items of an earlier page",
         "store keeps one row per app and counts each sign-in event once (7 of 10 served)",
     )
-

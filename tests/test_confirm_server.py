@@ -1,0 +1,275 @@
+"""The confirmation page through werkzeug's test client: links, answers, CSRF, invalid links."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from werkzeug.test import Client, TestResponse
+
+from reports.confirm import send_requests
+from reports.confirm.links import LinkSigner, link_url, redact_path
+from reports.confirm.server import ConfirmApp
+from scanner import confirm
+from scanner.config import Config
+from scanner.store import Store
+from tests.test_confirm_support import (
+    KEY,
+    NOW,
+    Clock,
+    app_of,
+    findings_of,
+    inventory,
+    report,
+    scan,
+    signing_key,
+)
+
+INVALID = "This link is no longer valid"
+BASE = "http://127.0.0.1:8765"
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[tuple[Config, dict[str, str], Clock]]:
+    """An inventory with requests sent; app name -> link path."""
+    config = inventory(tmp_path)
+    with signing_key():
+        store = Store.open(config.store_path)
+        try:
+            result = send_requests(store, config, NOW)
+        finally:
+            store.close()
+        rows = csv.DictReader(result.files[-1].open(encoding="utf-8"))
+        links = {r["app"]: r["link"].removeprefix(BASE) for r in rows}
+        yield config, links, Clock(NOW + timedelta(hours=1))
+
+
+def _client(config: Config, clock: Clock) -> Client:
+    return Client(ConfirmApp.from_config(config, clock=clock))
+
+
+def _csrf(page: TestResponse) -> str:
+    match = re.search(r'name="csrf" value="([0-9a-f]+)"', page.get_data(as_text=True))
+    assert match, "the form carries a CSRF field"
+    return match.group(1)
+
+
+def _attestations(config: Config) -> list[confirm.Attestation]:
+    store = Store.open(config.store_path)
+    try:
+        return confirm.attestations(store)
+    finally:
+        store.close()
+
+
+def test_page_shows_the_app_its_access_and_only_its_users(setup: tuple) -> None:
+    config, links, clock = setup
+    with signing_key():
+        page = _client(config, clock).get(links["Jasper"])
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "Does your team own Jasper?" in html
+    assert "read all of the user&#39;s mail and settings" in html, "scope meaning, escaped"
+    assert "consented to it first" in html
+    for user in ("ana@acme.example", "ben@acme.example", "eve@acme.example"):
+        assert user in html
+    for other in ("carl@acme.example", "dora@acme.example", "lead@acme.example", "mops@"):
+        assert other not in html, f"{other} does not use Jasper"
+    for app in ("Canva", "Semrush", "GitHub", "Buffer"):
+        assert app not in html, "the page never lists other apps"
+    for label in ("Yes, my team owns it", "Not ours", "We stopped using it", "Please sanction it"):
+        assert label in html
+    assert page.headers["Cache-Control"] == "no-store"
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+    assert "SameSite=Strict" in page.headers["Set-Cookie"]
+    assert "HttpOnly" in page.headers["Set-Cookie"]
+
+
+@pytest.mark.parametrize(
+    ("app", "form", "state"),
+    [
+        ("Jasper", {"answer": "mine", "purpose": "Ad copy", "renewal": "2027-03-31"}, "confirmed"),
+        ("Jasper", {"answer": "not_ours", "suggested_owner": "eve@acme.example"}, "rerouted"),
+        ("Canva", {"answer": "stopped", "note": "Figma instead"}, "retire_requested"),
+        ("Jasper", {"answer": "sanction_request", "purpose": "Ads"}, "sanction_requested"),
+    ],
+)
+def test_each_answer_is_stored_once_and_shows_in_the_next_report(
+    setup: tuple, app: str, form: dict[str, str], state: str
+) -> None:
+    config, links, clock = setup
+    with signing_key():
+        client = _client(config, clock)
+        page = client.get(links[app])
+        done = client.post(links[app], data={**form, "csrf": _csrf(page)})
+        assert done.status_code == 200, done.get_data(as_text=True)
+        assert "Thank you" in done.get_data(as_text=True)
+        again = client.get(links[app])
+        replay = client.post(links[app], data={**form, "csrf": _csrf(page)})
+    assert again.status_code == 403 and INVALID in again.get_data(as_text=True)
+    assert app not in again.get_data(as_text=True)
+    assert replay.status_code == 403
+    saved = _attestations(config)
+    assert [(a.app_name, a.answer) for a in saved] == [(app, form["answer"])]
+    assert saved[0].answered == clock.now
+    scan(config, NOW + timedelta(days=1))
+    model = report(config, NOW + timedelta(days=1))
+    assert app_of(model, app)["confirmation"]["state"] == state
+    if state == "confirmed":
+        assert "owner_unconfirmed" not in findings_of(model, app)
+    else:
+        assert findings_of(model, app)["owner_unconfirmed"] == "open"
+
+
+def test_tampered_foreign_and_expired_links_are_invalid(setup: tuple) -> None:
+    config, links, clock = setup
+    path = links["Jasper"]
+    token = path.rsplit("/", 1)[1]
+    body, signature = token.rsplit(".", 1)
+    flipped = signature[:-1] + ("A" if signature[-1] != "A" else "B")
+    other = LinkSigner("another-key-" + "x" * 30, 14).token("r", "cat:jasper", "ana@acme.example")
+    with signing_key():
+        client = _client(config, clock)
+        for bad in (f"/c/{body}.{flipped}", f"/c/{body}", f"/c/{other}", "/c/garbage"):
+            page = client.get(bad)
+            assert page.status_code == 403, bad
+            assert INVALID in page.get_data(as_text=True)
+            assert "Jasper" not in page.get_data(as_text=True)
+        clock.now = NOW + timedelta(days=14, seconds=1)
+        expired = client.get(path)
+        assert expired.status_code == 403 and INVALID in expired.get_data(as_text=True)
+        clock.now = NOW + timedelta(days=13, hours=23)
+        assert client.get(path).status_code == 200
+
+
+def test_a_link_made_for_another_person_or_app_is_invalid(setup: tuple) -> None:
+    config, _links, clock = setup
+    store = Store.open(config.store_path)
+    try:
+        jasper = next(r for r in confirm.requests(store) if r.app_name == "Jasper")
+    finally:
+        store.close()
+    signer = LinkSigner(KEY, 14, clock=lambda: NOW)
+    with signing_key():
+        client = _client(config, clock)
+        wrong_owner = signer.token(jasper.id, jasper.app_key, "ben@acme.example")
+        wrong_app = signer.token(jasper.id, "cat:canva", jasper.owner)
+        right = signer.token(jasper.id, jasper.app_key, jasper.owner)
+        assert client.get(f"/c/{wrong_owner}").status_code == 403
+        assert client.get(f"/c/{wrong_app}").status_code == 403
+        assert client.get(f"/c/{right}").status_code == 200
+
+
+def test_csrf_missing_or_wrong_records_nothing(setup: tuple) -> None:
+    config, links, clock = setup
+    form = {"answer": "stopped"}
+    with signing_key():
+        fresh = _client(config, clock)
+        no_cookie = fresh.post(links["Canva"], data={**form, "csrf": "0" * 64})
+        assert no_cookie.status_code == 400
+        assert "not sent from this page" in no_cookie.get_data(as_text=True)
+        client = _client(config, clock)
+        page = client.get(links["Canva"])
+        assert client.post(links["Canva"], data=form).status_code == 400
+        wrong = client.post(links["Canva"], data={**form, "csrf": "f" * 64})
+        assert wrong.status_code == 400
+        cross = client.post(
+            links["Canva"],
+            data={**form, "csrf": _csrf(page)},
+            headers={"Origin": "https://evil.example"},
+        )
+        assert cross.status_code == 403
+        # A CSRF value from another request's page does not fit this one.
+        other = client.get(links["Jasper"])
+        mixed = client.post(links["Canva"], data={**form, "csrf": _csrf(other)})
+        assert mixed.status_code == 400
+    assert _attestations(config) == []
+
+
+def test_invalid_answer_shows_the_form_again_and_keeps_the_link(setup: tuple) -> None:
+    config, links, clock = setup
+    with signing_key():
+        client = _client(config, clock)
+        page = client.get(links["Jasper"])
+        bad = client.post(
+            links["Jasper"],
+            data={"answer": "mine", "data_held": "<b>leads</b>", "csrf": _csrf(page)},
+        )
+        html = bad.get_data(as_text=True)
+        assert bad.status_code == 400
+        assert "Tell us what your team uses it for" in html
+        assert "&lt;b&gt;leads&lt;/b&gt;" in html and "<b>leads</b>" not in html
+        outside = client.post(
+            links["Jasper"],
+            data={"answer": "not_ours", "suggested_owner": "x@else.example", "csrf": _csrf(page)},
+        )
+        assert outside.status_code == 400
+        assert "Suggest a colleague with an address at acme.example." in outside.get_data(
+            as_text=True
+        )
+        assert client.get(links["Jasper"]).status_code == 200
+    assert _attestations(config) == []
+
+
+def test_health_and_unknown_paths(setup: tuple) -> None:
+    config, _links, clock = setup
+    with signing_key():
+        client = _client(config, clock)
+        assert client.get("/healthz").get_data(as_text=True) == "ok\n"
+        missing = client.get("/")
+        assert missing.status_code == 404
+        assert client.put("/healthz").status_code == 405
+
+
+def test_link_url_and_log_redaction() -> None:
+    assert link_url("https://x.example/confirm/", "abc") == "https://x.example/confirm/c/abc"
+    assert redact_path("/c/eyJ.abc.def") == "/c/<link>"
+    assert redact_path("/healthz?x=1") == "/healthz"
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def test_serving_logs_no_token(setup: tuple) -> None:
+    import threading
+    import urllib.request
+
+    from werkzeug.serving import make_server
+
+    from reports.confirm.server import RedactingRequestHandler
+
+    config, links, clock = setup
+    lines = _Lines()
+    logger = logging.getLogger("reports.confirm.server")
+    level = logger.level
+    logger.addHandler(lines)
+    logger.setLevel(logging.DEBUG)
+    with signing_key():
+        app = ConfirmApp.from_config(config, clock=clock)
+    server = make_server("127.0.0.1", 0, app, request_handler=RedactingRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}{links['Jasper']}"
+        with urllib.request.urlopen(url) as response:  # noqa: S310 - loopback only
+            assert response.status == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+        logger.removeHandler(lines)
+        logger.setLevel(level)
+    token = links["Jasper"].rsplit("/", 1)[1]
+    assert "GET /c/<link> 200" in lines.lines
+    assert not any(token in line for line in lines.lines)
