@@ -9,6 +9,7 @@ Each connector declares its own settings dataclass (``connectors.<name>.SPEC.set
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -175,6 +176,18 @@ def _load_sources(table: Any, file: Path | None) -> dict[str, Any]:
     return loaded
 
 
-def enabled_sources(config: Config) -> dict[str, Any]:
-    """The configured sources whose settings do not say ``enabled = false``."""
-    return {n: s for n, s in config.sources.items() if getattr(s, "enabled", True)}
+def enabled_sources(config: Config, only: Sequence[str] | None = None) -> dict[str, Any]:
+    """The configured sources whose settings do not say ``enabled = false``.
+
+    ``only`` narrows them to the named ones (``--source``); naming one that is not configured
+    and enabled is a ConfigError.
+    """
+    sources = {n: s for n, s in config.sources.items() if getattr(s, "enabled", True)}
+    if only:
+        unknown = [s for s in only if s not in sources]
+        if unknown:
+            raise ConfigError(
+                f"sources.{unknown[0]}: not configured or not enabled in {config.file}"
+            )
+        sources = {k: v for k, v in sources.items() if k in only}
+    return sources

@@ -42,14 +42,7 @@ def diagnose(
     yield from check_config(config)
     yield check_store(config.store_path)
     yield check_notify(config)
-    sources = enabled_sources(config)
-    if only:
-        unknown = [s for s in only if s not in sources]
-        if unknown:
-            raise ConfigError(
-                f"sources.{unknown[0]}: not configured or not enabled in {config.file}"
-            )
-        sources = {k: v for k, v in sources.items() if k in only}
+    sources = enabled_sources(config, only)
     if not sources:
         yield Probe(
             CONFIG,

@@ -6,8 +6,10 @@
 - Google APIs: ``nextPageToken`` passed back as ``pageToken``.
 - Okta: ``Link: <...>; rel="next"`` (https://developer.okta.com/docs/api/#pagination).
 
-Each iterator guards against a server that loops: a next link or token seen before ends the
-listing with a ResponseShapeError instead of spinning forever, and ``max_pages`` bounds it.
+All three share one loop (``_follow``) that guards against a server that loops or stalls: a
+next link or token seen before, or ``MAX_EMPTY_PAGES`` empty pages in a row that still point
+further, end the listing with a ResponseShapeError instead of spinning forever, and
+``max_pages`` bounds it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from scanner.errors import ResponseShapeError
 from scanner.http import HttpClient, safe_url
 
 MAX_PAGES = 1_000_000
+MAX_EMPTY_PAGES = 100
+"""Empty pages in a row that still point further: a stalled listing, not a slow one."""
 
 
 @dataclass(frozen=True)
@@ -42,31 +46,23 @@ def odata_pages(
     max_pages: int = MAX_PAGES,
 ) -> Iterator[Page]:
     """Yield Graph pages. Headers (e.g. ConsistencyLevel) are re-sent on every page."""
-    seen: set[str] = set()
-    next_url: str | None = url
-    next_params = params
-    for _ in range(max_pages):
-        assert next_url is not None
-        body, _resp = client.get_json(next_url, params=next_params, headers=headers, pace=pace)
+
+    def fetch(link: str | None) -> Page:
+        page_url = link or url
+        body, _resp = client.get_json(
+            page_url, params=None if link else params, headers=headers, pace=pace
+        )
         if not isinstance(body, dict) or not isinstance(body.get("value"), list):
             raise ResponseShapeError(
-                client.source, f"{safe_url(next_url)} answered without a 'value' list"
+                client.source, f"{safe_url(page_url)} answered without a 'value' list"
             )
         if not all(isinstance(item, dict) for item in body["value"]):
             raise ResponseShapeError(
-                client.source, f"{safe_url(next_url)} answered with an item that is not an object"
+                client.source, f"{safe_url(page_url)} answered with an item that is not an object"
             )
-        link = body.get("@odata.nextLink")
-        yield Page(body["value"], link, body.get("@odata.deltaLink"))
-        if not link:
-            return
-        if link in seen:
-            raise ResponseShapeError(
-                client.source, f"{safe_url(link)} sent a next link that loops back to a page"
-            )
-        seen.add(link)
-        next_url, next_params = link, None
-    raise ResponseShapeError(client.source, f"{safe_url(url)} has more than {max_pages} pages")
+        return Page(body["value"], body.get("@odata.nextLink"), body.get("@odata.deltaLink"))
+
+    return _follow(client.source, fetch, _LinkWords(url), max_pages)
 
 
 def token_pages(
@@ -76,9 +72,8 @@ def token_pages(
     max_pages: int = MAX_PAGES,
 ) -> Iterator[Page]:
     """Yield pages from a ``pageToken``/``nextPageToken`` API; ``fetch(token)`` gets one page."""
-    seen: set[str] = set()
-    token: str | None = None
-    for _ in range(max_pages):
+
+    def page(token: str | None) -> Page:
         body = fetch(token)
         if not isinstance(body, Mapping):
             kind = {list: "array", str: "string"}.get(type(body), type(body).__name__)
@@ -86,14 +81,9 @@ def token_pages(
         items = body.get(items_key) or []
         if not isinstance(items, list):
             raise ResponseShapeError(source, f"'{items_key}' is not a list")
-        token = body.get("nextPageToken") or None
-        yield Page(list(items), token)
-        if not token:
-            return
-        if token in seen:
-            raise ResponseShapeError(source, "a nextPageToken loops back to an earlier page")
-        seen.add(token)
-    raise ResponseShapeError(source, f"more than {max_pages} pages")
+        return Page(list(items), body.get("nextPageToken") or None)
+
+    return _follow(source, page, _TokenWords(), max_pages)
 
 
 def link_pages(
@@ -108,29 +98,72 @@ def link_pages(
 
     ``stop_on_empty`` ends a System Log *polling* listing, whose next link is always present.
     """
-    seen: set[str] = set()
-    next_url: str | None = url
-    next_params = params
-    for _ in range(max_pages):
-        assert next_url is not None
-        body, response = client.get_json(next_url, params=next_params, pace=pace)
+
+    def fetch(link: str | None) -> Page:
+        page_url = link or url
+        body, response = client.get_json(page_url, params=None if link else params, pace=pace)
         if not isinstance(body, list):
             raise ResponseShapeError(
-                client.source, f"{safe_url(next_url)} answered without a JSON array"
+                client.source, f"{safe_url(page_url)} answered without a JSON array"
             )
-        link = next_link(response)
-        if stop_on_empty and not body:
-            link = None
-        yield Page(body, link)
-        if not link:
+        following = None if stop_on_empty and not body else next_link(response)
+        return Page(body, following)
+
+    return _follow(client.source, fetch, _LinkWords(url), max_pages)
+
+
+class _LinkWords:
+    """How errors name a listing continued by URLs (host and path only)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def loop(self, link: str) -> str:
+        return f"{safe_url(link)} sent a next link that loops back to a page"
+
+    def empty(self, link: str) -> str:
+        return f"{safe_url(link)} sent {MAX_EMPTY_PAGES} empty pages in a row"
+
+    def too_many(self, max_pages: int) -> str:
+        return f"{safe_url(self.url)} has more than {max_pages} pages"
+
+
+class _TokenWords:
+    """How errors name a listing continued by page tokens (never shown: they are opaque)."""
+
+    def loop(self, _token: str) -> str:
+        return "a nextPageToken loops back to an earlier page"
+
+    def empty(self, _token: str) -> str:
+        return f"{MAX_EMPTY_PAGES} empty pages in a row"
+
+    def too_many(self, max_pages: int) -> str:
+        return f"more than {max_pages} pages"
+
+
+def _follow(
+    source: str,
+    fetch: Callable[[str | None], Page],
+    words: _LinkWords | _TokenWords,
+    max_pages: int,
+) -> Iterator[Page]:
+    """Fetch pages until one has no continuation; stop a server that loops or stalls."""
+    seen: set[str] = set()
+    cursor: str | None = None
+    empty_streak = 0
+    for _ in range(max_pages):
+        page = fetch(cursor)
+        yield page
+        if not page.next:
             return
-        if link in seen:
-            raise ResponseShapeError(
-                client.source, f"{safe_url(link)} sent a next link that loops back to a page"
-            )
-        seen.add(link)
-        next_url, next_params = link, None
-    raise ResponseShapeError(client.source, f"{safe_url(url)} has more than {max_pages} pages")
+        if page.next in seen:
+            raise ResponseShapeError(source, words.loop(page.next))
+        empty_streak = 0 if page.items else empty_streak + 1
+        if empty_streak >= MAX_EMPTY_PAGES:
+            raise ResponseShapeError(source, words.empty(page.next))
+        seen.add(page.next)
+        cursor = page.next
+    raise ResponseShapeError(source, words.too_many(max_pages))
 
 
 def next_link(response: requests.Response) -> str | None:

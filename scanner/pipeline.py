@@ -89,14 +89,7 @@ def run_scan(
 ) -> ScanResult:
     """Scan every enabled source into the store named by the config, then analyse."""
     clock_now = now or datetime.now(UTC)
-    sources = enabled_sources(config)
-    if only:
-        missing = [s for s in only if s not in sources]
-        if missing:
-            raise ConfigError(
-                f"sources.{missing[0]}: not configured or not enabled in {config.file}"
-            )
-        sources = {k: v for k, v in sources.items() if k in only}
+    sources = enabled_sources(config, only)
     # Validate everything that can be validated before touching any provider.
     check_severity_overrides(config.policy.severity)
     catalog = Catalog.load(config.catalog, config.file.parent if config.file else None)
