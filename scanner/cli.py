@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from functools import wraps
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from scanner import __version__, logs
@@ -133,7 +135,10 @@ def scan(
     from scanner.operations import scan_and_report
 
     cfg = configuration.load(config_path)
-    summary = scan_and_report(cfg, full=full, wait=wait, only=only, with_report=with_report)
+    with terminal_progress() as progress:
+        summary = scan_and_report(
+            cfg, full=full, wait=wait, only=only, with_report=with_report, progress=progress
+        )
     print_summary(summary)
     if summary.get("notification"):
         click.echo(f"  {summary['notification']}")
@@ -376,6 +381,30 @@ def catalog_stats(config_path: Path | None) -> None:
     cat = Catalog.load(cfg.catalog if cfg else None, cfg.file.parent if cfg and cfg.file else None)
     stats = cat.stats()
     click.echo(json.dumps(stats, indent=2, default=str))
+
+
+@contextmanager
+def terminal_progress() -> Iterator[Callable[[str, str], None] | None]:
+    """A live line per source on an interactive terminal; nothing when logged or piped."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.fields[source]}"),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def report(source: str, message: str) -> None:
+            if source not in tasks:
+                tasks[source] = bar.add_task(message, source=source)
+            bar.update(tasks[source], description=shown(message))
+
+        yield report
 
 
 def format_diff(change: Any) -> str:

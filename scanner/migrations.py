@@ -38,7 +38,13 @@ def _initial(db: sqlite_utils.Database) -> None:
         {"source": str, "stream": str, "cursor": str, "scan_id": int, "updated": str},
         pk=("source", "stream"),
     )
-    seen = {"first_seen": str, "last_seen": str, "first_scan": int, "last_scan": int, "gone_scan": int}
+    seen = {
+        "first_seen": str,
+        "last_seen": str,
+        "first_scan": int,
+        "last_scan": int,
+        "gone_scan": int,
+    }
     db.table("users").create(
         {
             "source": str,

@@ -49,12 +49,20 @@ def scan_and_report(
     session: requests.Session | None = None,
     sleep: Callable[[float], None] | None = None,
     out: Path | None = None,
+    progress: Callable[[str, str], None] | None = None,
 ) -> dict[str, Any]:
     """Scan, then write the reports; return the summary the CLI prints."""
     formats = check_formats(config.report.formats)
     notify_urls = notify.notification_urls(config)  # a bad [notify] fails before scanning
     result = run_scan(
-        config, full=full, wait=wait, only=only, now=now, session=session, sleep=sleep
+        config,
+        full=full,
+        wait=wait,
+        only=only,
+        now=now,
+        session=session,
+        sleep=sleep,
+        progress=progress,
     )
     written: list[Path] = []
     with open_store(config) as store:

@@ -109,14 +109,15 @@ def run_scan(
             statuses: list[SourceStatus] = []
             record_sources: dict[str, set[str]] = {}
             credential_failure = False
+            say = progress or (lambda _s, _m: None)
             for name, built in connectors_built.items():
-                say = progress or (lambda _s, _m: None)
                 say(name, "scanning")
-                status, seen, auth_failed = _scan_source(store, scan_id, name, built, full)
+                status, seen, auth_failed = _scan_source(store, scan_id, name, built, full, say)
                 credential_failure = credential_failure or auth_failed
                 statuses.append(status)
                 record_sources[name] = seen
                 say(name, status.status)
+            say("inventory", "resolving, reconciling")
             result = analyse(
                 store, config, scan_id, clock_now, statuses, record_sources, catalog, entries
             )
@@ -144,7 +145,7 @@ def _build(name: str, settings: Any, context: ConnectorContext) -> Any:
 
 
 def _scan_source(
-    store: Store, scan_id: int, name: str, built: Any, full: bool
+    store: Store, scan_id: int, name: str, built: Any, full: bool, say: Progress
 ) -> tuple[SourceStatus, set[str], bool]:
     store.begin_source(scan_id, name)
     stats = IngestStats()
@@ -153,7 +154,13 @@ def _scan_source(
             raise built
         connector = built
         since = {} if full else store.cursors(name)
-        stats = store.ingest(scan_id, name, connector.collect(since), stats)
+        stats = store.ingest(
+            scan_id,
+            name,
+            connector.collect(since),
+            stats,
+            on_commit=lambda s: say(name, f"{s.records} records"),
+        )
     except (AuthError, ConfigError) as err:
         log.info("%s", err)
         return (

@@ -253,6 +253,7 @@ class Store:
         source: str,
         records: Iterable[SourceRecord],
         stats: IngestStats | None = None,
+        on_commit: Callable[[IngestStats], None] | None = None,
     ) -> IngestStats:
         """Stream ``records`` into the store, committing at each Checkpoint.
 
@@ -266,6 +267,8 @@ class Store:
             for record in records:
                 if isinstance(record, Checkpoint):
                     self._commit(scan_id, batch, record)
+                    if on_commit is not None:
+                        on_commit(stats)
                     if record.complete and record.stream in STREAMS:
                         stats.complete_streams.add((record.source, record.stream))
                     batch = _Batch()
