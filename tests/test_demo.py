@@ -38,6 +38,18 @@ def test_demo_writes_every_file(demo_out: Path) -> None:
         assert (demo_out / name).stat().st_size > 0, name
 
 
+def test_demo_report_shows_ownership_requests(demo_out: Path) -> None:
+    data = report(demo_out)
+    kinds = {r["kind"] for r in data["it_requests"]}
+    assert {"revoke", "find_owner"} <= kinds
+    assert data["pending_requests"]
+    html = (demo_out / "report.html").read_text(encoding="utf-8")
+    assert 'id="it-requests"' in html and 'id="pending-requests"' in html
+    assert "revoke access" in html
+    states = {a["confirmation"]["state"] for a in data["apps"]}
+    assert {"confirmed", "unconfirmed"} <= states
+
+
 def test_demo_report_is_valid_and_every_source_ran(demo_out: Path) -> None:
     data = report(demo_out)
     validate(data)
