@@ -23,14 +23,16 @@ def run(*args: str) -> tuple[int, str]:
     ("text", "expected"),
     [
         (
-            "[sources.entra]\ntenant_id = 'x'\nclient_id = 'y'\nclient_secret_env = 'S'\ncolour = 1\n",
+            "[sources.entra]\ntenant_id = 'x'\nclient_id = 'y'\n"
+            "client_secret_env = 'S'\ncolour = 1\n",
             "sources.entra.colour: unknown setting",
         ),
         ("[policy]\ndormant_days = 'soon'\n", "policy.dormant_days: expected a whole number"),
         (
             "[sources.entra]\ntenant_id = 'x'\nclient_id = 'y'\n"
             "client_secret_env = 'SHADOWIT_TEST_UNSET_SECRET'\n",
-            "sources.entra.client_secret_env: environment variable SHADOWIT_TEST_UNSET_SECRET is not set",
+            "sources.entra.client_secret_env: environment variable "
+            "SHADOWIT_TEST_UNSET_SECRET is not set",
         ),
     ],
 )
@@ -52,8 +54,8 @@ def test_missing_config_file(tmp_path: Path) -> None:
     code, output = run("scan", "--config", str(tmp_path / "nope.toml"))
     assert code == 2
     assert (
-        output.strip()
-        == f"Error: {tmp_path / 'nope.toml'}: config file not found; copy config.example.toml and edit it"
+        output.strip() == f"Error: {tmp_path / 'nope.toml'}: config file not found; "
+        "copy config.example.toml and edit it"
     )
 
 
