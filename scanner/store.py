@@ -44,7 +44,8 @@ from scanner.models import (
 
 log = logging.getLogger(__name__)
 
-BATCH = 2000
+BATCH = 5000
+"""Records waiting before a page boundary is used as a commit point."""
 MAX_KEPT_WARNINGS = 200
 
 
@@ -255,22 +256,27 @@ class Store:
         stats: IngestStats | None = None,
         on_commit: Callable[[IngestStats], None] | None = None,
     ) -> IngestStats:
-        """Stream ``records`` into the store, committing at each Checkpoint.
+        """Stream ``records`` into the store, committing at Checkpoints.
 
-        Exceptions from the generator propagate after what was already committed stays.
-        Records buffered since the last Checkpoint are written before the exception
-        propagates: they are upserts, so keeping them is safe and loses nothing.
+        A Checkpoint that carries a cursor or ends a complete listing is committed together
+        with the records before it, at once. A plain page boundary is a commit point that is
+        used once ``BATCH`` records are waiting, so a large tenant does not pay a commit per
+        page. Exceptions from the generator propagate after what was already committed stays.
+        Records buffered since the last commit are written before the exception propagates:
+        they are upserts, so keeping them is safe and loses nothing.
         """
         stats = stats if stats is not None else IngestStats()
         batch = _Batch()
         try:
             for record in records:
                 if isinstance(record, Checkpoint):
+                    if record.complete and record.stream in STREAMS:
+                        stats.complete_streams.add((record.source, record.stream))
+                    if record.cursor is None and not record.complete and batch.size < BATCH:
+                        continue
                     self._commit(scan_id, batch, record)
                     if on_commit is not None:
                         on_commit(stats)
-                    if record.complete and record.stream in STREAMS:
-                        stats.complete_streams.add((record.source, record.stream))
                     batch = _Batch()
                     continue
                 if isinstance(record, Skipped):
@@ -283,14 +289,19 @@ class Store:
                     if len(stats.warnings) < MAX_KEPT_WARNINGS:
                         stats.warnings.append(f"{record.stream}: {record.message}")
                     continue
+                if batch.size and isinstance(record, Removed) != bool(batch.removed):
+                    # Removals and upserts are written in the order they came, so "remove all
+                    # of app X, then here are X's grants" and "granted, then revoked" both hold.
+                    self._commit(scan_id, batch, None)
+                    batch = _Batch()
                 batch.add(record)
                 stats.records += 1
                 stats.record_sources.add(record.source)
-                if len(batch) >= BATCH:
+                if batch.size >= 2 * BATCH:
                     self._commit(scan_id, batch, None)
                     batch = _Batch()
         finally:
-            if len(batch):
+            if batch.size:
                 self._commit(scan_id, batch, None)
         return stats
 
@@ -420,15 +431,15 @@ class Store:
     def _write_signins(self, scan_id: int, signins: list[SignIn]) -> None:
         if not signins:
             return
-        db = self.db
-        db.execute(
+        conn = self.db.conn
+        conn.execute(
             "CREATE TEMP TABLE IF NOT EXISTS incoming_signins (source TEXT, event_id TEXT, "
             "client_id TEXT, at TEXT, user_id TEXT, user_email TEXT, app_name TEXT, "
-            "success INTEGER, interactive INTEGER, user_key TEXT)"
+            "success INTEGER, interactive INTEGER)"
         )
-        db.execute("DELETE FROM incoming_signins")
-        db.conn.executemany(
-            "INSERT INTO incoming_signins VALUES (?,?,?,?,?,?,?,?,?,?)",
+        conn.execute("DELETE FROM incoming_signins")
+        conn.executemany(
+            "INSERT INTO incoming_signins VALUES (?,?,?,?,?,?,?,?,?)",
             [
                 (
                     s.source,
@@ -440,29 +451,35 @@ class Store:
                     s.app_name,
                     int(s.success),
                     int(s.interactive),
-                    _person_key(s.user_email, s.user_id),
                 )
                 for s in signins
             ],
         )
-        # Count only events never seen before (a re-fetched overlap window or a repeated page
-        # must not inflate usage), each event once even if a page repeats it.
-        db.execute(
-            "INSERT INTO signin_daily (source, client_id, user_key, day, count, last_at) "
-            "SELECT source, client_id, user_key, substr(at, 1, 10), count(*), max(at) FROM ("
-            "  SELECT i.* FROM incoming_signins i WHERE NOT EXISTS (SELECT 1 FROM signins s "
-            "  WHERE s.source = i.source AND s.event_id = i.event_id) "
-            "  GROUP BY i.source, i.event_id) WHERE true "
-            "GROUP BY source, client_id, user_key, substr(at, 1, 10) "
-            "ON CONFLICT (source, client_id, user_key, day) DO UPDATE SET "
-            "count = signin_daily.count + excluded.count, "
-            "last_at = max(signin_daily.last_at, excluded.last_at)"
-        )
-        db.execute(
+        # Only events never stored before come back from RETURNING (OR IGNORE skips the
+        # rest), so a re-read overlap window or a repeated page cannot inflate usage.
+        inserted = conn.execute(
             "INSERT OR IGNORE INTO signins (source, event_id, client_id, at, user_id, user_email, "
             "app_name, success, interactive, scan_id) SELECT source, event_id, client_id, at, "
-            "user_id, user_email, app_name, success, interactive, ? FROM incoming_signins",
+            "user_id, user_email, app_name, success, interactive, ? FROM incoming_signins "
+            "WHERE true RETURNING source, client_id, user_email, user_id, at",
             [scan_id],
+        ).fetchall()
+        daily: dict[tuple[str, str, str, str], list[Any]] = {}
+        for source, client_id, email, user_id, at in inserted:
+            key = (source, client_id, _person_key(email, user_id), at[:10])
+            entry = daily.get(key)
+            if entry is None:
+                daily[key] = [1, at]
+            else:
+                entry[0] += 1
+                if at > entry[1]:
+                    entry[1] = at
+        conn.executemany(
+            "INSERT INTO signin_daily (source, client_id, user_key, day, count, last_at) "
+            "VALUES (?,?,?,?,?,?) ON CONFLICT (source, client_id, user_key, day) DO UPDATE SET "
+            "count = signin_daily.count + excluded.count, "
+            "last_at = max(signin_daily.last_at, excluded.last_at)",
+            [(*key, count, last) for key, (count, last) in daily.items()],
         )
 
     def _write_spend(self, scan_id: int, spend: list[Spend]) -> None:
@@ -570,6 +587,7 @@ class _Batch:
     """Records buffered between two commits, by table."""
 
     def __init__(self) -> None:
+        self.size = 0
         self.users: list[User] = []
         self.apps: list[RawApp] = []
         self.grants: list[Grant] = []
@@ -578,14 +596,15 @@ class _Batch:
         self.removed: list[Removed] = []
 
     def add(self, record: SourceRecord) -> None:
-        if isinstance(record, User):
+        self.size += 1
+        if isinstance(record, SignIn):
+            self.signins.append(record)
+        elif isinstance(record, User):
             self.users.append(record)
         elif isinstance(record, RawApp):
             self.apps.append(record)
         elif isinstance(record, Grant):
             self.grants.append(record)
-        elif isinstance(record, SignIn):
-            self.signins.append(record)
         elif isinstance(record, Spend):
             self.spend.append(record)
         elif isinstance(record, Removed):
@@ -594,11 +613,4 @@ class _Batch:
             raise TypeError(f"not a source record: {type(record).__name__}")
 
     def __len__(self) -> int:
-        return (
-            len(self.users)
-            + len(self.apps)
-            + len(self.grants)
-            + len(self.signins)
-            + len(self.spend)
-            + len(self.removed)
-        )
+        return self.size

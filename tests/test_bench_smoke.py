@@ -8,12 +8,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import requests
 
 from bench import run as bench_run
 from bench.servers import BenchGraph, endpoint_of
 from bench.tenant import SIZES, EntraTenant, Lazy, guid, parse_guid
 from connectors.testing.server import LoopbackServer
+from scanner.http import new_session
 
 
 def test_tenant_is_deterministic_and_lazy() -> None:
@@ -55,8 +55,7 @@ def test_stand_in_pages_and_throttles_reports() -> None:
     graph = BenchGraph(tenant, time_scale=1.0, latency=0.0)
     graph.add_client("c", secret="s")
     with LoopbackServer(graph, tls=True) as server:
-        session = requests.Session()
-        session.verify = server.ca_path
+        session = new_session(server.ca_path)
         token = session.post(
             f"{server.url}/{graph.tenant}/oauth2/v2.0/token",
             data={

@@ -148,3 +148,29 @@ def test_corrupt_database_gets_a_clear_error(tmp_path: Path) -> None:
     bad.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match="cannot open the inventory database"):
         Store.open(bad)
+
+
+def test_removals_and_upserts_apply_in_the_order_they_came(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "inv.db")
+    scan = store.begin_scan()
+    store.ingest(
+        scan,
+        "entra",
+        [
+            Grant("entra", "x", "u1", ("a",)),
+            Grant("entra", "x", "u2", ("a",)),
+            Checkpoint("entra", "grants", "c1"),
+            # A re-read of app x: everything of x goes, then x's current grants come back.
+            Removed("entra", "grant", client_id="x"),
+            Grant("entra", "x", "u1", ("a", "b")),
+            # Granted, then revoked in the same page.
+            Grant("google", "y", "u3", ("drive",)),
+            Removed("google", "grant", client_id="y", user_id="u3"),
+            Checkpoint("entra", "grants", "c2"),
+        ],
+    )
+    live = {
+        (r["client_id"], r["user_key"])
+        for r in store.db.query("SELECT * FROM grants WHERE gone_scan IS NULL")
+    }
+    assert live == {("x", "u1")}
