@@ -8,6 +8,7 @@ describes it and every report is validated against it in the tests.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -15,9 +16,11 @@ from typing import Any
 
 from scanner import diff as diffing
 from scanner import findings as lifecycle
+from scanner import sanctions
 from scanner.config import Config
 from scanner.errors import ShadowitError
 from scanner.models import SEVERITIES
+from scanner.resolve import normalise_name
 from scanner.risk import ScopeTable
 from scanner.store import Store, iso, loads
 
@@ -203,16 +206,7 @@ def _confirmation(
 
 def _attach_policy(store: Store, config: Config, apps: Sequence[dict[str, Any]]) -> None:
     """Owner, team and purpose from the sanctioned list, for the apps that have an entry."""
-    from scanner import sanctions
-    from scanner.catalog import Catalog
-    from scanner.pipeline import stored_sanctions
-    from scanner.resolve import normalise_name
-
-    catalog = Catalog.load(config.catalog, config.file.parent if config.file else None)
-    base = config.file.parent if config.file else None
-    entries = sanctions.merge(
-        sanctions.load(config.sanctioned, base, catalog), stored_sanctions(store, catalog)
-    )
+    entries = sanctions.current_policy(config, store)
     by_name = {normalise_name(e.app): e for e in entries}
     for app in apps:
         if app["lookalike_of"]:
@@ -296,6 +290,4 @@ class _Pseudonyms:
             return value
         for email in list(self._names):
             value = value.replace(email, self._names[email])
-        import re
-
         return re.sub(r"[\w.+-]+@[\w-]+(\.[\w-]+)+", lambda m: self(m.group(0)) or "", value)

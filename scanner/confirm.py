@@ -380,14 +380,8 @@ def _marketing_people(store: Store, org: OrganisationSettings) -> set[str]:
 def _sanctioned_owners(store: Store, config: Config) -> dict[str, str]:
     """Normalised app name -> the sanctioned-list owner."""
     from scanner import sanctions
-    from scanner.catalog import Catalog
-    from scanner.pipeline import stored_sanctions
 
-    base = config.file.parent if config.file else None
-    catalog = Catalog.load(config.catalog, base)
-    entries = sanctions.merge(
-        sanctions.load(config.sanctioned, base, catalog), stored_sanctions(store, catalog)
-    )
+    entries = sanctions.current_policy(config, store)
     return {normalise_name(e.app): e.owner for e in entries if e.owner}
 
 

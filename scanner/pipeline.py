@@ -29,7 +29,7 @@ from scanner.errors import AuthError, ConfigError, ConnectorError, LockedError, 
 from scanner.models import Finding, InventoryApp, SanctionEntry, SourceStatus
 from scanner.reconcile import Context, check_severity_overrides, reconcile
 from scanner.risk import ScopeTable
-from scanner.store import IngestStats, Store, dumps, iso, loads
+from scanner.store import IngestStats, Store, dumps, iso
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ def analyse(
     scopes_file = config.catalog.scopes_file
     scopes = ScopeTable.load(config.path(scopes_file) if scopes_file else None)
     apps = inventory.build(store, catalog, scopes, config.organisation, now)
-    policy = sanctions.merge(entries, stored_sanctions(store, catalog))
+    policy = sanctions.merge(entries, sanctions.recorded(store, catalog))
     new_keys = _new_app_keys(store, scan_id, apps, now - timedelta(days=config.policy.new_app_days))
     ctx = Context(
         now=now,
@@ -211,17 +211,6 @@ def analyse(
     changes = lifecycle.apply(store, scan_id, found, now, protected)
     _snapshot(store, scan_id, apps, policy)
     return ScanResult(scan_id, list(statuses), apps, found, changes, sorted(new_keys))
-
-
-def stored_sanctions(store: Store, catalog: Catalog) -> list[SanctionEntry]:
-    """Entries recorded with ``shadowit sanction``."""
-    entries = []
-    for r in store.db.query("SELECT * FROM sanctions ORDER BY app"):
-        row = {k: r[k] for k in sanctions.FIELDS if r.get(k) not in (None, "")}
-        if "approved_scopes" in row:
-            row["approved_scopes"] = loads(row["approved_scopes"], [])
-        entries.append(sanctions.parse_entry(row, f"inventory (set {r['updated']})", catalog))
-    return entries
 
 
 def confirmed_owners(store: Store, now: datetime, review_days: int) -> dict[str, str]:

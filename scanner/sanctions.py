@@ -15,12 +15,16 @@ import tomllib
 from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scanner.catalog import Catalog
 from scanner.errors import ConfigError, InputError
 from scanner.models import InventoryApp, SanctionEntry
 from scanner.resolve import normalise_name
+from scanner.store import Store, loads
+
+if TYPE_CHECKING:
+    from scanner.config import Config
 
 STATUSES = ("sanctioned", "tolerated", "banned")
 FIELDS = (
@@ -161,6 +165,26 @@ def check_duplicates(entries: Sequence[SanctionEntry]) -> None:
                 f"(first at {seen[key].origin}); keep one entry"
             )
         seen[key] = entry
+
+
+def current_policy(
+    config: Config, store: Store, catalog: Catalog | None = None
+) -> list[SanctionEntry]:
+    """The policy in force: the config's entries, overridden by ``shadowit sanction``'s."""
+    base = config.file.parent if config.file else None
+    catalog = catalog or Catalog.load(config.catalog, base)
+    return merge(load(config.sanctioned, base, catalog), recorded(store, catalog))
+
+
+def recorded(store: Store, catalog: Catalog) -> list[SanctionEntry]:
+    """Entries recorded in the inventory with ``shadowit sanction``."""
+    entries = []
+    for r in store.db.query("SELECT * FROM sanctions ORDER BY app"):
+        row = {k: r[k] for k in FIELDS if r.get(k) not in (None, "")}
+        if "approved_scopes" in row:
+            row["approved_scopes"] = loads(row["approved_scopes"], [])
+        entries.append(parse_entry(row, f"inventory (set {r['updated']})", catalog))
+    return entries
 
 
 def merge(
