@@ -633,7 +633,7 @@ class GoogleConnector:
                 body = self.caller.execute("users.list", request, self.pace)
             except HttpError as err:
                 raise self._http_error(err, "users", "list users", SCOPE_USERS) from None
-            return body if isinstance(body, dict) else {}
+            return _page_body(body, "users.list")
 
         for page in token_pages(SOURCE, fetch, "users"):
             yield [_shape(_parse_user, "users.list", raw) for raw in page.items]
@@ -717,7 +717,7 @@ class GoogleConnector:
         for request_id in list(pending):
             body, error = outcomes.get(request_id, (None, None))
             if error is None:
-                items = body.get("items") if isinstance(body, dict) else None
+                items = _page_body(body, "tokens.list").get("items")
                 results[request_id] = list(items or [])
             elif int(error.resp.status) == 404:
                 results[request_id] = None
@@ -760,7 +760,7 @@ class GoogleConnector:
                 raise self._http_error(
                     err, stream, f"read the {application} audit log", SCOPE_REPORTS
                 ) from None
-            return body if isinstance(body, dict) else {}
+            return _page_body(body, what)
 
         for page in token_pages(SOURCE, fetch, "items"):
             events: list[_Event] = []
@@ -914,6 +914,18 @@ def _skipped(stream: str, err: PermissionMissing | RetryableError) -> Skipped:
     the retries. The source ends partial; nothing of the stream is marked gone."""
     permission = err.permission if isinstance(err, PermissionMissing) else None
     return Skipped(SOURCE, stream, str(err), permission)
+
+
+def _page_body(body: Any, what: str) -> Mapping[str, Any]:
+    """A page as an object. googleapiclient hands back the raw text of a body that is not JSON;
+    taking it (or a JSON array) for an empty last page would end a listing early and mark every
+    unread item gone, so it is a ResponseShapeError instead."""
+    if isinstance(body, dict):
+        return body
+    if isinstance(body, str | bytes):
+        raise ResponseShapeError(SOURCE, f"{what} answered with a body that is not JSON")
+    kind = {list: "array"}.get(type(body), type(body).__name__)
+    raise ResponseShapeError(SOURCE, f"{what} answered with a JSON {kind}, not an object")
 
 
 def _shape(parse: Callable[[Any], T], what: str, raw: Any) -> T:

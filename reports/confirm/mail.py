@@ -20,6 +20,7 @@ import os
 import re
 import smtplib
 import ssl
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -83,7 +84,7 @@ def compose(
     now: datetime,
 ) -> Outgoing:
     """The message asking ``owner`` about ``items``."""
-    names = [i.app_name for i in items]
+    names = [plain_line(i.app_name) for i in items]
     reminding = all(i.kind == "reminder" for i in items)
     prefix = "Reminder: " if reminding else ""
     if len(items) == 1:
@@ -103,9 +104,9 @@ def compose(
     ]
     for item in items:
         lines += [
-            f"  {item.app_name}",
+            f"  {plain_line(item.app_name)}",
             f"  {item.url}",
-            f"  (asked because: {item.reason}; the link works once, until "
+            f"  (asked because: {plain_line(item.reason)}; the link works once, until "
             f"{item.expires.strftime('%d %B %Y')})",
         ]
         if item.kind == "reminder":
@@ -129,6 +130,24 @@ def compose(
     # 7bit keeps the links readable in .eml files; quoted-printable only when needed.
     message.set_content(body, cte="7bit" if body.isascii() else "quoted-printable")
     return Outgoing(owner, tuple(items), message)
+
+
+def plain_line(value: str, limit: int = 120) -> str:
+    """Provider-supplied text (an app name) as one short line of inert plain text.
+
+    A line break would forge lines of the message (or break its Subject), control, bidi and
+    zero-width characters would disguise a name, and ``scheme://`` would turn a name into a
+    clickable link in a message that comes from IT; so breaks become spaces, those characters
+    are dropped, ``://`` gets fraction slashes, and long names are cut.
+    """
+    kept = []
+    for char in value:
+        if char.isspace():
+            kept.append(" ")
+        elif not unicodedata.category(char).startswith("C"):
+            kept.append(char)
+    text = " ".join("".join(kept).split()).replace("://", ":\u2044\u2044")
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
 
 
 # -- SMTP ---------------------------------------------------------------------------------
@@ -248,7 +267,12 @@ CSV_COLUMNS = ("to", "subject", "app", "kind", "link", "link_expires", "reason",
 
 
 def write_files(outgoing: Sequence[Outgoing], folder: Path) -> list[Path]:
-    """One ``<person>.eml`` per message and ``requests.csv`` for a mail-merge, owner-only."""
+    """One ``<person>.eml`` per message and ``requests.csv`` for a mail-merge, owner-only.
+
+    The CSV's cells go through ``reports.tables.inert``: an app name starting with ``=`` must
+    not become a formula in the spreadsheet a mail-merge opens it in."""
+    from reports.tables import inert  # pandas and openpyxl: only when files are written
+
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as err:
@@ -264,11 +288,11 @@ def write_files(outgoing: Sequence[Outgoing], folder: Path) -> list[Path]:
                 {
                     "to": out.owner,
                     "subject": str(out.message["Subject"]),
-                    "app": item.app_name,
+                    "app": plain_line(item.app_name),
                     "kind": item.kind,
                     "link": item.url,
                     "link_expires": item.expires.date().isoformat(),
-                    "reason": item.reason,
+                    "reason": plain_line(item.reason),
                     "message_file": path.name,
                 }
             )
@@ -277,7 +301,7 @@ def write_files(outgoing: Sequence[Outgoing], folder: Path) -> list[Path]:
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({key: inert(value) for key, value in row.items()} for row in rows)
     written.append(csv_path)
     return written
 

@@ -18,6 +18,7 @@ double-submit cookie): https://cheatsheetseries.owasp.org/cheatsheets/Cross-Site
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -25,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -61,11 +63,29 @@ CHOICES = (
     ("sanction_request", "Please sanction it"),
 )
 
+_HIDDEN = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u061c\u200b-\u200f\u202a-\u202e"
+    r"\u2060-\u2069\ufeff]"
+)
+
+
+def _visible(value: Any) -> Any:
+    """Each ``{{ value }}`` without control, bidi or zero-width characters: app names come from
+    providers, and those characters would disguise which app a person is asked about."""
+    if not isinstance(value, str):
+        return value
+    cleaned = _HIDDEN.sub("", value)
+    if isinstance(value, Markup):  # escaped already; removing characters adds no markup
+        return Markup(cleaned)  # noqa: S704
+    return cleaned
+
+
 _TEMPLATES = Environment(
     loader=PackageLoader("reports.confirm", "templates"),
     autoescape=True,
     trim_blocks=True,
     lstrip_blocks=True,
+    finalize=_visible,
 )
 
 

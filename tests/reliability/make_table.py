@@ -33,6 +33,7 @@ AREAS = {
     "hostile": "Hostile input rendered through every output",
     "property": "Property-based tests (any input: records or a typed error)",
     "secrets": "Secrets and file permissions",
+    "confirm": "Confirmation links: forged, foreign, replayed, expired and tampered tokens",
 }
 
 
