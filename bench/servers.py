@@ -104,10 +104,14 @@ class BenchGraph(FakeGraph):
             return self._not_found(object_id)
         return self._list(request, self.bench.assignments_of(index), 100, 999)  # type: ignore[arg-type]
 
-    def _delta_items(self, since: int | None) -> list[dict[str, Any]]:
-        # No service principal changes between the benchmark's scans: a delta round after the
-        # first one is empty.
-        return self.service_principals if since is None else []
+    def _delta_items(
+        self, since: int | None, kind: str = "servicePrincipals"
+    ) -> list[dict[str, Any]]:
+        # No user or service principal changes between the benchmark's scans: a delta round
+        # after the first one is empty.
+        if since is not None:
+            return []
+        return self.users if kind == "users" else self.service_principals
 
     def _signins(self, request: Request) -> Response:
         query = request.args.get("$filter", "")

@@ -4,47 +4,72 @@ Read-only, app-only (client credentials through msal), least privilege. Each str
 application permission it needs (https://learn.microsoft.com/en-us/graph/permissions-reference):
 
     stream           endpoint                                              permission
-    users            GET /users                                            User.Read.All
+    users            GET /users, /users/delta                              User.Read.All
     consents         GET /auditLogs/directoryAudits  ('Consent to application')  AuditLog.Read.All
+    (grant changes)  GET /auditLogs/directoryAudits  (incremental scans)   AuditLog.Read.All
     apps             GET /servicePrincipals[/delta]                        Application.Read.All
     grants           GET /oauth2PermissionGrants                           Directory.Read.All
                      GET /servicePrincipals/{id}/appRoleAssignments        Application.Read.All
     signins          GET /auditLogs/signIns (beta for non-interactive)     AuditLog.Read.All
     signin_activity  GET beta /reports/servicePrincipalSignInActivities    AuditLog.Read.All
 
-Incremental scans:
+Full sweeps and incremental scans:
 
-- ``apps``: the first scan (or ``--full``) runs a complete delta round of
+- A *full sweep* runs on the first scan, on ``--full`` and every ``full_sweep_days`` (default 7):
+  users (``/users``), delegated grants (``/oauth2PermissionGrants``) and every third-party
+  app's app-role assignments are listed in full and marked complete, so what is gone is marked
+  gone. Before listing users it asks ``/users/delta?$deltatoken=latest`` for a delta link that
+  starts "from now" without returning any user ("sync from now",
+  https://learn.microsoft.com/en-us/graph/delta-query-overview), kept as ``users_delta``.
+- In between, scans are *incremental* and never mark users or grants complete:
+
+  - users: the ``users_delta`` link returns only new, changed and removed users
+    (https://learn.microsoft.com/en-us/graph/api/user-delta); ``@removed`` -> ``Removed(user)``.
+  - grants: the directory audit log since the ``grants_audit`` watermark names the service
+    principals whose grants changed (activities ``Add delegated permission grant``,
+    ``Remove delegated permission grant``, ``Add app role assignment to service principal``,
+    ``Remove app role assignment from service principal`` and ``Consent to application``,
+    https://learn.microsoft.com/en-us/entra/identity/monitoring-health/reference-audit-activities).
+    ``activityDisplayName`` supports only ``eq`` and ``startswith`` in ``$filter``
+    (https://learn.microsoft.com/en-us/graph/api/resources/directoryaudit), so each activity is
+    one call. With the apps the service-principal delta round reports as new or changed, each
+    such app's grants are read again: ``/oauth2PermissionGrants?$filter=clientId eq '{id}'``
+    (the filter the list page recommends,
+    https://learn.microsoft.com/en-us/graph/api/oauth2permissiongrant-list) and its
+    app-role assignments. The connector yields ``Removed(grant, client_id=appId)`` first and
+    then that app's current grants; the store applies them in that order.
+
+- ``apps``: the first scan (or a sweep) runs a complete delta round of
   ``/servicePrincipals/delta`` (documented to return every service principal that exists, with
-  the ``$select``-ed fields, https://learn.microsoft.com/en-us/graph/delta-query-overview), so one
-  listing both fills the inventory (``complete=True``) and yields the delta link kept as the
-  ``apps_delta`` cursor. Later scans follow that link: only new, changed and removed service
-  principals come back. Delta links live 7 days; an expired one (``syncStateNotFound``) starts a
-  full round again
-  (https://devblogs.microsoft.com/microsoft365dev/duration-of-change-tracking-tokens-for-identity-and-education-resources/).
-- ``grants``: listed in full every scan (and marked complete). Delegated grants need the object
-  id -> appId map of *every* service principal, and application permissions need the list of
-  third-party service principals, so a delta scan also reads a lean index of service principals
-  (five fields, 999 per page). A delta query on ``oauth2PermissionGrants`` would return removed
-  grants by id only, which we could not map back to an app and user without keeping state.
+  the ``$select``-ed fields), so one listing both fills the inventory (``complete=True``) and
+  yields the delta link kept as the ``apps_delta`` cursor. Later scans follow that link: only
+  new, changed and removed service principals come back. Delta links live 7 days; an expired
+  one (``syncStateNotFound``) starts a full round again
+  (https://devblogs.microsoft.com/microsoft365dev/duration-of-change-tracking-tokens-for-identity-and-education-resources/),
+  which is one more reason for the weekly sweep.
 - ``signins`` and ``consents``: filtered by time from the last watermark (first scan: the
   configured look-back); the cursor is the newest event time seen, saved after the last page.
 
 Pacing: identity reports (sign-ins, directory audits, sign-in activity) allow 5 requests per
 10 s per app per tenant (https://learn.microsoft.com/en-us/graph/throttling-limits), so those
-requests wait on a ``reports`` RateLimiter; directory reads are limited far higher. 429/503 with
-a (fractional) Retry-After are retried by ``scanner.http.HttpClient``.
+requests wait on a ``reports`` RateLimiter; directory reads are limited far higher. The sign-in
+listings (the slow, paced part) run on a background thread from the start of ``collect()``
+while the directory streams are read; their pages wait in a small bounded queue and are yielded
+after the directory records, the sign-in watermark last. 429/503 with a (fractional)
+Retry-After are retried by ``scanner.http.HttpClient``.
 """
 
 from __future__ import annotations
 
 import csv
 import functools
+import json
 import logging
+import queue
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -106,12 +131,32 @@ SP_INDEX_FIELDS = "id,appId,displayName,appOwnerOrganizationId,servicePrincipalT
 # Largest pages: users and servicePrincipals 999 (default 100); signIns 1,000
 # (https://learn.microsoft.com/en-us/graph/api/user-list,
 # https://learn.microsoft.com/en-us/graph/api/serviceprincipal-list,
-# https://learn.microsoft.com/en-us/graph/api/signin-list). oauth2PermissionGrants,
-# appRoleAssignments, directoryAudits and the beta activity report document no maximum, so we
-# leave their page size to Graph.
+# https://learn.microsoft.com/en-us/graph/api/signin-list). oauth2PermissionGrants "supports the
+# OData query parameters" (https://learn.microsoft.com/en-us/graph/api/oauth2permissiongrant-list)
+# and the beta activity report "$top, $filter and $orderby"
+# (https://learn.microsoft.com/en-us/graph/api/reportroot-list-serviceprincipalsigninactivities),
+# neither with a documented maximum; directory reads reject a $top above 999 ("must be between 1
+# and 999 inclusive"), so both ask for 999 instead of the default page of 100. A report that
+# refuses it answers 400, which becomes a warning for that stream. appRoleAssignments and
+# directoryAudits pages are usually one page per app or per night, so we leave their size to Graph.
 DIRECTORY_PAGE = 999
+ACTIVITY_PAGE = 999
 SIGNIN_PAGE = 1000
 CONSENT_ACTIVITY = "Consent to application"
+GRANT_ACTIVITIES = (
+    "Add delegated permission grant",
+    "Remove delegated permission grant",
+    "Add app role assignment to service principal",
+    "Remove app role assignment from service principal",
+)
+"""Audit activities that change an app's grants (category ApplicationManagement, service Core
+Directory: https://learn.microsoft.com/en-us/entra/identity/monitoring-health/reference-audit-activities).
+The grant and app-role events name the resource (e.g. Microsoft Graph) as the target and the
+client in the ``ServicePrincipal.ObjectID`` modified property."""
+QUEUED_PAGES = 32
+"""Sign-in pages (1,000 parsed sign-ins each, ~0.5 MB) the background listing reads ahead
+while the directory streams run. With 4 the reader stalls after 4 pages and the directory
+phase barely overlaps the report budget; 32 bounds the read-ahead to ~16 MB."""
 
 _DATA = Path(__file__).resolve().parent.parent / "scanner" / "data" / "microsoft"
 GRAPH_APP_ROLES_CSV = _DATA / "GraphAppRoles.csv"
@@ -147,6 +192,9 @@ class EntraSettings:
     """Read the per-app last sign-in (beta ``servicePrincipalSignInActivities``)."""
     concurrency: int = 4
     """Parallel requests for per-app calls (app-role assignments, lookups)."""
+    full_sweep_days: int = 7
+    """Days between full listings of users and grants; scans in between read only changes
+    (users delta, the audit log's grant events). 0 lists everything on every scan."""
     reports_calls: int = 5
     reports_period: float = 10.0
     """Identity reports allow 5 requests per 10 s per app per tenant
@@ -166,6 +214,14 @@ class _SpEntry:
     name: str | None
     owner_tenant: str | None
     sp_type: str | None
+
+    @property
+    def third_party(self) -> bool:
+        """Not Microsoft's own, and an application (not a managed identity)."""
+        return (
+            self.owner_tenant not in MICROSOFT_TENANTS
+            and (self.sp_type or "Application") == "Application"
+        )
 
 
 class _SpIndex:
@@ -193,15 +249,14 @@ class _SpIndex:
         with self._lock:
             return object_id in self._entries
 
+    def known(self) -> set[str]:
+        with self._lock:
+            return set(self._entries)
+
     def third_party(self) -> list[str]:
         """Object ids of non-Microsoft application service principals, in listing order."""
         with self._lock:
-            return [
-                object_id
-                for object_id, e in self._entries.items()
-                if e.owner_tenant not in MICROSOFT_TENANTS
-                and (e.sp_type or "Application") == "Application"
-            ]
+            return [object_id for object_id, e in self._entries.items() if e.third_party]
 
 
 @dataclass
@@ -241,6 +296,12 @@ def parse_time(value: Any) -> datetime | None:
     """
     if not isinstance(value, str):
         return None
+    if value[-1:] == "Z" and len(value) <= 27:
+        # The common shapes (``2026-11-20T06:00:00Z``, ``...:00.123456Z``) take the fast path.
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
     match = _TIME.match(value.strip())
     if not match:
         return None
@@ -427,6 +488,50 @@ def parse_consent(raw: Mapping[str, Any]) -> tuple[str, str | None, datetime] | 
     return sp_ids[0], user.get("id") or None, at
 
 
+def _json_text(value: Any) -> str | None:
+    """A modifiedProperties value: a JSON-encoded string (quotes included), sometimes plain."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        decoded = value
+    if not isinstance(decoded, str):
+        return None
+    return decoded.strip() or None
+
+
+@_shaped("directory audit")
+def parse_grant_change(raw: Mapping[str, Any]) -> tuple[frozenset[str], datetime] | None:
+    """A grant or app-role audit event -> (client service principal ids, time).
+
+    For ``Add/Remove delegated permission grant`` and ``Add/Remove app role assignment to/from
+    service principal`` the target is the resource (e.g. Microsoft Graph) and the client is in its
+    ``ServicePrincipal.ObjectID`` modified property; a target without that property (``Consent to
+    application``) is the client itself.
+    """
+    if raw.get("result") not in (None, "success"):
+        return None
+    at = parse_time(raw.get("activityDateTime"))
+    clients: set[str] = set()
+    for target in raw.get("targetResources") or []:
+        if str(target.get("type") or target.get("Type") or "").lower() != "serviceprincipal":
+            continue
+        named = [
+            _json_text(prop.get(side))
+            for prop in target.get("modifiedProperties") or []
+            if prop.get("displayName") == "ServicePrincipal.ObjectID"
+            for side in ("newValue", "oldValue")
+        ]
+        if any(named):
+            clients.update(n for n in named if n)
+        elif target.get("id"):
+            clients.add(str(target["id"]))
+    if at is None or not clients:
+        return None
+    return frozenset(clients), at
+
+
 def load_graph_app_roles(path: Path = GRAPH_APP_ROLES_CSV) -> dict[str, str]:
     """Microsoft Graph app-role id -> permission name from the shipped table (may be absent)."""
     try:
@@ -443,6 +548,27 @@ def _graph_error(err: HttpStatusError) -> tuple[str, str]:
     if not isinstance(error, dict):
         error = {}
     return str(error.get("code") or ""), str(error.get("message") or "")
+
+
+def _grant_sps(grants: Iterable[Mapping[str, Any]]) -> set[str]:
+    """Service principal ids (clients and resources) that delegated grants name."""
+    return {
+        str(object_id)
+        for raw in grants
+        for object_id in (raw.get("clientId"), raw.get("resourceId"))
+        if object_id
+    }
+
+
+def _expired_delta(err: HttpStatusError) -> str | None:
+    """The error code when a stored delta link has expired (syncStateNotFound, resyncRequired).
+
+    https://learn.microsoft.com/en-us/graph/delta-query-overview
+    """
+    code, _message = _graph_error(err)
+    if err.status in (400, 410) and "sync" in code.lower():
+        return code
+    return None
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
@@ -631,8 +757,10 @@ class EntraConnector:
         self.ctx = ctx
         credential = credential or _read_credential(settings, ctx)
         session = ctx.session or new_session(settings.ca_bundle)
-        sleep, clock = _paced_clock(ctx.sleep)
-        policy = RetryPolicy(sleep=sleep)
+        self._base_sleep, clock = _paced_clock(ctx.sleep)
+        self._real_sleep = ctx.sleep is None
+        self._reader: _Background | None = None
+        policy = RetryPolicy(sleep=self._sleep)
         self.tokens = _Tokens(settings, credential, session, policy.timeout)
         self.client = HttpClient(
             SOURCE,
@@ -640,7 +768,7 @@ class EntraConnector:
             policy=policy,
             limiters={
                 "reports": RateLimiter(
-                    settings.reports_calls, settings.reports_period, clock=clock, sleep=sleep
+                    settings.reports_calls, settings.reports_period, clock=clock, sleep=self._sleep
                 )
             },
             auth=self.tokens.headers,
@@ -652,22 +780,67 @@ class EntraConnector:
         self._roles_lock = threading.Lock()
         self._graph_roles: dict[str, str] | None = None
         self._emails: dict[str, str] = {}
+        self._grants_audit_next: str | None = None
+
+    def _sleep(self, seconds: float) -> None:
+        """Retry and pacing waits; the background sign-in listing ends here once cancelled."""
+        reader = self._reader
+        if reader is not None and reader.is_current():
+            if reader.cancelled.is_set():
+                raise _Cancelled
+            if self._real_sleep:
+                if reader.cancelled.wait(seconds):
+                    raise _Cancelled
+                return
+        self._base_sleep(seconds)
 
     # -- collect ---------------------------------------------------------------------------
     def collect(self, since: Mapping[str, str]) -> Iterator[SourceRecord]:
         cursors: Mapping[str, str] = {} if self.ctx.full else since
         self.tokens.token()  # a rejected credential stops the source before any stream
-        yield from self._guarded("users", USER_READ, self._collect_users())
-        consents = _Consents()
-        yield from self._guarded("consents", AUDIT_READ, self._collect_consents(cursors, consents))
-        index = _SpIndex()
-        yield from self._guarded(
-            "apps", APPLICATION_READ, self._collect_apps(cursors, consents, index)
-        )
-        yield from self._guarded("grants", DIRECTORY_READ, self._collect_grants(consents, index))
-        yield from self._guarded("signins", AUDIT_READ, self._collect_signins(cursors))
+        sweep = self._sweep_due(cursors)
+        # The paced report listings start now and overlap the directory reads below.
+        reader = self._reader = _Background(self._report_streams(cursors), QUEUED_PAGES)
+        reader.start()
+        try:
+            yield from self._guarded("users", USER_READ, self._collect_users(cursors, sweep))
+            consents = _Consents()
+            changed: set[str] = set()
+            audited = yield from self._collect_audits(cursors, sweep, consents, changed)
+            index = _SpIndex()
+            yield from self._guarded(
+                "apps",
+                APPLICATION_READ,
+                self._collect_apps(cursors, consents, index, changed, sweep or not audited),
+            )
+            grants = (
+                self._collect_grants(consents, index)
+                if sweep or not audited
+                else self._changed_grants(changed, consents, index)
+            )
+            yield from self._guarded("grants", DIRECTORY_READ, grants)
+            yield from reader
+        finally:
+            reader.close()
+            self._reader = None
+
+    def _sweep_due(self, cursors: Mapping[str, str]) -> bool:
+        """List users and grants in full: first scan, --full, or ``full_sweep_days`` passed."""
+        last = parse_time(cursors.get("sweep"))
+        if last is None or self.settings.full_sweep_days == 0:
+            return True
+        links = [cursors.get("users_delta"), cursors.get("apps_delta")]
+        if not all(link and link.startswith(self.v1 + "/") for link in links):
+            return True  # no change tracking yet, or saved against another graph_url
+        if parse_time(cursors.get("grants_audit")) is None:
+            return True
+        return self.ctx.now - last >= timedelta(days=self.settings.full_sweep_days)
+
+    def _report_streams(self, cursors: Mapping[str, str]) -> Generator[SourceRecord, None, None]:
+        """The paced listings run by the background reader; the sign-in watermark comes last."""
         if self.settings.sign_in_activity:
             yield from self._guarded("signin_activity", AUDIT_READ, self._collect_sp_activity())
+        yield from self._guarded("signins", AUDIT_READ, self._collect_signins(cursors))
 
     def _guarded(
         self, stream: str, permission: str, records: Iterator[SourceRecord]
@@ -733,33 +906,137 @@ class EntraConnector:
         return odata_pages(self.client, url, params=params, pace=pace)
 
     # users ---------------------------------------------------------------------------------
-    def _collect_users(self) -> Iterator[SourceRecord]:
+    def _collect_users(self, cursors: Mapping[str, str], sweep: bool) -> Iterator[SourceRecord]:
+        link = cursors.get("users_delta")
+        changes = self._users_changes(link) if link and not sweep else None
+        if changes and (yield from self._follow("users", "users", changes)):
+            return
+        latest = yield from self._users_delta_link()
         params = {"$select": USER_FIELDS, "$top": DIRECTORY_PAGE}
         for page in self._pages(f"{self.v1}/users", params):
-            for raw in page.items:
-                user = parse_user(raw)
-                if user.email:
-                    self._emails[user.id] = user.email
-                yield user
-            yield Checkpoint(SOURCE, "users")
+            yield from self._users_page(page)
         yield Checkpoint(SOURCE, "users", complete=True)
+        if latest:
+            yield Checkpoint(SOURCE, "users_delta", cursor=latest)
+
+    def _follow(
+        self, stream: str, what: str, changes: Iterator[SourceRecord]
+    ) -> Generator[SourceRecord, None, bool]:
+        """Records from a stored delta link; False (after a warning) when the link expired."""
+        try:
+            yield from changes
+        except HttpStatusError as err:
+            code = _expired_delta(err)
+            if code is None:
+                raise
+            yield SourceWarning(
+                SOURCE,
+                stream,
+                f"the stored {what} delta link has expired ({code}); listing all {what} again",
+            )
+            return False
+        return True
+
+    def _users_delta_link(self) -> Generator[SourceRecord, None, str | None]:
+        """A users delta link that starts now, without paging every user through delta."""
+        params = {"$select": USER_FIELDS, "$deltatoken": "latest"}
+        try:
+            body, _ = self.client.get_json(f"{self.v1}/users/delta", params=params)
+        except HttpStatusError as err:
+            if err.status not in (400, 404, 501):
+                raise
+            code, _message = _graph_error(err)
+            yield SourceWarning(
+                SOURCE,
+                "users",
+                f"user change tracking is not available here ({code or err.status}); every "
+                "scan lists all users",
+            )
+            return None
+        link = body.get("@odata.deltaLink") if isinstance(body, dict) else None
+        return link if isinstance(link, str) else None
+
+    def _users_changes(self, link: str) -> Iterator[SourceRecord]:
+        delta_link: str | None = None
+        for page in self._pages(link):
+            yield from self._users_page(page)
+            delta_link = page.delta_link or delta_link
+        if not delta_link:
+            raise ResponseShapeError(SOURCE, "the users delta round ended without a deltaLink")
+        yield Checkpoint(SOURCE, "users_delta", cursor=delta_link)
+
+    def _users_page(self, page: Page) -> Iterator[SourceRecord]:
+        for raw in page.items:
+            if "@removed" in raw:
+                yield Removed(SOURCE, "user", user_id=_require(raw, "id", "user"))
+                continue
+            user = parse_user(raw)
+            if user.email:
+                self._emails[user.id] = user.email
+            yield user
+        yield Checkpoint(SOURCE, "users")
+
+    # audit log -----------------------------------------------------------------------------
+    def _collect_audits(
+        self,
+        cursors: Mapping[str, str],
+        sweep: bool,
+        consents: _Consents,
+        changed: set[str],
+    ) -> Generator[SourceRecord, None, bool]:
+        """Consent times; on incremental scans also the apps whose grants changed.
+
+        Returns whether the grant changes could be read (False: list grants in full instead).
+        """
+        since_changes = None if sweep else parse_time(cursors.get("grants_audit"))
+        yield from self._guarded(
+            "consents",
+            AUDIT_READ,
+            self._collect_consents(cursors, consents, since_changes, changed),
+        )
+        if since_changes is None:
+            return True
+        try:
+            newest = since_changes
+            for activity in GRANT_ACTIVITIES:
+                for raw in self._audit_events(activity, since_changes):
+                    parsed = parse_grant_change(raw)
+                    if parsed:
+                        changed.update(parsed[0])
+                        newest = max(newest, parsed[1])
+        except HttpStatusError as err:
+            if err.status != 403:
+                yield from self._translate("grants", AUDIT_READ, err)  # raises ConnectorError
+            return False  # the consents stream already said AuditLog.Read.All is missing
+        self._grants_audit_next = graph_time(newest)
+        return True
+
+    def _audit_events(self, activity: str, since: datetime) -> Iterator[dict[str, Any]]:
+        params = {
+            "$filter": f"activityDisplayName eq '{activity}' and activityDateTime ge "
+            f"{graph_time(since)}"
+        }
+        url = f"{self.v1}/auditLogs/directoryAudits"
+        for page in self._pages(url, params, pace="reports"):
+            yield from page.items
 
     # consents ------------------------------------------------------------------------------
     def _collect_consents(
-        self, cursors: Mapping[str, str], consents: _Consents
+        self,
+        cursors: Mapping[str, str],
+        consents: _Consents,
+        since_changes: datetime | None = None,
+        changed: set[str] | None = None,
     ) -> Iterator[SourceRecord]:
         start = self._start("consents", cursors)
-        params = {
-            "$filter": f"activityDisplayName eq '{CONSENT_ACTIVITY}' "
-            f"and activityDateTime ge {graph_time(start)}"
-        }
         newest: datetime | None = None
-        for page in self._pages(f"{self.v1}/auditLogs/directoryAudits", params, pace="reports"):
-            for raw in page.items:
-                parsed = parse_consent(raw)
-                if parsed:
-                    consents.add(*parsed)
-                    newest = max(newest or parsed[2], parsed[2])
+        for raw in self._audit_events(CONSENT_ACTIVITY, start):
+            parsed = parse_consent(raw)
+            if parsed:
+                consents.add(*parsed)
+                newest = max(newest or parsed[2], parsed[2])
+                if changed is not None and since_changes and parsed[2] >= since_changes:
+                    changed.add(parsed[0])
         yield Checkpoint(SOURCE, "consents", cursor=graph_time(newest or start))
 
     def _start(self, stream: str, cursors: Mapping[str, str]) -> datetime:
@@ -770,8 +1047,14 @@ class EntraConnector:
 
     # apps ----------------------------------------------------------------------------------
     def _collect_apps(
-        self, cursors: Mapping[str, str], consents: _Consents, index: _SpIndex
+        self,
+        cursors: Mapping[str, str],
+        consents: _Consents,
+        index: _SpIndex,
+        changed: set[str],
+        sweep: bool,
     ) -> Iterator[SourceRecord]:
+        """Service principals; ``changed`` gains the ones a delta round reports new or changed."""
         link = cursors.get("apps_delta")
         if link and not link.startswith(self.v1 + "/"):
             # Saved against another Graph endpoint (graph_url changed, e.g. a national cloud):
@@ -785,23 +1068,14 @@ class EntraConnector:
             )
             link = None
         if link:
-            try:
-                yield from self._apps_changes(link, consents, index)
+            changes = self._apps_changes(link, consents, index, changed, sweep)
+            if (yield from self._follow("apps", "service principals", changes)):
                 return
-            except HttpStatusError as err:
-                code, _message = _graph_error(err)
-                if err.status not in (400, 410) or "sync" not in code.lower():
-                    raise
-                yield SourceWarning(
-                    SOURCE,
-                    "apps",
-                    f"the stored delta link has expired ({code}); listing all service "
-                    "principals again",
-                )
         yield from self._apps_delta_round(
             f"{self.v1}/servicePrincipals/delta", {"$select": SP_FIELDS}, consents, index
         )
         yield Checkpoint(SOURCE, "apps", complete=True)
+        changed.clear()  # a full round lists every app: nothing to compare against
 
     def _apps_delta_round(
         self,
@@ -809,17 +1083,25 @@ class EntraConnector:
         params: Mapping[str, Any] | None,
         consents: _Consents,
         index: _SpIndex,
+        changed: set[str] | None = None,
     ) -> Iterator[SourceRecord]:
         delta_link: str | None = None
         for page in self._pages(url, params):
             for raw in page.items:
+                object_id = str(raw.get("id") or "")
                 if "@removed" in raw:
                     yield from self._removed_app(raw, index)
+                    if changed is not None:
+                        changed.discard(object_id)  # Removed(app) already retires its grants
                     continue
-                if "appId" not in raw and (entry := index.get(raw.get("id", ""))):
-                    raw = {**raw, "appId": entry.app_id, "displayName": entry.name}
-                app = parse_app(raw, consents.first(str(raw.get("id"))))
+                if "appId" not in raw:
+                    self._lookup_sps({object_id} - {""}, index)
+                    if entry := index.get(object_id):
+                        raw = {**raw, "appId": entry.app_id, "displayName": entry.name}
+                app = parse_app(raw, consents.first(object_id))
                 index.add(raw)
+                if changed is not None:
+                    changed.add(object_id)
                 yield app
             yield Checkpoint(SOURCE, "apps")
             delta_link = page.delta_link or delta_link
@@ -830,14 +1112,16 @@ class EntraConnector:
         yield Checkpoint(SOURCE, "apps_delta", cursor=delta_link)
 
     def _apps_changes(
-        self, link: str, consents: _Consents, index: _SpIndex
+        self, link: str, consents: _Consents, index: _SpIndex, changed: set[str], sweep: bool
     ) -> Iterator[SourceRecord]:
-        # Grants need every service principal's appId and owner, not only the changed ones.
-        params = {"$select": SP_INDEX_FIELDS, "$top": DIRECTORY_PAGE}
-        for page in self._pages(f"{self.v1}/servicePrincipals", params):
-            for raw in page.items:
-                index.add(raw)
-        yield from self._apps_delta_round(link, None, consents, index)
+        if sweep:
+            # Listing all grants needs every service principal's appId and owner, not only the
+            # changed ones: a lean index (five fields, 999 a page).
+            params = {"$select": SP_INDEX_FIELDS, "$top": DIRECTORY_PAGE}
+            for page in self._pages(f"{self.v1}/servicePrincipals", params):
+                for raw in page.items:
+                    index.add(raw)
+        yield from self._apps_delta_round(link, None, consents, index, changed)
 
     def _removed_app(self, raw: Mapping[str, Any], index: _SpIndex) -> Iterator[SourceRecord]:
         object_id = str(raw.get("id"))
@@ -877,32 +1161,79 @@ class EntraConnector:
             yield from self._translate("grants", APPLICATION_READ, err)
             return
         yield Checkpoint(SOURCE, "grants", complete=True)
+        # Grant changes from now on are read from the audit log until the next sweep.
+        stamp = graph_time(self.ctx.now)
+        yield Checkpoint(SOURCE, "grants_audit", cursor=stamp)
+        yield Checkpoint(SOURCE, "sweep", cursor=stamp)
 
     def _delegated_grants(self, consents: _Consents, index: _SpIndex) -> Iterator[SourceRecord]:
-        for page in self._pages(f"{self.v1}/oauth2PermissionGrants"):
-            wanted = {g.get("clientId") for g in page.items} | {
-                g.get("resourceId") for g in page.items
-            }
-            self._lookup_sps({w for w in wanted if w and w not in index}, index)
+        params = {"$top": DIRECTORY_PAGE}
+        for page in self._pages(f"{self.v1}/oauth2PermissionGrants", params):
+            self._lookup_sps(_grant_sps(page.items) - index.known(), index)
             for raw in page.items:
-                client = index.get(_require(raw, "clientId", "permission grant"))
-                if client is None:
-                    yield SourceWarning(
-                        SOURCE,
-                        "grants",
-                        f"grant {raw.get('id')} names service principal {raw['clientId']}, "
-                        "which no longer exists",
-                    )
-                    continue
-                user_id = raw.get("principalId")
-                yield parse_grant(
-                    raw,
-                    client,
-                    index.get(raw.get("resourceId") or ""),
-                    self._emails.get(user_id or ""),
-                    consents.first(raw["clientId"], user_id),
-                )
+                yield self._delegated_grant(raw, index, consents)
             yield Checkpoint(SOURCE, "grants")
+
+    def _delegated_grant(
+        self, raw: Mapping[str, Any], index: _SpIndex, consents: _Consents
+    ) -> Grant | SourceWarning:
+        client = index.get(_require(raw, "clientId", "permission grant"))
+        if client is None:
+            return SourceWarning(
+                SOURCE,
+                "grants",
+                f"grant {raw.get('id')} names service principal {raw['clientId']}, "
+                "which no longer exists",
+            )
+        user_id = raw.get("principalId")
+        return parse_grant(
+            raw,
+            client,
+            index.get(raw.get("resourceId") or ""),
+            self._emails.get(user_id or ""),
+            consents.first(raw["clientId"], user_id),
+        )
+
+    def _changed_grants(
+        self, changed: set[str], consents: _Consents, index: _SpIndex
+    ) -> Iterator[SourceRecord]:
+        """Incremental: re-read the grants of the apps that changed since the last scan.
+
+        Each app's ``Removed(grant)`` comes first, then its current grants, so revoked ones end
+        gone and kept ones stay (the store applies them in order). Never marked complete.
+        """
+        ids = sorted(changed)
+        self._lookup_sps(set(ids) - index.known(), index)
+        batch = max(1, self.settings.concurrency) * 8
+        for chunk in _chunks(ids, batch):
+            results = self._parallel(lambda object_id: self._grants_of(object_id, index), chunk)
+            found = [g for delegated, _ in results for g in delegated]
+            self._lookup_sps(_grant_sps(found) - index.known(), index)
+            for object_id, (delegated, assignments) in zip(chunk, results, strict=True):
+                client = index.get(object_id)
+                if client is None:  # deleted meanwhile: the apps delta round retires it
+                    continue
+                yield Removed(SOURCE, "grant", client_id=client.app_id)
+                for raw in delegated:
+                    yield self._delegated_grant(raw, index, consents)
+                if assignments:
+                    yield from self._app_only_grants(client, assignments)
+            yield Checkpoint(SOURCE, "grants")
+        if self._grants_audit_next:
+            yield Checkpoint(SOURCE, "grants_audit", cursor=self._grants_audit_next)
+
+    def _grants_of(
+        self, object_id: str, index: _SpIndex
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
+        """One app's delegated grants and (third-party apps only) app-role assignments."""
+        client = index.get(object_id)
+        if client is None:
+            return [], None
+        params = {"$filter": f"clientId eq '{object_id}'", "$top": DIRECTORY_PAGE}
+        url = f"{self.v1}/oauth2PermissionGrants"
+        delegated = [item for page in self._pages(url, params) for item in page.items]
+        assignments = self._assignments_of(object_id) if client.third_party else None
+        return delegated, assignments
 
     def _lookup_sps(self, object_ids: set[str], index: _SpIndex) -> None:
         """Fetch service principals missing from the index (in parallel)."""
@@ -1035,7 +1366,7 @@ class EntraConnector:
 
     def _collect_sp_activity(self) -> Iterator[SourceRecord]:
         url = f"{self.beta}/reports/servicePrincipalSignInActivities"
-        for page in self._pages(url, pace="reports"):
+        for page in self._pages(url, {"$top": ACTIVITY_PAGE}, pace="reports"):
             for raw in page.items:
                 signin = parse_sp_activity(raw)
                 if signin is not None:
@@ -1089,6 +1420,88 @@ class EntraConnector:
                 self._missing(base, code) if err.status == 403 else None,
             )
         return Probe(SOURCE, permission, True, f"GET /{path} answered")
+
+
+class _Cancelled(Exception):
+    """The consumer stopped the scan: the background listing ends at its next wait or page."""
+
+
+class _Failure:
+    """An exception raised on the background thread, re-raised to the consumer as it was."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+_DONE = object()
+
+
+class _Background:
+    """Runs a record generator on a thread and hands its pages over through a bounded queue.
+
+    A page is the records up to and including a Checkpoint. The consumer iterates the reader to
+    get the records in order; an exception on the thread reaches the consumer unchanged, after
+    the records yielded before it. ``close()`` (also when the consumer stops early) cancels the
+    thread: it stops at its next page or wait (see ``EntraConnector._sleep``).
+    """
+
+    def __init__(self, records: Generator[SourceRecord, None, None], pages: int) -> None:
+        self._records = records
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=pages)
+        self.cancelled = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="entra-signins", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def is_current(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def _run(self) -> None:
+        page: list[SourceRecord] = []
+        try:
+            for record in self._records:
+                page.append(record)
+                if isinstance(record, Checkpoint):
+                    if not self._put(page):
+                        return
+                    page = []
+            self._put(page)
+            self._put(_DONE)
+        except _Cancelled:
+            return
+        except BaseException as err:  # handed to the consumer, which raises it  # noqa: BLE001
+            self._put(page)
+            self._put(_Failure(err))
+        finally:
+            self._records.close()
+
+    def _put(self, item: Any) -> bool:
+        """Wait for room in the queue; False once cancelled."""
+        while not self.cancelled.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[SourceRecord]:
+        while True:
+            item = self._queue.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failure):
+                raise item.error
+            yield from item
+
+    def close(self, wait: float = 10.0) -> None:
+        """Cancel the thread and wait a little for it (an HTTP request in flight finishes)."""
+        self.cancelled.set()
+        if self._thread.is_alive():
+            self._thread.join(wait)
+        if self._thread.is_alive():
+            log.debug("the background sign-in listing is still finishing a request")
 
 
 def _paced_clock(

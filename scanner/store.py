@@ -27,6 +27,7 @@ import sqlite_utils
 
 from scanner import migrations
 from scanner.errors import StoreError
+from scanner.migrations import signin_key
 from scanner.models import (
     STREAMS,
     Checkpoint,
@@ -56,6 +57,8 @@ def utcnow() -> datetime:
 def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
+    if value.tzinfo is UTC:
+        return value.isoformat(timespec="seconds")[:19] + "Z"
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -119,6 +122,8 @@ class Store:
                 db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=10000")
+            # 64 MiB of page cache keeps the sign-in key index of a large tenant in memory.
+            db.execute("PRAGMA cache_size=-65536")
             migrations.migrate(db)
         except sqlite3.DatabaseError as err:
             raise StoreError(
@@ -432,41 +437,46 @@ class Store:
         if not signins:
             return
         conn = self.db.conn
+        rows: dict[int, tuple[SignIn, str]] = {}
+        for s in signins:
+            at = iso(s.at) or ""
+            rows.setdefault(signin_key(s.source, s.event_id), (s, at))
         conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS incoming_signins (source TEXT, event_id TEXT, "
-            "client_id TEXT, at TEXT, user_id TEXT, user_email TEXT, app_name TEXT, "
-            "success INTEGER, interactive INTEGER)"
+            "CREATE TEMP TABLE IF NOT EXISTS incoming_keys (key INTEGER PRIMARY KEY, day TEXT)"
         )
-        conn.execute("DELETE FROM incoming_signins")
+        conn.execute("DELETE FROM incoming_keys")
         conn.executemany(
-            "INSERT INTO incoming_signins VALUES (?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO incoming_keys VALUES (?, ?)", [(k, at[:10]) for k, (_, at) in rows.items()]
+        )
+        # Only keys never stored before come back from RETURNING (OR IGNORE skips the rest),
+        # so a re-read overlap window or a repeated page cannot inflate usage.
+        new_keys = conn.execute(
+            "INSERT OR IGNORE INTO signin_keys (key, day) SELECT key, day FROM incoming_keys "
+            "WHERE true RETURNING key"
+        ).fetchall()
+        fresh = [rows[k] for (k,) in new_keys]
+        conn.executemany(
+            "INSERT INTO signins (source, event_id, client_id, at, user_id, user_email, app_name, "
+            "success, interactive, scan_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     s.source,
                     s.event_id,
                     s.client_id,
-                    iso(s.at),
+                    at,
                     s.user_id,
                     s.user_email.lower() if s.user_email else None,
                     s.app_name,
                     int(s.success),
                     int(s.interactive),
+                    scan_id,
                 )
-                for s in signins
+                for s, at in fresh
             ],
         )
-        # Only events never stored before come back from RETURNING (OR IGNORE skips the
-        # rest), so a re-read overlap window or a repeated page cannot inflate usage.
-        inserted = conn.execute(
-            "INSERT OR IGNORE INTO signins (source, event_id, client_id, at, user_id, user_email, "
-            "app_name, success, interactive, scan_id) SELECT source, event_id, client_id, at, "
-            "user_id, user_email, app_name, success, interactive, ? FROM incoming_signins "
-            "WHERE true RETURNING source, client_id, user_email, user_id, at",
-            [scan_id],
-        ).fetchall()
         daily: dict[tuple[str, str, str, str], list[Any]] = {}
-        for source, client_id, email, user_id, at in inserted:
-            key = (source, client_id, _person_key(email, user_id), at[:10])
+        for s, at in fresh:
+            key = (s.source, s.client_id, _person_key(s.user_email, s.user_id), at[:10])
             entry = daily.get(key)
             if entry is None:
                 daily[key] = [1, at]
@@ -550,9 +560,10 @@ class Store:
 
     def prune_signins(self, older_than_days: int) -> int:
         """Delete raw sign-in events older than the retention; daily counts stay."""
-        cutoff = iso(self.clock() - timedelta(days=older_than_days))
+        cutoff = iso(self.clock() - timedelta(days=older_than_days)) or ""
         with self.db.atomic():
             cursor = self.db.execute("DELETE FROM signins WHERE at < ?", [cutoff])
+            self.db.execute("DELETE FROM signin_keys WHERE day < ?", [cutoff[:10]])
         return cursor.rowcount
 
 

@@ -92,7 +92,13 @@ class Harness:
         self.sleeps: list[float] = []
         monkeypatch.setenv("ENTRA_TEST_SECRET", SECRET)
 
-    def connector(self, full: bool = False, **overrides: Any) -> entra.EntraConnector:
+    def connector(
+        self,
+        full: bool = False,
+        real_sleep: bool = False,
+        now: dt.datetime = NOW,
+        **overrides: Any,
+    ) -> entra.EntraConnector:
         table: dict[str, Any] = {
             "tenant_id": self.fake.tenant,
             "client_id": CLIENT_ID,
@@ -104,7 +110,8 @@ class Harness:
         }
         table = {k: v for k, v in table.items() if v is not None}  # TOML has no null
         settings = build(entra.EntraSettings, table, "sources.entra", None)
-        ctx = ConnectorContext(session=self.session, sleep=self.sleeps.append, now=NOW, full=full)
+        sleep = None if real_sleep else self.sleeps.append
+        ctx = ConnectorContext(session=self.session, sleep=sleep, now=now, full=full)
         return entra.SPEC.factory(settings, ctx)  # type: ignore[return-value]
 
     def collect(self, since: dict[str, str] | None = None, **overrides: Any) -> list[SourceRecord]:
@@ -188,14 +195,23 @@ def test_first_scan_collects_users_apps_grants_and_signins(harness: Harness) -> 
     for path in ("/v1.0/users", "/v1.0/servicePrincipals/delta", "/v1.0/oauth2PermissionGrants"):
         assert len(fake.requests_to(path)) >= 3, path
     assert len(fake.requests_to(SIGNINS)) == 3
-    first_users = fake.requests_to("/v1.0/users")[0].args
+    user_pages = [r for r in fake.log if r.path == "/v1.0/users"]
+    first_users = user_pages[0].args
     assert first_users["$top"] == "999" and "department" in first_users["$select"]
+    # Largest page of delegated grants and of the activity report, not Graph's default 100.
+    assert {r.args["$top"] for r in fake.requests_to("/v1.0/oauth2PermissionGrants")} == {"999"}
+    assert fake.requests_to("/beta/reports")[0].args["$top"] == "999"
+    # A users delta link "from now on", without paging every user through delta.
+    (latest,) = fake.requests_to("/v1.0/users/delta")
+    assert latest.args["$deltatoken"] == "latest" and "department" in latest.args["$select"]
+    assert "$deltatoken=" in unquote(marks["users_delta"])
+    assert marks["grants_audit"] == marks["sweep"] == "2026-03-01T12:00:00Z"
     first_signins = fake.requests_to(SIGNINS)[0].args
     assert first_signins["$filter"] == "createdDateTime ge 2026-01-30T12:00:00Z"
     assert first_signins["$top"] == "1000"
     # A Checkpoint follows every page of users.
     user_marks = [r for r in records if isinstance(r, Checkpoint) and r.stream == "users"]
-    assert len(user_marks) == len(fake.requests_to("/v1.0/users")) + 1
+    assert len(user_marks) == len(user_pages) + 1
     # One token for the whole scan (msal's cache), one OIDC discovery.
     assert len(fake.requests_to(f"/{fake.tenant}/oauth2/v2.0/token")) == 1
 
@@ -387,14 +403,18 @@ def test_second_scan_uses_watermark_and_delta(harness: Harness) -> None:
     ]
     # Apps from the delta link: the newcomer and the removal, nothing else.
     assert [a.name for a in of(second, RawApp)] == ["Newsletter Wizard"]
-    assert of(second, Removed) == [Removed("entra", "app", client_id=ACME_APP)]
+    # The removed app's grants go with it; the new app's grants are read again (it has none).
+    assert of(second, Removed) == [
+        Removed("entra", "app", client_id=ACME_APP),
+        Removed("entra", "grant", client_id=newcomer["appId"]),
+    ]
+    assert not of(second, Grant)
     delta = fake.requests_to("/v1.0/servicePrincipals/delta")
     assert "$deltatoken" in delta[0].args
-    assert "apps" not in completed(second) and "grants" in completed(second)
+    # Incremental: nothing is marked complete, no full listing of apps, users or grants.
+    assert not completed(second)
+    assert not [r for r in fake.log if r.path in ("/v1.0/servicePrincipals", "/v1.0/users")]
     assert cursors(second)["apps_delta"] != since["apps_delta"]
-    # Grants still map client object ids to appIds through the lean index listing.
-    assert any(g.client_id == "c0c0a000-1111-4222-8333-444455556666" for g in of(second, Grant))
-    assert not any(g.client_id == ACME_APP for g in of(second, Grant))
 
     # --full ignores the cursors.
     fake.log.clear()
@@ -407,9 +427,12 @@ def test_expired_delta_link_starts_a_full_round(harness: Harness) -> None:
     since = cursors(harness.collect())
     harness.fake.delta_expired = True
     records = harness.collect(since)
-    (warning,) = of(records, SourceWarning)
-    assert warning.stream == "apps" and "syncStateNotFound" in warning.message
-    assert "apps" in completed(records) and len(of(records, RawApp)) == 7
+    warnings = {w.stream: w.message for w in of(records, SourceWarning)}
+    assert set(warnings) == {"users", "apps"}
+    assert "users delta link has expired (syncStateNotFound)" in warnings["users"]
+    assert "delta link has expired (syncStateNotFound)" in warnings["apps"]
+    assert {"users", "apps"} <= completed(records) and len(of(records, RawApp)) == 7
+    assert len(of(records, User)) == 6
 
 
 def test_non_interactive_signins_come_from_beta(harness: Harness) -> None:

@@ -6,8 +6,9 @@ Serves, from plain lists of Graph-shaped dicts:
   credentials token endpoint ``/<tenant>/oauth2/v2.0/token`` (client secret, or a certificate
   client assertion checked by its ``x5t`` thumbprint and, when a public key is registered, its
   signature), with Entra's AADSTS error bodies;
-- Graph v1.0 ``users``, ``servicePrincipals`` (+ ``/{id}``, ``/{id}/appRoleAssignments``,
-  ``/delta`` with delta links and ``@removed`` items), ``oauth2PermissionGrants``,
+- Graph v1.0 ``users`` (+ ``/delta``), ``servicePrincipals`` (+ ``/{id}``,
+  ``/{id}/appRoleAssignments``, ``/delta``), both deltas with delta links, ``@removed`` items and
+  ``$deltatoken=latest`` ("sync from now"), ``oauth2PermissionGrants`` (``$filter=clientId eq``),
   ``directory/deletedItems/{id}``, ``auditLogs/directoryAudits`` and ``auditLogs/signIns``;
   beta ``auditLogs/signIns`` (``signInEventTypes``) and
   ``reports/servicePrincipalSignInActivities``.
@@ -139,7 +140,7 @@ class FakeGraph(FakeProvider):
         self.tokens_issued: list[str] = []
         self.deleted_sps: dict[str, dict[str, Any]] = {}
         self._version = 0
-        self._sp_changes: list[tuple[int, str]] = []
+        self._changes: dict[str, list[tuple[int, str]]] = {"servicePrincipals": [], "users": []}
         self._page_faults: list[list[Any]] = []
         self._routes()
 
@@ -176,7 +177,7 @@ class FakeGraph(FakeProvider):
         """Add or change a service principal (shows up in the next delta round)."""
         self.service_principals = [sp for sp in self.service_principals if sp["id"] != raw["id"]]
         self.service_principals.append(raw)
-        self._changed(raw["id"])
+        self._changed("servicePrincipals", raw["id"])
 
     def delete_service_principal(self, object_id: str) -> None:
         """Soft-delete a service principal: gone from listings, kept in deleted items."""
@@ -184,7 +185,17 @@ class FakeGraph(FakeProvider):
             if sp["id"] == object_id:
                 self.deleted_sps[object_id] = sp
         self.service_principals = [sp for sp in self.service_principals if sp["id"] != object_id]
-        self._changed(object_id)
+        self._changed("servicePrincipals", object_id)
+
+    def upsert_user(self, raw: dict[str, Any]) -> None:
+        """Add or change a user (shows up in the next users delta round)."""
+        self.users = [u for u in self.users if u["id"] != raw["id"]]
+        self.users.append(raw)
+        self._changed("users", raw["id"])
+
+    def delete_user(self, object_id: str) -> None:
+        self.users = [u for u in self.users if u["id"] != object_id]
+        self._changed("users", object_id)
 
     def fail_later_page(
         self, prefix: str, status: int, times: int = 1, headers: dict[str, str] | None = None
@@ -201,9 +212,9 @@ class FakeGraph(FakeProvider):
                         return json_response(self.error_body(fault[1]), fault[1], dict(fault[3]))
         return super()._injected(request)
 
-    def _changed(self, object_id: str) -> None:
+    def _changed(self, kind: str, object_id: str) -> None:
         self._version += 1
-        self._sp_changes.append((self._version, object_id))
+        self._changes[kind].append((self._version, object_id))
 
     # -- routing ---------------------------------------------------------------------------
     def _routes(self) -> None:
@@ -211,12 +222,13 @@ class FakeGraph(FakeProvider):
         self.route("POST", "/<tenant>/oauth2/v2.0/token", self._token)
         graph = {
             "/v1.0/users": lambda r: self._list(r, self.users, 100, 999),
+            "/v1.0/users/delta": lambda r: self._delta(r, "users"),
             "/v1.0/servicePrincipals": lambda r: self._list(r, self.service_principals, 100, 999),
-            "/v1.0/servicePrincipals/delta": self._sp_delta,
+            "/v1.0/servicePrincipals/delta": lambda r: self._delta(r, "servicePrincipals"),
             "/v1.0/servicePrincipals/<object_id>": self._sp_get,
             "/v1.0/servicePrincipals/<object_id>/appRoleAssignments": self._assignments,
             "/v1.0/directory/deletedItems/<object_id>": self._deleted_item,
-            "/v1.0/oauth2PermissionGrants": lambda r: self._list(r, self.grants, 100, 999),
+            "/v1.0/oauth2PermissionGrants": self._grants,
             "/v1.0/auditLogs/directoryAudits": self._audits,
             "/v1.0/auditLogs/signIns": self._signins,
             "/beta/auditLogs/signIns": self._signins,
@@ -394,9 +406,25 @@ class FakeGraph(FakeProvider):
         held = [a for a in self.app_role_assignments if a.get("principalId") == object_id]
         return self._list(request, held, 100, 999)
 
-    def _sp_delta(self, request: Request) -> Response:
-        """Delta round: all current items, then changes after the version in $deltatoken."""
+    def _grants(self, request: Request) -> Response:
+        """Delegated grants; ``$filter=clientId eq '{id}'`` as Graph documents."""
+        client = re.search(_EQ.format(field="clientId"), request.args.get("$filter", ""))
+        items = self.grants
+        if client:
+            items = [g for g in items if g.get("clientId") == client.group(1)]
+        return self._list(request, items, 100, 999)
+
+    def _delta(self, request: Request, kind: str) -> Response:
+        """Delta round: all current items, then changes after the version in $deltatoken.
+
+        ``$deltatoken=latest`` answers no items and a delta link from now on.
+        """
         args = request.args
+        base = request.base_url
+        if args.get("$deltatoken") == "latest":
+            token = _encode({"v": self._version, "s": args.get("$select")})
+            link = f"{base}?{urlencode({'$deltatoken': token})}"
+            return json_response({"value": [], "@odata.deltaLink": link})
         if "$deltatoken" in args:
             if self.delta_expired:
                 return graph_error(
@@ -414,13 +442,12 @@ class FakeGraph(FakeProvider):
                 "s": args.get("$select"),
                 "since": None,
             }
-        items = self._delta_items(state.get("since"))
+        items = self._delta_items(state.get("since"), kind)
         select = state.get("s")
         start = int(state.get("o", 0))
         top = self.page_size or 100
         chunk = [_project(i, select) for i in items[start : start + top]]
         body: dict[str, Any] = {"value": chunk}
-        base = request.base_url
         if start + top < len(items):
             body["@odata.nextLink"] = (
                 f"{base}?{urlencode({'$skiptoken': _encode({**state, 'o': start + top})})}"
@@ -430,20 +457,21 @@ class FakeGraph(FakeProvider):
             body["@odata.deltaLink"] = f"{base}?{urlencode({'$deltatoken': token})}"
         return json_response(body)
 
-    def _delta_items(self, since: int | None) -> list[dict[str, Any]]:
+    def _delta_items(
+        self, since: int | None, kind: str = "servicePrincipals"
+    ) -> list[dict[str, Any]]:
+        current = self.users if kind == "users" else self.service_principals
         if since is None:
-            return list(self.service_principals)
+            return list(current)
         changed: list[str] = []
-        for version, object_id in self._sp_changes:
+        for version, object_id in self._changes[kind]:
             if version > since and object_id not in changed:
                 changed.append(object_id)
-        out = []
-        for object_id in changed:
-            sp = self._sp_by_id(object_id)
-            out.append(
-                sp if sp is not None else {"id": object_id, "@removed": {"reason": "changed"}}
-            )
-        return out
+        by_id = {item["id"]: item for item in current}
+        return [
+            by_id.get(object_id) or {"id": object_id, "@removed": {"reason": "changed"}}
+            for object_id in changed
+        ]
 
     # -- reports ---------------------------------------------------------------------------
     def _audits(self, request: Request) -> Response:
