@@ -20,7 +20,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from scanner import __version__, logs
 from scanner import config as configuration
@@ -210,7 +210,26 @@ def findings(config_path: Path, status: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))
         return
-    table = Table("ID", "Severity", "App", "Kind", "Status", "Why")
+    out = console()
+    # The ID is what `accept` and `acknowledge` take: never cut it short. A table needs room;
+    # a narrow terminal (or a pipe) gets two lines per finding instead.
+    widest = max((len(r["id"]) for r in rows), default=2)
+    if out.width < widest + 90:
+        for r in rows:
+            out.print(
+                f"{r['id']}  [{r['severity']}, {r['status']}] {shown(r['app_name'])}: {r['kind']}",
+                markup=False,
+            )
+            out.print(f"    {shown('; '.join(r['reasons'][:2]))}", markup=False)
+        return
+    table = Table(
+        Column("ID", no_wrap=True, min_width=widest),
+        "Severity",
+        "App",
+        "Kind",
+        "Status",
+        Column("Why", ratio=1),
+    )
     for r in rows:
         table.add_row(
             r["id"],
@@ -220,7 +239,7 @@ def findings(config_path: Path, status: str | None, as_json: bool) -> None:
             r["status"],
             escape(shown("; ".join(r["reasons"][:2]))),
         )
-    console().print(table)
+    out.print(table)
 
 
 def _decision(status: str) -> Callable[..., None]:

@@ -196,6 +196,8 @@ def test_cli_accept_findings_and_sanction(cfg: configuration.Config) -> None:
     runner = CliRunner()
     out = runner.invoke(main, ["findings", "--config", str(cfg.file), "--json"])
     assert "cat:canva:unsanctioned" in out.output
+    listing = runner.invoke(main, ["findings", "--config", str(cfg.file), "--status", "open"])
+    assert "cat:canva:unsanctioned  [low, open] Canva: unsanctioned" in listing.output
     res = runner.invoke(
         main,
         [
