@@ -138,7 +138,10 @@ def _app_findings(
             row = "unsanctioned_high_risk"
         elif app.is_marketing:
             row = "unsanctioned_marketing"
-        reasons = [f"{app.name} is not on the sanctioned list", f"{users} use it"]
+        reasons = [
+            f"{app.name} is not on the sanctioned list",
+            f"{users} {'uses' if len(app.users) == 1 else 'use'} it",
+        ]
         if app.is_marketing:
             reasons.append(f"marketing tool: {app.marketing_reason}")
         if app.risk_level in ("critical", "high"):
@@ -231,7 +234,7 @@ def _app_findings(
             "new_app_marketing" if app.is_marketing else "new_app",
             [
                 f"first seen {app.first_seen.date().isoformat()} via {', '.join(app.sources)}",
-                f"{users} use it",
+                f"{users} {'uses' if len(app.users) == 1 else 'use'} it",
             ],
             "Confirm who owns it and whether it is needed.",
         )

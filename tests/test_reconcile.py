@@ -197,7 +197,7 @@ def test_cli_accept_findings_and_sanction(cfg: configuration.Config) -> None:
     out = runner.invoke(main, ["findings", "--config", str(cfg.file), "--json"])
     assert "cat:canva:unsanctioned" in out.output
     listing = runner.invoke(main, ["findings", "--config", str(cfg.file), "--status", "open"])
-    assert "cat:canva:unsanctioned  [low, open] Canva: unsanctioned" in listing.output
+    assert "cat:canva:unsanctioned  [medium, open] Canva: unsanctioned" in listing.output
     res = runner.invoke(
         main,
         [
