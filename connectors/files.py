@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 from connectors.base import ConnectorContext, ConnectorSpec, Probe
 from scanner.errors import ConfigError
 from scanner.models import Checkpoint, RawApp, SignIn, SourceRecord, SourceWarning, Spend
+from scanner.names import one_line
 
 log = logging.getLogger(__name__)
 
@@ -356,7 +357,7 @@ class FilesConnector:
             stream = STREAM[plan.settings.kind]
             digest = file_sha256(plan.path)
             if known[stream].get(plan.settings.path) == digest:
-                log.info("files: %s is unchanged since the last scan; skipped", plan.path)
+                log.info("files: %s is unchanged since the last scan; skipped", one_line(plan.path))
                 continue
             yield from self._import(plan, stream)
             known[stream][plan.settings.path] = digest

@@ -75,6 +75,7 @@ from scanner.models import (
     SourceWarning,
     User,
 )
+from scanner.names import one_line
 from scanner.paging import token_pages
 from scanner.settings import secret
 
@@ -442,7 +443,7 @@ class _Caller:
             wait = min(hinted if hinted is not None else self._backoff(number), policy.max_wait)
             with self._lock:
                 self.retries += 1
-            log.info("google: %s: %s; retry %d in %.1f s", what, problem, number, wait)
+            log.info("google: %s: %s; retry %d in %.1f s", what, one_line(problem), number, wait)
             policy.sleep(wait)
         raise RetryableError(
             SOURCE,

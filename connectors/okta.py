@@ -67,6 +67,7 @@ from scanner.models import (
     SourceWarning,
     User,
 )
+from scanner.names import one_line
 from scanner.paging import link_pages
 from scanner.settings import secret
 
@@ -725,7 +726,9 @@ class OktaConnector:
             try:
                 start = parse_time(watermark) or start
             except ValueError:
-                log.warning("okta: ignoring an unreadable System Log cursor %r", watermark)
+                log.warning(
+                    "okta: ignoring an unreadable System Log cursor %s", one_line(repr(watermark))
+                )
         start = max(start, oldest)
         unnamed = 0
         with self._translated("signins", "okta.logs.read"):

@@ -2,7 +2,10 @@
 
 Everything is inline (CSS, JS, charts as server-rendered SVG) and the Content-Security-Policy
 forbids any request, so the file opens from disk or an email attachment. Jinja2 autoescaping
-stays on, so an app named ``<script>`` is shown as text.
+stays on, so an app named ``<script>`` is shown as text, and every string the page shows, in
+the markup or in the embedded JSON, has its control, bidi and zero-width characters shown as
+``⟨U+202E⟩`` (``scanner.names.visible``): no name can reorder itself or carry a NUL or ESC into
+the DOM. ``report.json`` keeps the exact values.
 
 The top of the page (scan, sources, changes, counts, charts) is rendered here. The findings and
 apps tables and the per-app details are built in the browser from one embedded JSON blob,
@@ -24,6 +27,7 @@ import jinja2
 from markupsafe import Markup
 
 from reports.base import write_private
+from scanner.names import visible, visible_data
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 RISK_ORDER = ("critical", "high", "medium", "low")
@@ -42,10 +46,21 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_visible,
     )
     env.filters["tojson_safe"] = _json_for_script
+    env.filters["visible"] = visible
     env.filters["when"] = when
     return env
+
+
+def _visible(value: Any) -> Any:
+    """Each ``{{ value }}`` as ``visible`` text; escaped Markup stays Markup (a mark adds no
+    markup)."""
+    if not isinstance(value, str):
+        return value
+    shown = visible(value)
+    return Markup(shown) if isinstance(value, Markup) else shown  # noqa: S704
 
 
 def _json_for_script(value: Any) -> Markup:
@@ -162,7 +177,9 @@ def page_data(model: Mapping[str, Any]) -> dict[str, Any]:
                 "is_new": app["name"] in new,
             }
         )
-    return {"apps": apps, "findings": model["findings"], "meanings": meanings}
+    page = {"apps": apps, "findings": model["findings"], "meanings": meanings}
+    shown: dict[str, Any] = visible_data(page)
+    return shown
 
 
 @cache

@@ -7,7 +7,6 @@ failed or was partial; 4 ``--fail-on SEVERITY`` met by an open finding.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from scanner import __version__, logs
 from scanner import config as configuration
 from scanner.errors import ShadowitError
 from scanner.models import SEVERITIES
+from scanner.names import NAME_WIDTH, one_line
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -141,7 +141,7 @@ def scan(
         )
     print_summary(summary)
     if summary.get("notification"):
-        click.echo(f"  {summary['notification']}")
+        click.echo(f"  {one_line(summary['notification'], MESSAGE_WIDTH)}")
     code = summary["exit_code"]
     if code == 0 and fail_on and _count_at_or_above(summary["findings_by_severity"], fail_on):
         code = 4
@@ -216,11 +216,12 @@ def findings(config_path: Path, status: str | None, as_json: bool) -> None:
     widest = max((len(r["id"]) for r in rows), default=2)
     if out.width < widest + 90:
         for r in rows:
+            app = one_line(r["app_name"], NAME_WIDTH)
             out.print(
-                f"{r['id']}  [{r['severity']}, {r['status']}] {shown(r['app_name'])}: {r['kind']}",
+                f"{one_line(r['id'], None)}  [{r['severity']}, {r['status']}] {app}: {r['kind']}",
                 markup=False,
             )
-            out.print(f"    {shown('; '.join(r['reasons'][:2]))}", markup=False)
+            out.print(f"    {one_line('; '.join(r['reasons'][:2]))}", markup=False)
         return
     table = Table(
         Column("ID", no_wrap=True, min_width=widest),
@@ -232,12 +233,12 @@ def findings(config_path: Path, status: str | None, as_json: bool) -> None:
     )
     for r in rows:
         table.add_row(
-            r["id"],
+            escape(one_line(r["id"], None)),
             r["severity"],
-            escape(shown(r["app_name"])),
+            escape(one_line(r["app_name"], NAME_WIDTH)),
             r["kind"],
             r["status"],
-            escape(shown("; ".join(r["reasons"][:2]))),
+            escape(one_line("; ".join(r["reasons"][:2]))),
         )
     out.print(table)
 
@@ -261,7 +262,7 @@ def _decision(status: str) -> Callable[..., None]:
                 store, finding_id, status, actor or whoami(), reason, until, datetime.now(UTC)
             )
         click.echo(
-            f"{row['id']}: {row['status']}"
+            f"{one_line(row['id'], None)}: {row['status']}"
             + (f" until {row['decided_until']}" if row["decided_until"] else "")
         )
 
@@ -332,7 +333,7 @@ def sanction(
 
     cfg = configuration.load(config_path)
     entry = record_sanction(cfg, app, status, owner, team, purpose, scopes, review_by, notes)
-    click.echo(f"{entry.app}: {entry.status}")
+    click.echo(f"{one_line(entry.app)}: {entry.status}")
 
 
 @main.command()
@@ -421,7 +422,7 @@ def terminal_progress() -> Iterator[Callable[[str, str], None] | None]:
         def report(source: str, message: str) -> None:
             if source not in tasks:
                 tasks[source] = bar.add_task(message, source=source)
-            bar.update(tasks[source], description=shown(message))
+            bar.update(tasks[source], description=one_line(message))
 
         yield report
 
@@ -438,37 +439,36 @@ def format_diff(change: Any) -> str:
         ("Findings resolved", change.findings_resolved),
     ):
         if items:
-            lines.append(f"  {label}: {', '.join(items)}")
+            lines.append(f"  {label}: {_names(items)}")
     for n in change.new_users:
-        lines.append(f"  New users of {n['app']}: {', '.join(n['users'])}")
+        lines.append(f"  New users of {_names([n['app']])}: {_names(n['users'])}")
     for e in change.scope_escalations:
-        lines.append(f"  {e['app']} gained scopes: {', '.join(e['scopes'])}")
-    return shown("\n".join(lines))
+        lines.append(f"  {_names([e['app']])} gained scopes: {_names(e['scopes'])}")
+    return "\n".join(lines)
 
 
-_UNSAFE_FOR_TERMINAL = re.compile(
-    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
-)
+def _names(items: Any) -> str:
+    """Provider names for one line of a listing, each escaped and cut."""
+    return ", ".join(one_line(item, NAME_WIDTH) for item in items)
 
 
-def shown(text: object) -> str:
-    """Text safe for a terminal: control (ESC), bidi and zero-width characters as visible
-    ``\\uXXXX`` escapes, so an app name cannot rewrite the screen or pass as another app."""
-    return _UNSAFE_FOR_TERMINAL.sub(lambda m: f"\\u{ord(m.group()):04x}", str(text))
+MESSAGE_WIDTH = 2000
+"""Characters of one printed message (an error with its fix) kept; provider text is cut."""
 
 
 def print_summary(summary: dict[str, Any]) -> None:
     out = console()
-    organisation = escape(shown(summary["organisation"]))
+    organisation = escape(one_line(summary["organisation"], NAME_WIDTH))
     out.print(f"[bold]shadowit scan {summary['scan_id']}[/bold] of {organisation}")
     for s in summary["sources"]:
         note = f": {s['error']}" if s.get("error") else ""
         skipped = f" (not collected: {'; '.join(s['skipped'])})" if s.get("skipped") else ""
         warned = f", {s['warning_count']} warnings" if s.get("warning_count") else ""
         out.print(
-            shown(
+            one_line(
                 f"  source {s['source']}: {s['status']}, {s['records']} records{warned}"
-                f"{skipped}{note}"
+                f"{skipped}{note}",
+                MESSAGE_WIDTH,
             ),
             markup=False,
         )
@@ -479,10 +479,10 @@ def print_summary(summary: dict[str, Any]) -> None:
     by_sev = ", ".join(f"{k} {v}" for k, v in summary["findings_by_severity"].items())
     out.print(f"  open findings: {summary['open_findings']} ({by_sev})")
     if summary.get("new_apps"):
-        new_apps = ", ".join(summary["new_apps"])
-        out.print(shown(f"  new since the last scan: {new_apps}"), markup=False)
+        new_apps = _names(summary["new_apps"])
+        out.print(f"  new since the last scan: {new_apps}", markup=False)
     for path in summary.get("written", []):
-        out.print(shown(f"  wrote {path}"), markup=False)
+        out.print(f"  wrote {one_line(path, None)}", markup=False)
 
 
 def _count_at_or_above(by_severity: dict[str, int], threshold: str) -> int:
@@ -517,7 +517,7 @@ def doctor(config_path: Path, only: tuple[str, ...], as_json: bool) -> None:
         for p in probes:
             status = "[green]ok[/green]" if p.ok else "[red]missing[/red]"
             texts = (p.source, p.check, p.detail, p.fix or "")
-            source, check, detail, fix = (escape(text) for text in texts)
+            source, check, detail, fix = (escape(one_line(t, MESSAGE_WIDTH)) for t in texts)
             table.add_row(source, check, status, detail, fix)
         wide = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
         wide.print(table)
@@ -546,7 +546,7 @@ def confirm_plan(config_path: Path) -> None:
     with open_store(cfg) as store:
         planned = plan_requests(store, cfg)
     for line in plan_lines(planned):
-        click.echo(line)
+        click.echo(one_line(line))
 
 
 @confirm.command("send")
@@ -569,7 +569,7 @@ def confirm_send(config_path: Path, out: Path | None) -> None:
     with open_store(cfg) as store:
         result = send_requests(store, cfg, out=out)
     for line in send_lines(result):
-        click.echo(line)
+        click.echo(one_line(line, MESSAGE_WIDTH))
     sys.exit(3 if result.failed else 0)
 
 
@@ -582,6 +582,9 @@ def confirm_send(config_path: Path, out: Path | None) -> None:
 @errors_to_exit
 def serve(config_path: Path, host: str | None, port: int | None) -> None:
     """Serve the confirmation page the request links point to (behind a reverse proxy).
+
+    Runs on waitress within the [confirm] limits: threads, idle_timeout, max_request_line,
+    max_header_bytes (docs/confirm.md).
 
     Example: SHADOWIT_CONFIRM_KEY=... shadowit serve --config config.toml --port 8765
     """

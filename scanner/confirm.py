@@ -20,7 +20,7 @@ together with a signature made from ``confirm.secret_env``.
 
 from __future__ import annotations
 
-import re
+import logging
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,12 +28,15 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from scanner import names
 from scanner.config import Config, OrganisationSettings
 from scanner.errors import ConfigError, ShadowitError
 from scanner.resolve import normalise_name
 from scanner.risk import ScopeTable
 from scanner.settings import build, secret
 from scanner.store import Store, iso, loads, parse_iso
+
+log = logging.getLogger(__name__)
 
 Answer = Literal["mine", "not_ours", "stopped", "sanction_request"]
 ANSWERS: tuple[str, ...] = ("mine", "not_ours", "stopped", "sanction_request")
@@ -43,7 +46,6 @@ MIN_SECRET_LENGTH = 32
 print(secrets.token_urlsafe(32))'`` gives 43)."""
 MAX_TEXT = 2000
 """Longest free-text answer kept; a form is not a file upload."""
-EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
 
 STATES: tuple[str, ...] = (
     "confirmed",
@@ -102,6 +104,14 @@ class ConfirmSettings:
     host: str = "127.0.0.1"
     """Address ``shadowit serve`` binds by default."""
     port: int = 8765
+    threads: int = 4
+    """Requests ``shadowit serve`` answers at once (waitress ``threads``)."""
+    idle_timeout: int = 30
+    """Seconds after which ``shadowit serve`` closes a connection that sends nothing."""
+    max_request_line: int = 8192
+    """Bytes of request line ``shadowit serve`` reads; a longer one gets 414."""
+    max_header_bytes: int = 32768
+    """Bytes of request line and headers together; more gets 431."""
 
 
 def settings(config: Config) -> ConfirmSettings:
@@ -116,7 +126,10 @@ def settings(config: Config) -> ConfirmSettings:
     for key in ("fallback_owner", "from_addr"):
         value = getattr(s, key)
         if value is not None and not is_email(value):
-            raise ConfigError(f"confirm.{key}: {value!r} is not an email address{where}")
+            raise ConfigError(
+                f"confirm.{key}: {names.one_line(repr(value), 200)} is not an email address "
+                f"({names.email_problem(value)}){where}"
+            )
     parts = urlsplit(s.link_base_url)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
         raise ConfigError(
@@ -150,7 +163,8 @@ def signing_key(s: ConfirmSettings, config: Config) -> str:
 
 
 def is_email(value: str) -> bool:
-    return bool(EMAIL.match(value)) and len(value) <= 254
+    """An address that can go into a header as it is (``scanner.names.is_email``)."""
+    return names.is_email(value)
 
 
 # -- records ------------------------------------------------------------------------------
@@ -441,6 +455,15 @@ def plan(store: Store, config: Config, s: ConfirmSettings, now: datetime) -> Pla
     asked: set[str] = set()
     for r in requests(store, "pending"):
         if r.app_key not in wanted:
+            closing.append(r)
+            continue
+        if not is_email(r.owner):  # stored before addresses were validated: never a header
+            log.warning(
+                "confirmation request %s: %s is not an email address; closed, the next owner "
+                "is asked",
+                r.id,
+                names.one_line(repr(r.owner), 200),
+            )
             closing.append(r)
             continue
         if r.last_sent is None:

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import requests
 
 from scanner.errors import ResponseShapeError, RetryableError
+from scanner.names import one_line
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +225,7 @@ class HttpClient:
             log.info(
                 "%s: %s; retry %d/%d in %.1f s",
                 self.source,
-                last_problem,
+                one_line(last_problem),
                 attempt,
                 policy.attempts - 1,
                 wait,

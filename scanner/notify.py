@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from typing import Any
 
 import apprise
 
+from scanner import names
 from scanner.config import Config
 from scanner.errors import ConfigError
 from scanner.models import SEVERITIES
@@ -210,7 +210,7 @@ def notify_store(
     error = "; ".join(result.failures) or None
     _record(store, news, mode, status, day, now, result.delivered, error)
     for failure in result.failures:
-        log.warning("notification %s", failure)
+        log.warning("notification %s", names.one_line(failure))
     detail = error or ""
     return Outcome(status, len(news.findings), len(news.sources), detail)
 
@@ -374,18 +374,10 @@ _SPACES = re.compile(r"\s+")
 
 
 def safe_text(value: object, limit: int = 160) -> str:
-    """One line of inert text: no markup, mentions, links, control or bidi characters."""
-    text = str(value)
-    kept = []
-    for char in text:
-        category = unicodedata.category(char)
-        if char in "\t\n\r" or category in ("Zl", "Zp"):
-            kept.append(" ")
-        elif category.startswith("C"):
-            continue  # control, format (zero-width, bidi overrides), private, unassigned
-        else:
-            kept.append(char)
-    text = _SPACES.sub(" ", "".join(kept)).strip().translate(_LOOKALIKES)
+    """One line of inert text: no markup, mentions or links; line breaks become spaces and
+    every other control, bidi or zero-width character shows as ``⟨U+202E⟩``
+    (``scanner.names.visible``), so a disguised name is seen to be one."""
+    text = _SPACES.sub(" ", names.visible(str(value))).strip().translate(_LOOKALIKES)
     text = text.replace("://", ":\u2044\u2044")  # fraction slashes: no auto-linked URL
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "\u2026"

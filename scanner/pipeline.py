@@ -27,6 +27,7 @@ from scanner.catalog import Catalog
 from scanner.config import Config, enabled_sources
 from scanner.errors import AuthError, ConfigError, ConnectorError, LockedError, ShadowitError
 from scanner.models import Finding, InventoryApp, SanctionEntry, SourceStatus
+from scanner.names import checked_addresses, one_line
 from scanner.reconcile import Context, check_severity_overrides, reconcile
 from scanner.risk import ScopeTable
 from scanner.store import IngestStats, Store, dumps, iso
@@ -157,19 +158,21 @@ def _scan_source(
         stats = store.ingest(
             scan_id,
             name,
-            connector.collect(since),
+            # Every address a source yields is checked once, here: a malformed one (a newline
+            # would end up in a mail header) is dropped with a warning naming the record.
+            checked_addresses(connector.collect(since)),
             stats,
             on_commit=lambda s: say(name, f"{s.records} records"),
         )
     except (AuthError, ConfigError) as err:
-        log.info("%s", err)
+        log.info("%s", one_line(err))
         return (
             store.end_source(scan_id, name, "failed", stats, str(err)),
             stats.record_sources,
             True,
         )
     except ConnectorError as err:
-        log.info("%s", err)
+        log.info("%s", one_line(err))
         return (
             store.end_source(scan_id, name, "failed", stats, str(err)),
             stats.record_sources,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 import tomllib
 from collections.abc import Iterable, Sequence
@@ -20,11 +21,14 @@ from typing import TYPE_CHECKING, Any
 from scanner.catalog import Catalog
 from scanner.errors import ConfigError, InputError
 from scanner.models import InventoryApp, SanctionEntry
+from scanner.names import NAME_WIDTH, email_problem, is_email, one_line
 from scanner.resolve import normalise_name
 from scanner.store import Store, loads
 
 if TYPE_CHECKING:
     from scanner.config import Config
+
+log = logging.getLogger(__name__)
 
 STATUSES = ("sanctioned", "tolerated", "banned")
 FIELDS = (
@@ -143,7 +147,7 @@ def parse_entry(
     return SanctionEntry(
         app=name,
         status=status,
-        owner=_text(row, "owner", origin, error),
+        owner=_owner(row, name, origin, error),
         team=_text(row, "team", origin, error),
         purpose=_text(row, "purpose", origin, error),
         approved_scopes=tuple(scopes),
@@ -181,6 +185,13 @@ def recorded(store: Store, catalog: Catalog) -> list[SanctionEntry]:
     entries = []
     for r in store.db.query("SELECT * FROM sanctions ORDER BY app"):
         row = {k: r[k] for k in FIELDS if r.get(k) not in (None, "")}
+        if "owner" in row and not is_email(str(row["owner"])):  # recorded before the check
+            log.warning(
+                "sanction of %s: ignored the owner %s (not an email address); set it again "
+                "with `shadowit sanction --owner`",
+                one_line(row.get("app"), NAME_WIDTH),
+                one_line(repr(row.pop("owner")), 200),
+            )
         if "approved_scopes" in row:
             row["approved_scopes"] = loads(row["approved_scopes"], [])
         entries.append(parse_entry(row, f"inventory (set {r['updated']})", catalog))
@@ -218,6 +229,17 @@ def _text(row: dict[str, Any], key: str, origin: str, error: type[Exception]) ->
     if not isinstance(value, str):
         raise error(f"{origin}: {key} must be text")
     return value
+
+
+def _owner(row: dict[str, Any], app: str, origin: str, error: type[Exception]) -> str | None:
+    """The owner's email address: it is where confirmation requests go, as a header."""
+    owner = _text(row, "owner", origin, error)
+    if owner is None or is_email(owner):
+        return owner
+    raise error(
+        f"{origin}: owner {one_line(repr(owner), 200)} for {one_line(app, NAME_WIDTH)} is not an "
+        f"email address ({email_problem(owner)}); give one like dana@example.com"
+    )
 
 
 def _date(row: dict[str, Any], key: str, origin: str, error: type[Exception]) -> date | None:

@@ -247,9 +247,7 @@ def test_serving_logs_no_token(setup: tuple) -> None:
     import threading
     import urllib.request
 
-    from werkzeug.serving import make_server
-
-    from reports.confirm.server import RedactingRequestHandler
+    from reports.confirm.server import ServeLimits, create_server
 
     config, links, clock = setup
     lines = _Lines()
@@ -259,16 +257,16 @@ def test_serving_logs_no_token(setup: tuple) -> None:
     logger.setLevel(logging.DEBUG)
     with signing_key():
         app = ConfirmApp.from_config(config, clock=clock)
-    server = make_server("127.0.0.1", 0, app, request_handler=RedactingRequestHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    server = create_server(app, ServeLimits(), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        url = f"http://127.0.0.1:{server.server_port}{links['Jasper']}"
+        url = f"http://127.0.0.1:{server.port}{links['Jasper']}"
         with urllib.request.urlopen(url) as response:  # noqa: S310 - loopback only
             assert response.status == 200
     finally:
-        server.shutdown()
-        server.server_close()
+        server.stop()
+        thread.join(5)
         logger.removeHandler(lines)
         logger.setLevel(level)
     token = links["Jasper"].rsplit("/", 1)[1]

@@ -167,7 +167,8 @@ def test_app_names_cannot_inject_markup_or_mentions(tmp_path: Path, webhook: HTT
         ("HubSpot", "HubSpot"),
         ("AT&T Mail_Sync", "AT\uff06T Mail\uff3fSync"),
         ("<script>alert(1)</script>", "\u2039script\u203aalert(1)\u2039/script\u203a"),
-        ("a\tb\r\nc\u200bd", "a b cd"),
+        ("a\tb\r\nc\u200bd", "a b c\u27e8U+200B\u27e9d"),
+        ("Zoom\x1b[2J", "Zoom\u27e8U+001B\u27e9(2J"),
         (
             "`code` ~strike~ #general | \\n !x",
             "\u2019code\u2019 \u223cstrike\u223c \uff03general \u00a6 \u2216n \u01c3x",

@@ -14,13 +14,14 @@ smtplib: https://docs.python.org/3/library/smtplib.html (``starttls``, ``SMTP_SS
 from __future__ import annotations
 
 import csv
+import io
 import ipaddress
 import logging
 import os
 import re
+import shutil
 import smtplib
 import ssl
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,7 @@ from pathlib import Path
 
 from scanner.confirm import ConfirmSettings
 from scanner.errors import ShadowitError
+from scanner.names import email_problem, is_email, one_line, visible
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,17 @@ def compose(
     max_reminders: int,
     now: datetime,
 ) -> Outgoing:
-    """The message asking ``owner`` about ``items``."""
+    """The message asking ``owner`` about ``items``.
+
+    Both addresses go into headers as they are, so both must be plain addresses: a value with
+    a line break (``alice@example.com\\n``, ``bob@example.com\\r\\nBcc: ...``) is refused
+    here even though the plan never picks one."""
+    for role, address in (("owner", owner), ("confirm.from_addr", from_addr)):
+        if not is_email(address):
+            raise DeliveryError(
+                f"{role}: {one_line(repr(address), 200)} is not an email address "
+                f"({email_problem(address)}); no message is made for it"
+            )
     names = [plain_line(i.app_name) for i in items]
     reminding = all(i.kind == "reminder" for i in items)
     prefix = "Reminder: " if reminding else ""
@@ -138,15 +150,10 @@ def plain_line(value: str, limit: int = 120) -> str:
     A line break would forge lines of the message (or break its Subject), control, bidi and
     zero-width characters would disguise a name, and ``scheme://`` would turn a name into a
     clickable link in a message that comes from IT; so breaks become spaces, those characters
-    are dropped, ``://`` gets fraction slashes, and long names are cut.
+    show as ``⟨U+202E⟩`` (``scanner.names.visible``), ``://`` gets fraction slashes, and long
+    names are cut.
     """
-    kept = []
-    for char in value:
-        if char.isspace():
-            kept.append(" ")
-        elif not unicodedata.category(char).startswith("C"):
-            kept.append(char)
-    text = " ".join("".join(kept).split()).replace("://", ":\u2044\u2044")
+    text = " ".join(visible(value).split()).replace("://", ":\u2044\u2044")
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
 
 
@@ -220,7 +227,7 @@ def _send_one(client: smtplib.SMTP, out: Outgoing) -> Delivered:
         reason = "; ".join(
             f"{code} {text.decode(errors='replace')}" for code, text in err.recipients.values()
         )
-        log.warning("the mail server refused %s: %s", out.owner, reason)
+        log.warning("the mail server refused %s: %s", out.owner, one_line(reason))
         return Delivered(out.owner, ids, f"refused: {reason}")
     if refused:
         return Delivered(out.owner, ids, f"refused: {refused}")
@@ -264,25 +271,55 @@ def _describe(err: BaseException) -> str:
 
 # -- files --------------------------------------------------------------------------------
 CSV_COLUMNS = ("to", "subject", "app", "kind", "link", "link_expires", "reason", "message_file")
+STAGING_LABEL = "mail-"
 
 
 def write_files(outgoing: Sequence[Outgoing], folder: Path) -> list[Path]:
     """One ``<person>.eml`` per message and ``requests.csv`` for a mail-merge, owner-only.
 
+    The files are written, each flushed to disk, into a hidden staging folder beside
+    ``folder``, which is then renamed to ``folder`` in one step (or, if ``folder`` exists,
+    each file replaces its namesake in one step): a stopped ``confirm send`` leaves no partial
+    or empty message, and the next one removes the staging folder it left.
+
     The CSV's cells go through ``reports.tables.inert``: an app name starting with ``=`` must
     not become a formula in the spreadsheet a mail-merge opens it in."""
-    from reports.tables import inert  # pandas and openpyxl: only when files are written
+    from reports import staging as stage
 
+    parent = folder.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with stage.abandoned(parent, STAGING_LABEL) as stale:
+            for left in stale:
+                shutil.rmtree(left, ignore_errors=True)
+        staging = stage.create(parent, f"{STAGING_LABEL}{folder.name}-")
     except OSError as err:
         raise DeliveryError(f"confirm.out: cannot create {folder}: {err.strerror}") from None
-    written: list[Path] = []
+    try:
+        names = _write_set(outgoing, staging.path)
+        if folder.exists():
+            for name in names:
+                os.replace(staging.path / name, folder / name)
+            stage.fsync_dir(folder)
+        else:
+            staging.rename_to(folder)
+    except OSError as err:
+        raise DeliveryError(f"confirm.out: cannot write {folder}: {err.strerror}") from None
+    finally:
+        staging.discard()
+    return [folder / name for name in names]
+
+
+def _write_set(outgoing: Sequence[Outgoing], into: Path) -> list[str]:
+    from reports import staging as stage
+    from reports.tables import inert  # pandas and openpyxl: only when files are written
+
+    names: list[str] = []
     rows: list[dict[str, str]] = []
     for out in outgoing:
-        path = folder / f"{_file_name(out.owner)}.eml"
-        _write_private(path, out.message.as_bytes())
-        written.append(path)
+        name = _unused(f"{_file_name(out.owner)}", names)
+        stage.write_durable(into / name, out.message.as_bytes())
+        names.append(name)
         for item in out.items:
             rows.append(
                 {
@@ -293,30 +330,27 @@ def write_files(outgoing: Sequence[Outgoing], folder: Path) -> list[Path]:
                     "link": item.url,
                     "link_expires": item.expires.date().isoformat(),
                     "reason": plain_line(item.reason),
-                    "message_file": path.name,
+                    "message_file": name,
                 }
             )
-    csv_path = folder / "requests.csv"
-    fd = _open_private(csv_path)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        writer.writerows({key: inert(value) for key, value in row.items()} for row in rows)
-    written.append(csv_path)
-    return written
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
+    writer.writerows({key: inert(value) for key, value in row.items()} for row in rows)
+    stage.write_durable(into / "requests.csv", table.getvalue().encode("utf-8"))
+    names.append("requests.csv")
+    stage.fsync_dir(into)
+    return names
 
 
 def _file_name(owner: str) -> str:
     return re.sub(r"[^A-Za-z0-9@._-]", "_", owner)[:120]
 
 
-def _open_private(path: Path) -> int:
-    try:
-        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    except OSError as err:
-        raise DeliveryError(f"confirm.out: cannot write {path}: {err.strerror}") from None
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    with os.fdopen(_open_private(path), "wb") as handle:
-        handle.write(data)
+def _unused(stem: str, taken: Sequence[str]) -> str:
+    """``stem.eml``, or ``stem-2.eml``... when two addresses make the same file name."""
+    name, n = f"{stem}.eml", 1
+    while name in taken:
+        n += 1
+        name = f"{stem}-{n}.eml"
+    return name

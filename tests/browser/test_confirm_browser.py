@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from werkzeug.serving import make_server
 
-from reports.confirm.server import ConfirmApp, RedactingRequestHandler
+from reports.confirm.server import ConfirmApp, ServeLimits, create_server
 from scanner.cli import main
 from scanner.config import Config
 from scanner.store import Store
@@ -49,10 +48,10 @@ INVALID = "This link is no longer valid"
 def served(tmp_path: Path) -> Iterator[tuple[Config, dict[str, str], Clock]]:
     """Requests sent as message files by the CLI; their links served on 127.0.0.1."""
     with signing_key():
-        server = make_server(
-            "127.0.0.1", 0, lambda e, s: [], request_handler=RedactingRequestHandler
-        )
-        base = f"http://127.0.0.1:{server.server_port}"
+        # The port is known before the config that names it, so the app is set afterwards.
+        serving: dict[str, Any] = {}
+        server = create_server(lambda e, s: serving["app"](e, s), ServeLimits(), "127.0.0.1", 0)
+        base = f"http://127.0.0.1:{server.port}"
         config = inventory(tmp_path, base=base)
         result = CliRunner().invoke(
             main,
@@ -71,14 +70,14 @@ def served(tmp_path: Path) -> Iterator[tuple[Config, dict[str, str], Clock]]:
         assert all(url.startswith(base + "/c/") for url in links.values())
         # `confirm send` signs with the wall clock; the server starts from it too.
         clock = Clock(datetime.now(UTC))
-        server.app = ConfirmApp.from_config(config, clock=clock)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+        serving["app"] = ConfirmApp.from_config(config, clock=clock)
+    thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
         yield config, links, clock
     finally:
-        server.shutdown()
-        server.server_close()
+        server.stop()
+        thread.join(5)
 
 
 @pytest.fixture(scope="module")

@@ -34,6 +34,8 @@ AREAS = {
     "property": "Property-based tests (any input: records or a typed error)",
     "secrets": "Secrets and file permissions",
     "confirm": "Confirmation links: forged, foreign, replayed, expired and tampered tokens",
+    "serve": "The confirmation server (shadowit serve) under hostile or stuck clients",
+    "writes": "Report sets and message files when a run is killed or a write fails",
 }
 
 

@@ -198,13 +198,13 @@ def test_html_shows_hostile_text_as_text(rendered: Rendered, observe: Observe) -
         assert "alert(1)" not in script or "\\u003c" in script, "hostile text ran as script"
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "{{ 7*7 }}" in html, "template syntax in data is not evaluated"
-    assert "\x00" not in html
+    assert "\x00" not in html and "Mail\u27e8U+0000\u27e9chimp" in html
     observe(
         "hostile",
         "HTML report: <script>, attribute breakout, </script> breakout, <svg onload>, "
         "javascript: URL, template syntax, NUL, 100 KB names",
         "escaped text only: no data-made tag, event handler, script or javascript: link; "
-        "JSON in <script> escapes < > &; NUL removed",
+        "JSON in <script> escapes < > &; NUL shown as \u27e8U+0000\u27e9",
     )
 
 
@@ -269,7 +269,8 @@ def test_terminal_summary_has_no_control_sequences(rendered: Rendered, observe: 
     found = sorted({f"U+{ord(c):04X}" for c in TERMINAL_UNSAFE.findall(text.replace("\n", ""))})
     assert not found, f"raw control or bidi characters reach the terminal: {found}"
     assert "[bold red]pwned[/]" in text, "rich markup in data must print literally"
-    assert "\\u001b[2J" in text, "the escape is shown, not obeyed"
+    assert "\\x1b[2J" in text, "the escape is shown, not obeyed"
+    assert "Slack\\x0aERROR" in text, "a newline in data is shown, not a new line"
     observe(
         "hostile",
         "terminal summary: ESC sequences (clear screen, set title), BEL, C1 CSI, bidi overrides, "

@@ -186,7 +186,7 @@ def test_notification_text_of_every_corpus_value_is_inert(sent: Sent, observe: O
         "notification text: each corpus string as an app name, a finding reason and a "
         "provider error (newline log forging)",
         f"{len(items)} lines for {len(CORPUS)} findings and 1 source, one line each; markup "
-        "characters replaced by look-alikes, :// defanged, controls dropped",
+        "characters replaced by look-alikes, :// defanged, controls shown as \u27e8U+XXXX\u27e9",
     )
 
 
@@ -301,7 +301,7 @@ def test_confirmation_pages_escape_every_hostile_name(sent: Sent, observe: Obser
         "confirmation page: app names, scopes and publishers from the corpus",
         f"{len(pages)} pages, each with only the template's own tags; names escaped "
         "(&lt;script&gt;), no event handler or javascript: URL, template syntax shown as text; "
-        "control, bidi and zero-width characters dropped",
+        "control, bidi and zero-width characters shown as \u27e8U+XXXX\u27e9",
     )
 
 
