@@ -12,6 +12,7 @@ cheapest call, yielding one ``Probe`` per permission.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +21,12 @@ from typing import Any, ClassVar, Protocol
 
 import requests
 
+from scanner.errors import ConfigError
+from scanner.http import MIB, RetryPolicy
 from scanner.models import SourceRecord
+
+TRANSPORT_SETTINGS = ("timeout", "deadline_hours", "max_response_mib")
+"""Every HTTP source has these (see ``transport_policy``): one name, one meaning everywhere."""
 
 
 @dataclass(frozen=True)
@@ -76,3 +82,22 @@ class ConnectorSpec:
     settings: type
     factory: Callable[[Any, ConnectorContext], Connector]
     summary: str
+
+
+def transport_policy(
+    source: str, settings: Any, sleep: Callable[[float], None] | None
+) -> tuple[RetryPolicy, float]:
+    """The retry policy and the monotonic deadline a source's settings ask for.
+
+    ``timeout`` bounds the connect and each read, ``max_response_mib`` one answer, and
+    ``deadline_hours`` the whole source; all three are checked here so a bad value is one line.
+    """
+    for name in TRANSPORT_SETTINGS:
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"sources.{source}.{name}: must be more than 0")
+    policy = RetryPolicy(
+        timeout=settings.timeout,
+        max_bytes=int(settings.max_response_mib * MIB),
+        sleep=sleep if sleep is not None else time.sleep,
+    )
+    return policy, policy.clock() + settings.deadline_hours * 3600

@@ -81,9 +81,23 @@ import msal
 import requests
 from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
 
-from connectors.base import ConnectorContext, ConnectorSpec, Probe
-from scanner.errors import AuthError, ConfigError, ConnectorError, ResponseShapeError
-from scanner.http import HttpClient, HttpStatusError, RateLimiter, RetryPolicy, new_session
+from connectors.base import ConnectorContext, ConnectorSpec, Probe, transport_policy
+from connectors.tokens import (
+    DISCOVERY_FIELDS,
+    TOKEN_FIELDS,
+    answer_problem,
+    endpoint,
+    not_a_token_answer,
+    unavailable,
+)
+from scanner.errors import (
+    AuthError,
+    ConfigError,
+    ConnectorError,
+    ResponseShapeError,
+    RetryableError,
+)
+from scanner.http import HttpClient, HttpStatusError, RateLimiter, new_session
 from scanner.models import (
     Checkpoint,
     ConsentType,
@@ -96,6 +110,7 @@ from scanner.models import (
     SourceWarning,
     User,
 )
+from scanner.names import one_line
 from scanner.paging import Page, odata_pages
 from scanner.settings import secret
 
@@ -199,6 +214,12 @@ class EntraSettings:
     reports_period: float = 10.0
     """Identity reports allow 5 requests per 10 s per app per tenant
     (https://learn.microsoft.com/en-us/graph/throttling-limits)."""
+    timeout: float = 60.0
+    """Seconds to wait for a connection and for each read of an answer."""
+    deadline_hours: float = 4.0
+    """The source ends ``failed`` after this long, keeping what it collected."""
+    max_response_mib: int = 64
+    """The largest single answer accepted (a page of 1,000 Graph sign-ins is about 1.5 MiB)."""
 
 
 @dataclass(frozen=True)
@@ -620,21 +641,50 @@ def _read_credential(settings: EntraSettings, ctx: ConnectorContext) -> _Credent
 
 
 class _MsalHttp:
-    """msal's http_client: our session (trusted CA, no env overrides) with a timeout."""
+    """msal's http_client: our session (trusted CA, no env overrides) with a timeout.
+
+    Every answer is checked before msal reads it (``connectors.tokens``): on an HTML page, an
+    empty body or JSON of the wrong shape msal raises a parser error and logs the whole body;
+    here it becomes one RetryableError naming the authority's origin. msal asks only for JSON:
+    the OpenID discovery document (GET) and tokens (POST)."""
 
     def __init__(self, session: requests.Session, timeout: float) -> None:
         self._session, self._timeout = session, timeout
 
     def post(self, url: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self._timeout)
-        return self._session.post(url, **kwargs)
+        return _msal_answer(self._session.post(url, **kwargs), url)
 
     def get(self, url: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self._timeout)
-        return self._session.get(url, **kwargs)
+        response = self._session.get(url, **kwargs)
+        if urlsplit(url).path.endswith("/.well-known/openid-configuration"):
+            return _msal_answer(response, url, DISCOVERY, DISCOVERY_FIELDS)
+        return _msal_answer(response, url, "the sign-in authority", ())
 
     def close(self) -> None:  # msal may close its client; the session is the context's
         pass
+
+
+DISCOVERY = "the sign-in authority's discovery document"
+
+
+def _msal_answer(
+    response: requests.Response,
+    url: str,
+    what: str = "the token endpoint",
+    fields: tuple[str, ...] = TOKEN_FIELDS,
+) -> requests.Response:
+    """``response`` if msal can read it; 429/5xx and non-token answers raise our error."""
+    where = f"{KEY}.authority_host"
+    status = response.status_code
+    if status == 429 or status >= 500:
+        raise unavailable(SOURCE, url, status, where, what)
+    problem = answer_problem(status, response.headers.get("Content-Type"), response.content, fields)
+    if problem is not None:
+        expected = "a discovery document" if fields == DISCOVERY_FIELDS else "a token response"
+        raise not_a_token_answer(SOURCE, url, status, problem, where, what, expected)
+    return response
 
 
 _AADSTS = re.compile(r"AADSTS\d+")
@@ -688,17 +738,22 @@ class _Tokens:
                 token_cache=msal.TokenCache(),
             )
         except requests.RequestException as err:
-            raise ConnectorError(
+            raise RetryableError(
                 SOURCE,
-                f"cannot reach the sign-in authority {self.settings.authority_host} "
+                f"cannot reach the sign-in authority at {endpoint(self.authority)} "
                 f"({type(err).__name__}); check authority_host, ca_bundle and the network",
             ) from None
-        except ValueError as err:
+        except ValueError:
+            # msal's text may quote what the server sent (a 4xx body, an endpoint URL): not ours
+            # to print. Bodies that are not discovery documents were refused by _msal_answer.
             raise AuthError(
                 SOURCE,
-                f"tenant {self.settings.tenant_id} is unknown to {self.settings.authority_host} "
-                f"({str(err).splitlines()[0][:200]}); check {KEY}.tenant_id and authority_host",
+                f"tenant {self.settings.tenant_id} is unknown to {endpoint(self.authority)} (its "
+                "discovery document answered an error or could not be used); check "
+                f"{KEY}.tenant_id and authority_host",
             ) from None
+        except (KeyError, TypeError, AttributeError) as err:
+            raise self._unreadable(DISCOVERY, err) from None
 
     def token(self) -> str:
         with self._lock:
@@ -707,14 +762,33 @@ class _Tokens:
             try:
                 result = self._app.acquire_token_for_client(scopes=[self.scope])
             except requests.RequestException as err:
-                raise ConnectorError(
+                raise RetryableError(
                     SOURCE,
-                    f"cannot reach the token endpoint at {self.settings.authority_host} "
-                    f"({type(err).__name__})",
+                    f"cannot reach the token endpoint at {endpoint(self.authority)} "
+                    f"({type(err).__name__}); check authority_host, ca_bundle and the network",
                 ) from None
-        if result and result.get("access_token"):
-            return str(result["access_token"])
-        raise self._rejected(result or {})
+            except (ValueError, TypeError, KeyError, AttributeError) as err:
+                # msal reading a JSON token answer of the wrong shape (an id_token that is not
+                # a JWT, an expires_in that is not a number): the server's fault, not a bug.
+                raise self._unreadable("the token endpoint", err) from None
+        if not isinstance(result, dict):
+            raise self._unreadable("the token endpoint", TypeError("no answer"))
+        token = result.get("access_token")
+        if isinstance(token, str) and token:
+            return token
+        if result.get("error"):
+            raise self._rejected(result)
+        raise not_a_token_answer(
+            SOURCE, self.authority, 200, "JSON without access_token", f"{KEY}.authority_host"
+        )
+
+    def _unreadable(self, what: str, err: Exception) -> RetryableError:
+        return RetryableError(
+            SOURCE,
+            f"{what} at {endpoint(self.authority)} answered with something msal cannot read "
+            f"({type(err).__name__}), not a token response; check {KEY}.authority_host, or a "
+            "proxy or captive portal in the way",
+        )
 
     def _rejected(self, result: Mapping[str, Any]) -> AuthError:
         description = str(result.get("error_description") or result.get("error") or "no reason")
@@ -731,7 +805,7 @@ class _Tokens:
         return AuthError(
             SOURCE,
             f"{self._what()} for app {self.settings.client_id} in tenant "
-            f"{self.settings.tenant_id} was rejected ({detail[:300]}). Fix: "
+            f"{self.settings.tenant_id} was rejected ({one_line(detail, 300)}). Fix: "
             f"{fix.format(where=where)}",
         )
 
@@ -760,12 +834,15 @@ class EntraConnector:
         self._base_sleep, clock = _paced_clock(ctx.sleep)
         self._real_sleep = ctx.sleep is None
         self._reader: _Background | None = None
-        policy = RetryPolicy(sleep=self._sleep)
+        policy, deadline = transport_policy(SOURCE, settings, self._sleep)
         self.tokens = _Tokens(settings, credential, session, policy.timeout)
         self.client = HttpClient(
             SOURCE,
             session=session,
             policy=policy,
+            origins=[settings.graph_url],
+            origin_setting="graph_url",
+            deadline=deadline,
             limiters={
                 "reports": RateLimiter(
                     settings.reports_calls, settings.reports_period, clock=clock, sleep=self._sleep

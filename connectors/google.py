@@ -48,13 +48,16 @@ from urllib.parse import urljoin
 
 import google_auth_httplib2
 import httplib2
+from google.auth import transport as google_transport
 from google.auth.exceptions import RefreshError, TransportError
 from google.oauth2 import service_account
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest
 
-from connectors.base import ConnectorContext, ConnectorSpec, Probe
+from connectors.base import ConnectorContext, ConnectorSpec, Probe, transport_policy
+from connectors.google_http import BoundedHttp
+from connectors.tokens import answer_problem, endpoint, not_a_token_answer
 from scanner.errors import (
     AuthError,
     ConfigError,
@@ -63,7 +66,14 @@ from scanner.errors import (
     ResponseShapeError,
     RetryableError,
 )
-from scanner.http import RateLimiter, RetryPolicy, retry_after_seconds
+from scanner.http import (
+    HttpClient,
+    RateLimiter,
+    RetryPolicy,
+    TransportProblem,
+    new_session,
+    retry_after_seconds,
+)
 from scanner.models import (
     Checkpoint,
     Grant,
@@ -152,7 +162,11 @@ class GoogleSettings:
     concurrency: int = 4
     """Batch requests in flight at once."""
     timeout: float = 60.0
-    """Seconds to wait for each HTTP answer."""
+    """Seconds to wait for a connection and for each read of an answer."""
+    deadline_hours: float = 4.0
+    """The source ends ``failed`` after this long, keeping what it collected."""
+    max_response_mib: int = 64
+    """The largest single answer accepted."""
 
 
 # -- parsing (pure) -------------------------------------------------------------------------
@@ -357,7 +371,7 @@ def build_credentials(
 ) -> service_account.Credentials:
     """Delegated credentials acting as ``admin_email``, refreshed at ``settings.token_uri``."""
     try:
-        credentials = service_account.Credentials.from_service_account_info(
+        credentials = _Credentials.from_service_account_info(
             {**info, "token_uri": settings.token_uri}, scopes=list(SCOPES)
         )
     except ValueError as err:
@@ -365,6 +379,73 @@ def build_credentials(
             f"{setting}: the service account key cannot be used ({err}); create a new JSON key"
         ) from None
     return credentials.with_subject(settings.admin_email)
+
+
+class _Credentials(service_account.Credentials):
+    """Service-account credentials whose token answers are checked before google-auth reads them.
+
+    From ``token_uri`` google-auth turns an HTML page, an empty body or a JSON array into a
+    TypeError, quotes the page in a RefreshError, and retries 5xx with its own sleeps. Every
+    refresh (``authorize``'s, and the later ones of google-auth-httplib2 and googleapiclient's
+    batches, which copy the credentials with their class) goes through ``_TokenAnswers``: such
+    answers become one line naming the endpoint's host, and 429/5xx our bounded retries."""
+
+    def refresh(self, request: google_transport.Request) -> None:
+        super().refresh(_TokenAnswers(request))
+
+
+# OAuth error codes google-auth retries itself, with real sleeps (google.oauth2._client).
+_TRANSIENT_TOKEN_ERRORS = frozenset({"internal_failure", "server_error", "temporarily_unavailable"})
+
+
+class _TokenAnswers(google_transport.Request):
+    """A google-auth transport that checks each token answer (the JWT grant, a POST)."""
+
+    def __init__(self, inner: google_transport.Request) -> None:
+        self._inner = inner
+
+    def __call__(
+        self,
+        url: str,
+        method: str = "GET",
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        try:
+            response = self._inner(
+                url, method=method, body=body, headers=headers, timeout=timeout, **kwargs
+            )
+        except TransportProblem as err:  # names host and path already
+            raise _RetryLater(str(err), None) from None
+        except (TransportError, OSError) as err:
+            cause = err.args[0] if err.args and isinstance(err.args[0], BaseException) else err
+            failure = f"{type(cause).__name__} talking to the token endpoint at {endpoint(url)}"
+            raise _RetryLater(failure, None) from None
+        if method != "POST":  # an access-boundary lookup, not a token answer
+            return response
+        status = int(response.status)
+        answer_headers = {str(k).lower(): str(v) for k, v in dict(response.headers).items()}
+        data = response.data
+        if status == 429 or status >= 500 or _transient_error(status, data):
+            hint = answer_headers.get("retry-after")
+            wait = retry_after_seconds({"Retry-After": hint}) if hint else None
+            raise _RetryLater(f"HTTP {status} from the token endpoint at {endpoint(url)}", wait)
+        problem = answer_problem(status, answer_headers.get("content-type"), data)
+        if problem is not None:
+            raise not_a_token_answer(SOURCE, url, status, problem, "sources.google.token_uri")
+        return response
+
+
+def _transient_error(status: int, data: bytes | str) -> bool:
+    if 200 <= status < 300:
+        return False
+    try:
+        body = json.loads(data)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(body, dict) and body.get("error") in _TRANSIENT_TOKEN_ERRORS
 
 
 def delegation_help(client_id: str) -> str:
@@ -472,13 +553,17 @@ class _Caller:
             return attempt()
         except RefreshError as err:
             raise self._auth_error(err) from None
+        except TransportProblem as err:
+            raise _RetryLater(str(err), None) from None
         except (TransportError, httplib2.HttpLib2Error, OSError) as err:
             raise _RetryLater(f"{type(err).__name__} talking to Google", None) from None
 
     def _auth_error(self, err: RefreshError) -> AuthError:
         details = err.args[1] if len(err.args) > 1 and isinstance(err.args[1], dict) else {}
-        code = details.get("error") or str(err.args[0] if err.args else err).split(":")[0]
-        description = details.get("error_description") or ""
+        code = one_line(
+            details.get("error") or str(err.args[0] if err.args else err).split(":")[0], 100
+        )
+        description = one_line(details.get("error_description") or "", 200)
         if code == "unauthorized_client":
             return AuthError(
                 SOURCE,
@@ -526,7 +611,16 @@ class GoogleConnector:
         self.client_id = str(info["client_id"])
         self.credentials = build_credentials(info, settings, setting)
         sleep = context.sleep or RetryPolicy().sleep
-        self.policy = policy or RetryPolicy(timeout=settings.timeout, sleep=sleep)
+        self.policy, deadline = transport_policy(SOURCE, settings, sleep)
+        self.policy = policy or self.policy
+        self.transport = HttpClient(
+            SOURCE,
+            context.session or new_session(self._ca_bundle()),
+            self.policy,
+            origins=[settings.api_root, settings.token_uri],
+            origin_setting="api_root or token_uri",
+            deadline=deadline,
+        )
         self.caller = _Caller(self.policy, self.client_id)
         # Directory calls (each call inside a batch counts) share one minute window.
         self.pace = RateLimiter(settings.queries_per_minute, 60.0, sleep=sleep)
@@ -540,8 +634,9 @@ class GoogleConnector:
 
     # -- transport ------------------------------------------------------------------------
     def _http(self) -> google_auth_httplib2.AuthorizedHttp:
-        http = httplib2.Http(timeout=self.settings.timeout, ca_certs=self._ca_bundle())
-        return google_auth_httplib2.AuthorizedHttp(self.credentials, http=http)
+        return google_auth_httplib2.AuthorizedHttp(
+            self.credentials, http=BoundedHttp(self.transport)
+        )
 
     def _ca_bundle(self) -> str | None:
         if not self.settings.ca_bundle:
@@ -570,9 +665,7 @@ class GoogleConnector:
 
     def authorize(self) -> None:
         """Get the first token now, so a delegation problem stops the scan before any listing."""
-        request = google_auth_httplib2.Request(
-            httplib2.Http(timeout=self.settings.timeout, ca_certs=self._ca_bundle())
-        )
+        request = google_auth_httplib2.Request(BoundedHttp(self.transport))
         self.caller.run("the token request", lambda: self.credentials.refresh(request))
 
     # -- collect --------------------------------------------------------------------------

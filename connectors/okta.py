@@ -41,7 +41,8 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from connectors.base import ConnectorContext, ConnectorSpec, Probe
+from connectors.base import ConnectorContext, ConnectorSpec, Probe, transport_policy
+from connectors.tokens import answer_problem, not_a_token_answer
 from scanner.errors import (
     AuthError,
     ConfigError,
@@ -53,9 +54,7 @@ from scanner.http import (
     HttpClient,
     HttpStatusError,
     RateLimiter,
-    RetryPolicy,
     new_session,
-    safe_url,
 )
 from scanner.models import (
     Checkpoint,
@@ -140,6 +139,12 @@ class OktaSettings:
     """Wait for the rate-limit reset once fewer than this share of calls remain."""
     concurrency: int = 4
     """App-user listings fetched in parallel (Okta's org concurrency limit is 75)."""
+    timeout: float = 60.0
+    """Seconds to wait for a connection and for each read of an answer."""
+    deadline_hours: float = 4.0
+    """The source ends ``failed`` after this long, keeping what it collected."""
+    max_response_mib: int = 64
+    """The largest single answer accepted (a page of 1,000 Graph sign-ins is about 1.5 MiB)."""
 
 
 # -- auth -----------------------------------------------------------------------------------
@@ -234,22 +239,29 @@ class ServiceAppAuth:
                 "POST", self.token_url, data=form, headers={"Accept": "application/json"}
             )
         except HttpStatusError as err:
+            self._check_answer(err.response)  # a proxy's HTML 403 is not Okta refusing
             raise self._token_error(err) from None
-        body = response.json() if response.content else {}
-        if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
-            raise ResponseShapeError(
-                SOURCE, f"{safe_url(self.token_url)} answered without an access_token"
-            )
+        self._check_answer(response)
+        body = response.json()
         try:
             lifetime = float(body.get("expires_in", 3600))
         except (TypeError, ValueError):
             lifetime = 3600.0
         return body["access_token"], lifetime
 
+    def _check_answer(self, response: requests.Response) -> None:
+        """Raise one line naming the org when the answer is no token (an HTML page, empty...)."""
+        status = response.status_code
+        problem = answer_problem(status, response.headers.get("Content-Type"), response.content)
+        if problem is not None:
+            raise not_a_token_answer(
+                SOURCE, self.token_url, status, problem, "sources.okta.org_url"
+            )
+
     def _token_error(self, err: HttpStatusError) -> AuthError:
         body = err.body if isinstance(err.body, dict) else {}
-        code = str(body.get("error") or f"HTTP {err.status}")
-        detail = str(body.get("error_description") or "").strip()
+        code = one_line(body.get("error") or f"HTTP {err.status}", 100)
+        detail = one_line(str(body.get("error_description") or "").strip(), 200)
         if code == "invalid_scope":
             fix = (
                 f"grant the scopes {', '.join(self.scopes)} on the app's 'Okta API Scopes' tab, "
@@ -605,12 +617,14 @@ class OktaConnector:
         sleep = context.sleep if context.sleep is not None else time.sleep
         ca_bundle = str(context.resolve_path(settings.ca_bundle)) if settings.ca_bundle else None
         session = context.session or new_session(ca_bundle, pool=max(16, settings.concurrency))
-        policy = RetryPolicy(sleep=sleep)
+        policy, deadline = transport_policy(SOURCE, settings, sleep)
         self.pacers = {
             group: ResetPacer(settings.slowdown_remaining, clock=clock, sleep=sleep)
             for group in ("apps", "users", "logs")
         }
-        token_client = HttpClient(SOURCE, session, policy)
+        token_client = HttpClient(
+            SOURCE, session, policy, origins=[self.org_url], origin_setting="org_url"
+        )
         self.auth = build_auth(_replace_org(settings, self.org_url), context, token_client)
         self.http = HttpClient(
             SOURCE,
@@ -619,6 +633,9 @@ class OktaConnector:
             limiters=self.pacers,
             auth=self.auth.headers,
             after_response=self._observe,
+            origins=[self.org_url],
+            origin_setting="org_url",
+            deadline=deadline,
         )
 
     def _observe(self, response: requests.Response) -> None:

@@ -47,7 +47,8 @@ def errors_to_exit(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ShadowitError as err:
-            click.echo(f"Error: {err}", err=True)
+            # Messages carry provider text (names, error bodies): escaped, one line.
+            click.echo(f"Error: {one_line(str(err), MESSAGE_WIDTH)}", err=True)
             sys.exit(err.exit_code)
 
     return wrapper  # type: ignore[return-value]

@@ -7,8 +7,9 @@
     │   ├── AuthError        which credential or consent failed                        exit 2
     │   ├── PermissionMissing  which permission or scope; the stream is Skipped, source partial
     │   ├── RetryableError   429/5xx/reset after bounded retries; source failed
+    │   ├── DeadlineExceeded the source ran past its deadline; what it stored is kept, failed
     │   └── ResponseShapeError  a required field missing; nothing half-stored
-    ├── StoreError           the inventory database cannot be used
+    ├── StoreError           the inventory cannot be used: disk full, read-only, locked    exit 2
     └── LockedError          another scan holds the store's lock                       exit 2
 
 Only ``scanner.cli`` turns these into exit codes; anything else is a bug and keeps its traceback.
@@ -60,12 +61,17 @@ class RetryableError(ConnectorError):
     """Throttling or a transient server error that outlasted the retry budget."""
 
 
+class DeadlineExceeded(ConnectorError):
+    """The source ran past its configured deadline; what it collected so far is kept."""
+
+
 class ResponseShapeError(ConnectorError):
     """The provider answered with a body that lacks a field we require."""
 
 
 class StoreError(ShadowitError):
-    """The SQLite inventory cannot be opened or written."""
+    """The SQLite inventory cannot be opened or written (corrupt, disk full, read-only file or
+    folder, locked past the busy timeout); the message names the file and the fix."""
 
 
 class LockedError(ShadowitError):

@@ -8,6 +8,18 @@ https://learn.microsoft.com/en-us/graph/throttling) or as an HTTP date, and Okta
 Without a hint we back off exponentially with jitter. Every wait is capped and the number of
 attempts is bounded, so a throttling storm ends in a clear ``RetryableError``.
 
+A hostile or broken server cannot take more than it is given:
+
+- **Origin pinning.** A client knows the origins (scheme, host, port) its source is configured
+  for. A URL outside them (a next link, a redirect) is refused before anything is sent, so
+  credentials never leave their origin and the listing ends as a failure, never as complete.
+  Redirects are followed by hand, under the same rule.
+- **Bounded answers.** Bodies are streamed and cut at ``RetryPolicy.max_bytes``; each read waits
+  at most ``timeout`` and a whole answer at most ``request_deadline``. Over either is a
+  retriable problem, then a ``RetryableError`` naming host and path.
+- **A deadline per source.** ``HttpClient.deadline`` (a ``time.monotonic`` instant) ends every
+  request after it with ``DeadlineExceeded``; what the source stored so far is kept.
+
 No URL query string, header or body that could carry a token is ever put in a message: messages
 name the host and path only.
 """
@@ -20,20 +32,25 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 
-from scanner.errors import ResponseShapeError, RetryableError
+from scanner.errors import DeadlineExceeded, ResponseShapeError, RetryableError
 from scanner.names import one_line
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "shadowit/0.1 (+read-only inventory scanner)"
 RETRIABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 5
+READ_CHUNK = 256 * 1024
+MIB = 1024 * 1024
 
 
 @dataclass
@@ -45,7 +62,12 @@ class RetryPolicy:
     max_wait: float = 60.0
     timeout: float = 60.0
     """Seconds to wait for connect and for each read."""
+    request_deadline: float = 600.0
+    """Seconds one answer may take from the request to its last byte (a trickling server)."""
+    max_bytes: int = 64 * MIB
+    """The largest answer accepted; Graph pages of 1,000 sign-ins are about 1.5 MB."""
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
 
 
 class RateLimiter:
@@ -98,7 +120,27 @@ class HttpStatusError(Exception):
 def safe_url(url: str) -> str:
     """Host and path only: query strings may hold skiptokens, signatures or keys."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+    return one_line(f"{parts.scheme}://{parts.netloc}{parts.path}", 300)
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host:port`` with the default port made explicit, lower-cased."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    port = port or {"https": 443, "http": 80}.get(scheme)
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+class _TooBig(Exception):
+    """An answer crossed the size cap or the per-answer deadline (the reason is the message)."""
+
+
+class TransportProblem(OSError):
+    """One attempt failed below HTTP (``send_once``); the message names host and path only."""
 
 
 def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
@@ -129,7 +171,9 @@ class HttpClient:
 
     ``source`` names the connector in errors. ``limiters`` maps a pacing group name (e.g.
     ``"reports"``) to a RateLimiter; ``get(..., pace="reports")`` waits on it before each attempt.
-    ``before_request`` lets a connector slow down from response headers (Okta's remaining count).
+    ``after_response`` lets a connector slow down from response headers (Okta's remaining count).
+    ``origins`` are the base URLs credentials may go to (``origin_setting`` names the setting
+    in the refusal); ``deadline`` is the ``policy.clock`` instant the source must end by.
     """
 
     def __init__(
@@ -141,8 +185,14 @@ class HttpClient:
         auth: Callable[[], Mapping[str, str]] | None = None,
         is_retriable: Callable[[requests.Response], bool] | None = None,
         after_response: Callable[[requests.Response], None] | None = None,
+        origins: Iterable[str] = (),
+        origin_setting: str = "the configured URL",
+        deadline: float | None = None,
     ) -> None:
         self.source = source
+        self.origins = frozenset(origin_of(url) for url in origins)
+        self.origin_setting = origin_setting
+        self.deadline = deadline
         self.session = session or new_session()
         self.policy = policy or RetryPolicy()
         self.limiters = dict(limiters or {})
@@ -181,28 +231,23 @@ class HttpClient:
         policy = self.policy
         last_problem = "no attempt made"
         for attempt in range(1, policy.attempts + 1):
+            self._check_deadline(url)
             if pace and pace in self.limiters:
                 self.limiters[pace].acquire()
-            send_headers = {"User-Agent": USER_AGENT, **(headers or {})}
-            if self._auth:
-                send_headers.update(self._auth())
             with self._count_lock:
                 self.requests_made += 1
             try:
-                response = self.session.request(
-                    method,
-                    url,
-                    params=params,
-                    headers=send_headers,
-                    data=data,
-                    timeout=policy.timeout,
-                )
+                response = self._send(method, url, params, headers, data)
             except (
                 requests.ConnectionError,
                 requests.Timeout,
                 requests.exceptions.ChunkedEncodingError,  # a body cut off mid-page
+                requests.exceptions.ContentDecodingError,
             ) as err:
                 last_problem = f"{type(err).__name__} talking to {safe_url(url)}"
+                wait = self._backoff(attempt)
+            except _TooBig as err:
+                last_problem = str(err)
                 wait = self._backoff(attempt)
             else:
                 if self._after_response:
@@ -236,6 +281,113 @@ class HttpClient:
             f"gave up after {policy.attempts} attempts: {last_problem}. "
             "The provider is throttling or failing; the next scan will try again.",
         )
+
+    def send_once(
+        self, method: str, url: str, headers: Mapping[str, str] | None = None, data: Any = None
+    ) -> requests.Response:
+        """One attempt under the origin, size and deadline rules, any status returned as is.
+
+        For transports with their own retry loop (googleapiclient's). Transport problems raise
+        ``OSError`` subclasses whose message names host and path only.
+        """
+        self._check_deadline(url)
+        with self._count_lock:
+            self.requests_made += 1
+        try:
+            return self._send(method, url, None, headers, data)
+        except requests.RequestException as err:
+            raise TransportProblem(f"{type(err).__name__} talking to {safe_url(url)}") from None
+        except _TooBig as err:
+            raise TransportProblem(str(err)) from None
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        data: Any,
+    ) -> requests.Response:
+        """One attempt: redirects followed by hand inside our origins, the body read bounded."""
+        for _hop in range(MAX_REDIRECTS + 1):
+            self._check_origin(url, "a next link")
+            send_headers = {"User-Agent": USER_AGENT, **(headers or {})}
+            if self._auth:
+                send_headers.update(self._auth())
+            response = self.session.request(
+                method,
+                url,
+                params=params,
+                headers=send_headers,
+                data=data,
+                timeout=self.policy.timeout,
+                allow_redirects=False,
+                stream=True,
+            )
+            location = response.headers.get("Location")
+            if response.status_code not in REDIRECT_STATUS or not location:
+                self._read_body(response, url)
+                return response
+            response.close()
+            url = urljoin(response.url, location)
+            self._check_origin(url, "a redirect")
+            params = None  # the Location carries its own query
+            if response.status_code == 303:
+                method, data = "GET", None
+        raise ResponseShapeError(
+            self.source, f"{safe_url(url)} redirected more than {MAX_REDIRECTS} times"
+        )
+
+    def _check_origin(self, url: str, what: str) -> None:
+        if self.origins and origin_of(url) not in self.origins:
+            raise ResponseShapeError(
+                self.source,
+                f"{what} points outside {self.origin_setting} (to {safe_url(url)}): refusing "
+                "to send credentials there; the listing is incomplete and nothing is marked gone",
+            )
+
+    def _check_deadline(self, url: str) -> None:
+        if self.deadline is not None and self.policy.clock() >= self.deadline:
+            raise DeadlineExceeded(
+                self.source,
+                f"the source ran past its deadline before {safe_url(url)}; what it collected is "
+                "kept and the next scan goes on from there (raise deadline_hours if this tenant "
+                "needs longer)",
+            )
+
+    def _read_body(self, response: requests.Response, url: str) -> None:
+        """Read the whole answer into ``response`` within the size cap and deadlines."""
+        policy = self.policy
+        limit = policy.max_bytes
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            response.close()
+            raise _TooBig(f"{safe_url(url)} announced an answer over {limit // MIB} MiB")
+        ends = policy.clock() + policy.request_deadline
+        if self.deadline is not None:
+            ends = min(ends, self.deadline)
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            while chunk := response.raw.read1(READ_CHUNK, decode_content=True):
+                size += len(chunk)
+                if size > limit:
+                    raise _TooBig(f"{safe_url(url)} sent an answer over {limit // MIB} MiB")
+                if policy.clock() > ends:
+                    raise _TooBig(
+                        f"{safe_url(url)} took longer than {policy.request_deadline:g} s to "
+                        "send one answer"
+                    )
+                chunks.append(chunk)
+        except urllib3.exceptions.ReadTimeoutError:
+            raise requests.Timeout(f"read timed out from {safe_url(url)}") from None
+        except urllib3.exceptions.ProtocolError:
+            raise requests.exceptions.ChunkedEncodingError("answer cut off") from None
+        except urllib3.exceptions.DecodeError:
+            raise requests.exceptions.ContentDecodingError("bad content encoding") from None
+        finally:
+            response.close()
+        response._content = b"".join(chunks)  # what .content and .json() read from
 
     def _backoff(self, attempt: int) -> float:
         base = self.policy.backoff * (2 ** (attempt - 1))

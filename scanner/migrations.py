@@ -319,13 +319,55 @@ def _signin_keys(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_signins_at ON signins (at)")
 
 
+def _signin_floors(db: sqlite_utils.Database) -> None:
+    """A de-duplication floor per source, so pruning old sign-in keys counts nothing twice.
+
+    Retention deletes the keys of events older than its cutoff; an event that old read again
+    (a ``--full`` re-read, a re-imported file) would find no key and be counted again. Once a
+    source's keys below a day are gone, its events before that day are not counted any more.
+    The seed for an existing inventory is the oldest key still stored (earlier keys were
+    pruned), or, when every key is gone, the day after the source's last counted day.
+    """
+    db.execute("CREATE TABLE signin_floors (source TEXT PRIMARY KEY, day TEXT NOT NULL)")
+    oldest_key = db.execute("SELECT min(day) FROM signin_keys").fetchone()[0]
+    if oldest_key is None:
+        db.execute(
+            "INSERT INTO signin_floors (source, day) SELECT source, date(max(day), '+1 day') "
+            "FROM signin_daily GROUP BY source"
+        )
+    else:
+        db.execute(
+            "INSERT INTO signin_floors (source, day) SELECT source, ? FROM signin_daily "
+            "GROUP BY source HAVING min(day) < ?",
+            [oldest_key, oldest_key],
+        )
+
+
+def _scan_run_owner(db: sqlite_utils.Database) -> None:
+    """Which process runs a scan, and why a scan failed.
+
+    A scan whose process died (a full disk, a kill) is left ``running``; with its pid and host
+    the next open of the store can tell it apart from a scan still going and end it.
+    """
+    db.execute("ALTER TABLE scan_runs ADD COLUMN pid INTEGER")
+    db.execute("ALTER TABLE scan_runs ADD COLUMN host TEXT")
+    db.execute("ALTER TABLE scan_runs ADD COLUMN error TEXT")
+
+
 def signin_key(source: str, event_id: str) -> int:
     """A stable signed 64-bit key for one event of one source (collisions: ~1e-8 at 1e6)."""
     digest = hashlib.blake2b(f"{source}\x00{event_id}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
-STEPS: list[Step] = [_initial, _confirmations, _notifications, _signin_keys]
+STEPS: list[Step] = [
+    _initial,
+    _confirmations,
+    _notifications,
+    _signin_keys,
+    _signin_floors,
+    _scan_run_owner,
+]
 
 
 def current_version(db: sqlite_utils.Database) -> int:

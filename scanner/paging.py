@@ -7,13 +7,15 @@
 - Okta: ``Link: <...>; rel="next"`` (https://developer.okta.com/docs/api/#pagination).
 
 All three share one loop (``_follow``) that guards against a server that loops or stalls: a
-next link or token seen before, or ``MAX_EMPTY_PAGES`` empty pages in a row that still point
-further, end the listing with a ResponseShapeError instead of spinning forever, and
-``max_pages`` bounds it.
+next link or token seen before, ``MAX_EMPTY_PAGES`` empty pages in a row that still point
+further, or ``MAX_REPEATED_PAGES`` pages in a row whose item ids were all seen earlier in the
+listing (a loop whose link changes at every step, e.g. a counter in the query), end the listing
+with a ResponseShapeError instead of spinning forever, and ``max_pages`` bounds it.
 """
 
 from __future__ import annotations
 
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +28,10 @@ from scanner.http import HttpClient, safe_url
 MAX_PAGES = 1_000_000
 MAX_EMPTY_PAGES = 100
 """Empty pages in a row that still point further: a stalled listing, not a slow one."""
+MAX_REPEATED_PAGES = 3
+"""Pages in a row made only of items already seen in this listing: a loop, not an overlap."""
+RECENT_PAGES = 200
+"""How many earlier pages' item ids are remembered one by one (older pages by fingerprint)."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +133,12 @@ class _LinkWords:
     def too_many(self, max_pages: int) -> str:
         return f"{safe_url(self.url)} has more than {max_pages} pages"
 
+    def repeats(self, link: str) -> str:
+        return (
+            f"{safe_url(link)} sent {MAX_REPEATED_PAGES} pages in a row of items it had already "
+            "sent in this listing (a loop)"
+        )
+
 
 class _TokenWords:
     """How errors name a listing continued by page tokens (never shown: they are opaque)."""
@@ -140,6 +152,9 @@ class _TokenWords:
     def too_many(self, max_pages: int) -> str:
         return f"more than {max_pages} pages"
 
+    def repeats(self, _token: str) -> str:
+        return f"{MAX_REPEATED_PAGES} pages in a row of items already sent in this listing (a loop)"
+
 
 def _follow(
     source: str,
@@ -149,8 +164,10 @@ def _follow(
 ) -> Iterator[Page]:
     """Fetch pages until one has no continuation; stop a server that loops or stalls."""
     seen: set[str] = set()
+    repeats = _Repeats()
     cursor: str | None = None
     empty_streak = 0
+    repeat_streak = 0
     for _ in range(max_pages):
         page = fetch(cursor)
         yield page
@@ -161,9 +178,48 @@ def _follow(
         empty_streak = 0 if page.items else empty_streak + 1
         if empty_streak >= MAX_EMPTY_PAGES:
             raise ResponseShapeError(source, words.empty(page.next))
+        repeat_streak = repeat_streak + 1 if repeats.all_seen(page.items) else 0
+        if repeat_streak >= MAX_REPEATED_PAGES:
+            raise ResponseShapeError(source, words.repeats(page.next))
         seen.add(page.next)
         cursor = page.next
     raise ResponseShapeError(source, words.too_many(max_pages))
+
+
+class _Repeats:
+    """Remembers item ids of a listing in bounded memory: the last pages' ids one by one, and a
+    fingerprint of every page's id set, so an A, B, A, B loop is caught however long ago A was.
+    """
+
+    def __init__(self) -> None:
+        self._recent: deque[frozenset[int]] = deque()
+        self._counts: Counter[int] = Counter()
+        self._pages: set[int] = set()
+
+    def all_seen(self, items: list[Any]) -> bool:
+        ids = frozenset(
+            _item_key(item) for item in items if isinstance(item, dict) and "id" in item
+        )
+        if not ids or len(ids) < len(items):
+            return False  # items without ids cannot be told apart: never call them a loop
+        fingerprint = hash(ids)
+        seen = fingerprint in self._pages or all(key in self._counts for key in ids)
+        self._pages.add(fingerprint)
+        self._recent.append(ids)
+        self._counts.update(ids)
+        if len(self._recent) > RECENT_PAGES:
+            for key in self._recent.popleft():
+                left = self._counts[key] - 1
+                if left:
+                    self._counts[key] = left
+                else:
+                    del self._counts[key]
+        return seen
+
+
+def _item_key(item: dict[str, Any]) -> int:
+    value = item["id"]
+    return hash(value) if isinstance(value, str | int) else hash(repr(value))
 
 
 def next_link(response: requests.Response) -> str | None:

@@ -3,7 +3,8 @@
 Each source ends ``ok``, ``partial`` (it yielded Skipped) or ``failed`` (its error is kept in
 the scan's source status); a failed source never makes its apps look gone and never resolves
 their findings. The scan run is ``finished`` only after every source ended and the inventory
-was rebuilt; reports read finished runs only. A lock keeps two scans off one store.
+was rebuilt; reports read finished runs only. A scan stopped by an expected error (the store
+full, read-only or locked) ends ``failed`` with that error. A lock keeps two scans off one store.
 """
 
 from __future__ import annotations
@@ -25,7 +26,14 @@ from scanner import findings as lifecycle
 from scanner import inventory, sanctions
 from scanner.catalog import Catalog
 from scanner.config import Config, enabled_sources
-from scanner.errors import AuthError, ConfigError, ConnectorError, LockedError, ShadowitError
+from scanner.errors import (
+    AuthError,
+    ConfigError,
+    ConnectorError,
+    LockedError,
+    ShadowitError,
+    StoreError,
+)
 from scanner.models import Finding, InventoryApp, SanctionEntry, SourceStatus
 from scanner.names import checked_addresses, one_line
 from scanner.reconcile import Context, check_severity_overrides, reconcile
@@ -71,6 +79,13 @@ def scan_lock(store_path: Path, wait: bool = False) -> Iterator[None]:
             f"another shadowit scan is running on {store_path} (lock file {lock.lock_file}); "
             "wait for it to finish, or run with --wait"
         ) from None
+    except OSError as err:
+        # A read-only folder (or file system) refuses the lock file before SQLite is asked.
+        raise StoreError(
+            f"{lock.lock_file}: cannot create or open the scan lock file ({err.strerror}); "
+            f"the user running shadowit needs write access to {store_path.parent}, where the "
+            "inventory keeps its lock, -wal and -shm files; the inventory itself is intact"
+        ) from None
     try:
         yield
     finally:
@@ -104,6 +119,7 @@ def run_scan(
     store_path = config.store_path
     with scan_lock(store_path, wait=wait):
         store = Store.open(store_path, clock=(lambda: now) if now else _utcnow)
+        scan_id: int | None = None
         try:
             store.abandon_stale_scans()
             scan_id = store.begin_scan(full=full)
@@ -127,8 +143,23 @@ def run_scan(
             store.prune_signins(config.store.signin_retention_days)
             store.finish_scan(scan_id)
             return result
+        except ShadowitError as err:
+            if scan_id is not None:
+                _record_failure(store, scan_id, err)
+            raise
         finally:
             store.close()
+
+
+def _record_failure(store: Store, scan_id: int, err: ShadowitError) -> None:
+    """End the scan ``failed`` with its error; the error itself goes on to the user.
+
+    When the store cannot take even this write (still locked, or full), the run stays
+    ``running`` with this process's pid, and the next open of the store ends it."""
+    try:
+        store.fail_scan(scan_id, one_line(err))
+    except StoreError as again:
+        log.info("scan %d could not be marked failed: %s", scan_id, one_line(again))
 
 
 def _build(name: str, settings: Any, context: ConnectorContext) -> Any:

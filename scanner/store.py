@@ -13,11 +13,13 @@ Current-state tables (``users``, ``raw_apps``, ``grants``, ``apps``) carry ``fir
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import socket
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,6 +50,9 @@ log = logging.getLogger(__name__)
 BATCH = 5000
 """Records waiting before a page boundary is used as a commit point."""
 MAX_KEPT_WARNINGS = 200
+BUSY_TIMEOUT_MS = 10_000
+"""How long a write waits for another process's write lock before it gives up (a scan
+commits a page at a time, so a healthy writer never holds the lock this long)."""
 
 
 def utcnow() -> datetime:
@@ -111,28 +116,42 @@ class Store:
     @classmethod
     def open(cls, path: Path | str, clock: Callable[[], datetime] = utcnow) -> Store:
         path = Path(path)
+        db: InventoryDatabase | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fresh = not path.exists()
             if fresh:
                 # Owner-only from the first byte: the inventory says who granted what.
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-            db = sqlite_utils.Database(path)
+            db = InventoryDatabase(path)
             with db.ensure_autocommit_on():
                 db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA busy_timeout=10000")
+            db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             # 64 MiB of page cache keeps the sign-in key index of a large tenant in memory.
             db.execute("PRAGMA cache_size=-65536")
             migrations.migrate(db)
+        except StoreError:
+            _close_quietly(db)
+            raise
         except sqlite3.DatabaseError as err:
+            _close_quietly(db)
+            mapped = store_failure(path, err, db)
+            if mapped is not None:
+                raise mapped from None
             raise StoreError(
                 f"{path}: cannot open the inventory database ({err}); "
                 "restore it from a backup or move it aside to start a new inventory"
             ) from None
         except OSError as err:
-            raise StoreError(f"{path}: cannot create the inventory: {err.strerror}") from None
-        return cls(db, clock)
+            _close_quietly(db)
+            raise StoreError(
+                f"{path}: cannot create the inventory: {err.strerror}; "
+                f"the user running shadowit needs write access to {path.parent}"
+            ) from None
+        store = cls(db, clock)
+        store.end_dead_scans()
+        return store
 
     def close(self) -> None:
         self.db.close()
@@ -141,8 +160,9 @@ class Store:
     def begin_scan(self, full: bool = False, note: str | None = None) -> int:
         with self.db.atomic():
             cursor = self.db.execute(
-                "INSERT INTO scan_runs (started, status, full, note) VALUES (?, 'running', ?, ?)",
-                [iso(self.clock()), int(full), note],
+                "INSERT INTO scan_runs (started, status, full, note, pid, host) "
+                "VALUES (?, 'running', ?, ?, ?, ?)",
+                [iso(self.clock()), int(full), note, os.getpid(), socket.gethostname()],
             )
         return int(cursor.lastrowid or 0)
 
@@ -197,6 +217,65 @@ class Store:
                 "UPDATE scan_runs SET status=?, finished=? WHERE id=?",
                 [status, iso(self.clock()), scan_id],
             )
+
+    def fail_scan(self, scan_id: int, error: str, wait_ms: int = 1000) -> None:
+        """End a scan that stopped on an error as ``failed``, with its sources still running.
+
+        Waits at most ``wait_ms`` for a lock: the error being recorded may be that lock."""
+        now = iso(self.clock())
+        busy = self.db.execute("PRAGMA busy_timeout").fetchone()[0]
+        self.db.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
+        try:
+            self._fail_scan(scan_id, error, now)
+        finally:
+            self.db.execute(f"PRAGMA busy_timeout={int(busy)}")
+
+    def _fail_scan(self, scan_id: int, error: str, now: str | None) -> None:
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE scan_runs SET status='failed', finished=?, error=? WHERE id=?",
+                [now, error, scan_id],
+            )
+            self.db.execute(
+                "UPDATE source_runs SET status='failed', finished=?, error=coalesce(error, ?) "
+                "WHERE scan_id=? AND status='running'",
+                [now, error, scan_id],
+            )
+
+    def end_dead_scans(self) -> list[int]:
+        """Mark ``interrupted`` the scans left ``running`` by a process of this host that has
+        ended (it could not even record its failure, or it was killed), so no listing shows
+        them running forever. A scan of another host, or of a live process, is left alone;
+        the next scan, which holds the scan lock, ends those (``abandon_stale_scans``)."""
+        host = socket.gethostname()
+        dead = [
+            r["id"]
+            for r in self.db.query(
+                "SELECT id, pid, host FROM scan_runs WHERE status='running' AND pid IS NOT NULL"
+            )
+            if r["host"] == host and r["pid"] != os.getpid() and not _process_alive(r["pid"])
+        ]
+        if not dead:
+            return []
+        marks = ",".join("?" * len(dead))
+        try:
+            with self.db.atomic():
+                self.db.execute(
+                    f"UPDATE scan_runs SET status='interrupted', error=coalesce(error, "
+                    f"'its process ended before the scan finished') WHERE id IN ({marks})",
+                    dead,
+                )
+                self.db.execute(
+                    f"UPDATE source_runs SET status='interrupted' WHERE status='running' "
+                    f"AND scan_id IN ({marks})",
+                    dead,
+                )
+        except StoreError as err:
+            # A read-only or full store can still be read: the command that opened it goes on,
+            # and its own writes, if it has any, report the problem.
+            log.info("could not mark dead scans %s interrupted: %s", dead, err)
+            return []
+        return dead
 
     def abandon_stale_scans(self) -> int:
         """Mark scans left ``running`` by a crashed process as ``interrupted``."""
@@ -268,7 +347,8 @@ class Store:
         used once ``BATCH`` records are waiting, so a large tenant does not pay a commit per
         page. Exceptions from the generator propagate after what was already committed stays.
         Records buffered since the last commit are written before the exception propagates:
-        they are upserts, so keeping them is safe and loses nothing.
+        they are upserts, so keeping them is safe and loses nothing. A write the store refused
+        (a ``StoreError``: disk full, read-only, locked) is not tried again.
         """
         stats = stats if stats is not None else IngestStats()
         batch = _Batch()
@@ -305,9 +385,14 @@ class Store:
                 if batch.size >= 2 * BATCH:
                     self._commit(scan_id, batch, None)
                     batch = _Batch()
-        finally:
+        except StoreError:
+            raise  # the store refused a write: writing the rest would fail the same way
+        except BaseException:
             if batch.size:
                 self._commit(scan_id, batch, None)
+            raise
+        if batch.size:
+            self._commit(scan_id, batch, None)
         return stats
 
     def _commit(self, scan_id: int, batch: _Batch, checkpoint: Checkpoint | None) -> None:
@@ -437,10 +522,23 @@ class Store:
         if not signins:
             return
         conn = self.db.conn
+        floors: dict[str, str] = dict(conn.execute("SELECT source, day FROM signin_floors"))
         rows: dict[int, tuple[SignIn, str]] = {}
+        below_floor = 0
         for s in signins:
             at = iso(s.at) or ""
+            floor = floors.get(s.source)
+            if floor is not None and at[:10] < floor:
+                # Its key may have been pruned: it cannot be told from one already counted.
+                below_floor += 1
+                continue
             rows.setdefault(signin_key(s.source, s.event_id), (s, at))
+        if below_floor:
+            log.info(
+                "not counted: %d sign-ins dated before the de-duplication floor of their "
+                "source (older than [store] signin_retention_days when last pruned)",
+                below_floor,
+            )
         conn.execute(
             "CREATE TEMP TABLE IF NOT EXISTS incoming_keys (key INTEGER PRIMARY KEY, day TEXT)"
         )
@@ -559,12 +657,196 @@ class Store:
             yield raw_app_from_row(r)
 
     def prune_signins(self, older_than_days: int) -> int:
-        """Delete raw sign-in events older than the retention; daily counts stay."""
+        """Delete raw sign-in events older than the retention; daily counts stay.
+
+        Their de-duplication keys go too, so each source that has counted events before the
+        cutoff day gets that day as its floor: an event dated before its source's floor is not
+        counted again when a later scan or import reads it once more.
+        """
         cutoff = iso(self.clock() - timedelta(days=older_than_days)) or ""
+        day = cutoff[:10]
         with self.db.atomic():
             cursor = self.db.execute("DELETE FROM signins WHERE at < ?", [cutoff])
-            self.db.execute("DELETE FROM signin_keys WHERE day < ?", [cutoff[:10]])
+            keys = self.db.execute("DELETE FROM signin_keys WHERE day < ?", [day])
+            if keys.rowcount:
+                self.db.execute(
+                    "INSERT INTO signin_floors (source, day) SELECT source, ? FROM signin_daily "
+                    "GROUP BY source HAVING min(day) < ? ON CONFLICT (source) DO UPDATE SET "
+                    "day = max(signin_floors.day, excluded.day)",
+                    [day, day],
+                )
         return cursor.rowcount
+
+    def signin_floors(self) -> dict[str, str]:
+        """Source -> the day before which its sign-ins are no longer counted."""
+        return dict(self.db.execute("SELECT source, day FROM signin_floors").fetchall())
+
+
+# -- operational failures -----------------------------------------------------------------
+# SQLite's primary result codes (https://www.sqlite.org/rescode.html); an extended code keeps
+# its primary code in the low byte (SQLITE_READONLY_DIRECTORY = 1544 = 8 | 6 << 8).
+_BUSY, _LOCKED, _READONLY, _IOERR, _FULL, _CANTOPEN = 5, 6, 8, 10, 13, 14
+_BY_TEXT = {
+    "database or disk is full": _FULL,
+    "attempt to write a readonly database": _READONLY,
+    "database is locked": _BUSY,
+    "database table is locked": _LOCKED,
+    "disk i/o error": _IOERR,
+    "unable to open database file": _CANTOPEN,
+}
+
+
+def _primary_code(err: sqlite3.Error) -> int | None:
+    code = getattr(err, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF
+    text = str(err).lower()
+    return next((c for t, c in _BY_TEXT.items() if text.startswith(t)), None)
+
+
+def store_failure(
+    path: Path, err: sqlite3.Error, db: InventoryDatabase | None = None
+) -> StoreError | None:
+    """The one-line StoreError for an operational failure of the store, None for any other
+    error (a bug, which keeps its traceback). Whatever failed was rolled back by SQLite: the
+    message says so, and never advises replacing a database that is only unwritable."""
+    code = _primary_code(err)
+    if code == _FULL:
+        return StoreError(
+            f"{path}: the disk is full (SQLite: {err}); nothing was written after the last "
+            f"commit and the inventory is intact; free space on the filesystem holding "
+            f"{path.parent} (a scan also grows {path.name}-wal) and run the command again"
+        )
+    if code == _READONLY:
+        return StoreError(
+            f"{path}: the inventory cannot be written ({err}): {_why_read_only(path)}"
+        )
+    if code in (_BUSY, _LOCKED):
+        waited = db.busy_timeout_ms() if db is not None else None
+        wait = f"{waited / 1000:g} s (the busy timeout)" if waited is not None else "a while"
+        holder = db.lock_holder() if db is not None else None
+        unknown = (
+            "who holds it is not known (a `shadowit serve`, `sanction` or `accept`, a backup "
+            "or a sqlite3 shell may)"
+        )
+        return StoreError(
+            f"{path}: the inventory is locked by another process: {holder or unknown}; waited "
+            f"{wait} for it; nothing was written; run the command again when it has finished"
+        )
+    if code == _IOERR:
+        return StoreError(
+            f"{path}: disk I/O error ({err}); SQLite rolled back the unfinished write; check "
+            f"the disk and the system log, then run the command again"
+        )
+    if code == _CANTOPEN:
+        return StoreError(
+            f"{path}: SQLite cannot open the inventory or its {path.name}-wal/-shm files "
+            f"({err}); check that {path.parent} exists and that the user running shadowit may "
+            "read and write there"
+        )
+    return None
+
+
+def _why_read_only(path: Path) -> str:
+    """What makes the store unwritable, and the fix; the database itself is fine."""
+    intact = "the inventory itself is intact and nothing was written"
+    folder = path.parent
+    try:
+        mounted_read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        mounted_read_only = False
+    if mounted_read_only:
+        return (
+            f"the filesystem holding {folder} is mounted read-only; remount it read-write, or "
+            f"copy {path.name} to a writable folder and point [store] path at the copy; {intact}"
+        )
+    if path.exists() and not os.access(path, os.W_OK):
+        return (
+            f"the file is read-only for this user (mode {path.stat().st_mode & 0o777:o}); give "
+            f"the user running shadowit write access to it (chmod u+w, or run as its owner); "
+            f"{intact}"
+        )
+    if not os.access(folder, os.W_OK):
+        return (
+            f"its folder {folder} is not writable for this user, and SQLite keeps "
+            f"{path.name}-wal and {path.name}-shm next to the database; give the user running "
+            f"shadowit write access to {folder}; {intact}"
+        )
+    return (
+        f"check that {path.name}, {path.name}-wal and {path.name}-shm in {folder} are writable "
+        f"by the user running shadowit; {intact}"
+    )
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    except OSError:
+        return True  # cannot tell: never end a scan that may still be running
+    return True
+
+
+def _close_quietly(db: sqlite_utils.Database | None) -> None:
+    if db is not None:
+        with contextlib.suppress(sqlite3.Error):
+            db.close()
+
+
+class InventoryDatabase(sqlite_utils.Database):
+    """The inventory's connection: every write through ``execute`` or ``atomic`` (whoever
+    calls them) turns a full disk, a read-only file or folder, a lock held too long or an I/O
+    error into one ``StoreError`` naming the file and the fix."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(path)
+
+    def execute(
+        self, sql: str, parameters: Sequence[Any] | dict[str, Any] | None = None
+    ) -> sqlite3.Cursor:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.OperationalError as err:
+            mapped = store_failure(self.path, err, self)
+            if mapped is None:
+                raise
+            raise mapped from None
+
+    @contextlib.contextmanager
+    def atomic(self) -> Generator[sqlite_utils.Database, None, None]:
+        try:
+            with super().atomic() as db:
+                yield db
+        except sqlite3.OperationalError as err:
+            mapped = store_failure(self.path, err, self)
+            if mapped is None:
+                raise
+            raise mapped from None
+
+    def busy_timeout_ms(self) -> int | None:
+        try:
+            return int(self.conn.execute("PRAGMA busy_timeout").fetchone()[0])
+        except sqlite3.Error:
+            return None
+
+    def lock_holder(self) -> str | None:
+        """A running shadowit scan of another live process on this host, when there is one."""
+        try:
+            rows = self.conn.execute(
+                "SELECT id, pid, host FROM scan_runs WHERE status='running' AND pid IS NOT NULL "
+                "ORDER BY id DESC"
+            ).fetchall()
+        except sqlite3.Error:
+            return None
+        host = socket.gethostname()
+        for scan_id, pid, run_host in rows:
+            if run_host == host and pid != os.getpid() and _process_alive(pid):
+                return f"shadowit scan {scan_id} (pid {pid}) holds it"
+        return None
 
 
 def raw_app_from_row(r: dict[str, Any]) -> RawApp:

@@ -35,7 +35,11 @@ AREAS = {
     "secrets": "Secrets and file permissions",
     "confirm": "Confirmation links: forged, foreign, replayed, expired and tampered tokens",
     "serve": "The confirmation server (shadowit serve) under hostile or stuck clients",
+    "servers": "Hostile and broken servers: foreign links and redirects, endless, trickling and "
+    "silent answers, loops that change their link",
+    "tokens": "Token endpoints answering HTML, the wrong JSON or nothing (Entra, Google, Okta)",
     "writes": "Report sets and message files when a run is killed or a write fails",
+    "store": "The inventory store: disk full, read-only, locked, and retention",
 }
 
 

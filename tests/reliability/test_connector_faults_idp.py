@@ -40,6 +40,7 @@ from scanner.http import new_session
 from scanner.pipeline import ScanResult, run_scan
 from scanner.store import Store
 from tests.reliability.conftest import Observe
+from tests.reliability.faults import RawServer
 
 LABELS = {"entra": "Entra", "google": "Google"}
 """The sources faults go into; Okta and the file imports run alongside."""
@@ -63,7 +64,9 @@ class Meddler:
     ``repeat`` (each follow-up page serves the first page's items again, besides its own),
     ``empty`` (an extra empty first page that links on to the real first page),
     ``truncate`` (follow-up pages answer half a JSON document), ``reset`` (follow-up pages
-    reset the connection; ``times`` limits how often).
+    reset the connection; ``times`` limits how often), ``foreign`` (the first page's next link
+    points to ``foreign_url``, another origin), ``counter`` (follow-up pages serve the first
+    page's items again under a next link whose counter changes every time).
     """
 
     style: str
@@ -74,6 +77,7 @@ class Meddler:
     first_items: list[Any] = field(default_factory=list)
     second_page: str | None = None
     hits: int = 0
+    foreign_url: str = ""
 
     @property
     def follow_arg(self) -> str:
@@ -121,6 +125,13 @@ class Meddler:
         elif self.mode == "loop" and body.get(self.next_key):
             self.hits += 1
             body[self.next_key] = self.second_page
+        elif self.mode == "counter":
+            self.hits += 1
+            body[self.items_key] = self.first_items
+            body[self.next_key] = f"{self.second_page}&n={self.hits}"
+        if self.mode == "foreign" and not follow_up and body.get(self.next_key):
+            self.hits += 1
+            body[self.next_key] = f"{self.foreign_url}{self.path}?$skiptoken=stolen"
         return json_response(body, response.status_code)
 
     def _empty_first(self, request: Request) -> dict[str, Any]:
@@ -298,6 +309,20 @@ CASES = [
     entra("grants nextLink loops back", GRAPH_GRANTS, "loops back", meddle="loop", full=True),
     entra("grants pages repeat page 1", GRAPH_GRANTS, "", expect="ok", meddle="repeat", full=True),
     entra(
+        "users nextLink to another host",
+        GRAPH_USERS,
+        "a next link points outside graph_url",
+        meddle="foreign",
+        full=True,
+    ),
+    entra(
+        "grants nextLink with a changing counter, same items",
+        GRAPH_GRANTS,
+        "pages in a row of items it had already sent",
+        meddle="counter",
+        full=True,
+    ),
+    entra(
         "empty first users page with a nextLink",
         GRAPH_USERS,
         "",
@@ -384,7 +409,7 @@ CASES = [
     google(
         "reset on every users page after 1",
         USERS_G,
-        "talking to Google",
+        "ConnectionError talking to http",
         expect="partial",
         meddle="reset",
     ),
@@ -402,12 +427,12 @@ def rewind_token_events(path: Path) -> None:
     db.close()
 
 
-def inject(fake: FakeProvider, case: Case) -> Meddler | None:
+def inject(fake: FakeProvider, case: Case, foreign_url: str) -> Meddler | None:
     if case.meddle is None:
         fake.fail(case.path, case.status, times=10_000, headers=case.headers, raw=case.raw)
         return None
     style = "graph" if case.source == "entra" else "google"
-    meddler = Meddler(style, case.path, case.meddle, case.times)
+    meddler = Meddler(style, case.path, case.meddle, case.times, foreign_url=foreign_url)
     meddler.install(fake)
     return meddler
 
@@ -418,11 +443,14 @@ def test_fault_keeps_the_earlier_inventory(
 ) -> None:
     t, cfg = fresh
     fake = t.fakes[case.source]
-    meddler = inject(fake, case)
+    foreign = RawServer([], after="ok")  # where ``foreign`` next links point: never reached
+    meddler = inject(fake, case, foreign.url)
     if case.rewind:
         rewind_token_events(cfg.store_path)
     sleeps: list[float] = []
-    second = t.scan(cfg, 1, sleeps, full=case.full)
+    with foreign.running():
+        second = t.scan(cfg, 1, sleeps, full=case.full)
+    assert foreign.connections == 0, "a foreign next link was followed"
 
     statuses = {s.source: s for s in second.sources}
     hit = statuses.pop(case.source)
