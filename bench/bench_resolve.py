@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scanner.catalog import Catalog  # noqa: E402
-from scanner.models import RawApp  # noqa: E402
-from scanner.resolve import Resolver, normalise_name  # noqa: E402
+from scanner.analysis.catalog import Catalog  # noqa: E402
+from scanner.analysis.resolve import Resolver, normalise_name  # noqa: E402
+from scanner.core.models import RawApp  # noqa: E402
 
 LOAD_TARGET_MS = 200.0
 RESOLVE_TARGET_S = 1.0

@@ -3,10 +3,11 @@
     python bench/pipeline.py --events 1000000 --db /tmp/pipeline.db
 
 Builds Graph-shaped sign-in dicts lazily from the seeded large tenant (bench/tenant.py), parses
-each with ``connectors.entra.parse_signin``, streams them into ``scanner.store.Store.ingest``
-with a Checkpoint every 1,000 (a Graph page), then runs ``scanner.inventory.build`` (resolve,
-aggregate, classify) and ``scanner.reconcile.reconcile``. The tenant's service principals are
-stored first so sign-ins resolve to apps. Prints one JSON line with the timings; bench/run.py
+each with ``connectors.entra.parse_signin``, streams them into
+``scanner.store.database.Store.ingest`` with a Checkpoint every 1,000 (a Graph page), then runs
+``scanner.analysis.inventory.build`` (resolve, aggregate, classify) and
+``scanner.analysis.reconcile.reconcile``. The tenant's service principals are stored first so
+sign-ins resolve to apps. Prints one JSON line with the timings; bench/run.py
 runs it as a child process so the peak RSS it reads is this pipeline's own.
 """
 
@@ -25,13 +26,13 @@ sys.path.insert(0, str(ROOT))
 
 from bench.tenant import SIZES, EntraTenant  # noqa: E402
 from connectors.entra import SOURCE, graph_time, parse_app, parse_signin  # noqa: E402
-from scanner import inventory  # noqa: E402
-from scanner.catalog import Catalog  # noqa: E402
-from scanner.config import OrganisationSettings  # noqa: E402
-from scanner.models import Checkpoint, SourceRecord  # noqa: E402
-from scanner.reconcile import Context, reconcile  # noqa: E402
-from scanner.risk import ScopeTable  # noqa: E402
-from scanner.store import Store  # noqa: E402
+from scanner.analysis import inventory  # noqa: E402
+from scanner.analysis.catalog import Catalog  # noqa: E402
+from scanner.analysis.reconcile import Context, reconcile  # noqa: E402
+from scanner.analysis.risk import ScopeTable  # noqa: E402
+from scanner.app.config import OrganisationSettings  # noqa: E402
+from scanner.core.models import Checkpoint, SourceRecord  # noqa: E402
+from scanner.store.database import Store  # noqa: E402
 
 PAGE = 1000
 """Sign-ins per Checkpoint: the largest sign-in page Graph serves."""

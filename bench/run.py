@@ -129,7 +129,7 @@ reports_period = {reports_period!r}
 
 
 def scan_cmd(config: Path, *extra: str, profile: Path | None = None) -> list[str]:
-    entry = ["-c", "import sys; from scanner.cli import main; sys.exit(main())"]
+    entry = ["-c", "import sys; from scanner.app.cli import main; sys.exit(main())"]
     if profile:
         entry = [
             "-m",

@@ -1,6 +1,6 @@
 """The connector interface: a source of records, read-only, page by page.
 
-A connector is built from its settings (a frozen dataclass that ``scanner.config`` validates)
+A connector is built from its settings (a frozen dataclass that ``scanner.app.config`` validates)
 and a ``ConnectorContext``. ``collect(since)`` yields ``SourceRecord``s: after each page a
 ``Checkpoint``; for a stream it may not read a ``Skipped`` with the permission to grant; for
 a full listing that ended a ``Checkpoint(complete=True)``. It never builds whole lists and never
@@ -21,9 +21,9 @@ from typing import Any, ClassVar, Protocol
 
 import requests
 
-from scanner.errors import ConfigError
-from scanner.http import MIB, RetryPolicy
-from scanner.models import SourceRecord
+from scanner.core.errors import ConfigError
+from scanner.core.models import SourceRecord
+from scanner.net.http import MIB, RetryPolicy
 
 TRANSPORT_SETTINGS = ("timeout", "deadline_hours", "max_response_mib")
 """Every HTTP source has these (see ``transport_policy``): one name, one meaning everywhere."""

@@ -56,7 +56,7 @@ requests wait on a ``reports`` RateLimiter; directory reads are limited far high
 listings (the slow, paced part) run on a background thread from the start of ``collect()``
 while the directory streams are read; their pages wait in a small bounded queue and are yielded
 after the directory records, the sign-in watermark last. 429/503 with a (fractional)
-Retry-After are retried by ``scanner.http.HttpClient``.
+Retry-After are retried by ``scanner.net.http.HttpClient``.
 """
 
 from __future__ import annotations
@@ -90,15 +90,14 @@ from connectors.tokens import (
     not_a_token_answer,
     unavailable,
 )
-from scanner.errors import (
+from scanner.core.errors import (
     AuthError,
     ConfigError,
     ConnectorError,
     ResponseShapeError,
     RetryableError,
 )
-from scanner.http import HttpClient, HttpStatusError, RateLimiter, new_session
-from scanner.models import (
+from scanner.core.models import (
     Checkpoint,
     ConsentType,
     Grant,
@@ -110,9 +109,10 @@ from scanner.models import (
     SourceWarning,
     User,
 )
-from scanner.names import one_line
-from scanner.paging import Page, odata_pages
-from scanner.settings import secret
+from scanner.core.names import one_line
+from scanner.core.settings import secret
+from scanner.net.http import HttpClient, HttpStatusError, RateLimiter, new_session
+from scanner.net.paging import Page, odata_pages
 
 log = logging.getLogger(__name__)
 

@@ -35,9 +35,9 @@ from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from connectors.base import ConnectorContext, ConnectorSpec, Probe
-from scanner.errors import ConfigError
-from scanner.models import Checkpoint, RawApp, SignIn, SourceRecord, SourceWarning, Spend
-from scanner.names import one_line
+from scanner.core.errors import ConfigError
+from scanner.core.models import Checkpoint, RawApp, SignIn, SourceRecord, SourceWarning, Spend
+from scanner.core.names import one_line
 
 log = logging.getLogger(__name__)
 

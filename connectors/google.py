@@ -22,7 +22,7 @@ Streams (all read-only):
 
 The client library retries only when ``execute(num_retries=N)`` is set and ignores Retry-After,
 so every call goes through ``_Caller``: 429, 5xx and 403 with a quota reason are retried with
-the server's Retry-After or exponential backoff, within ``scanner.http.RetryPolicy`` bounds
+the server's Retry-After or exponential backoff, within ``scanner.net.http.RetryPolicy`` bounds
 (Directory quota errors: https://developers.google.com/admin-sdk/directory/v1/limits; the Reports
 API signals quota with 503: https://developers.google.com/admin-sdk/reports/v1/limits).
 Directory calls are paced under ``queries_per_minute`` (each call inside a batch counts).
@@ -58,7 +58,7 @@ from googleapiclient.http import BatchHttpRequest
 from connectors.base import ConnectorContext, ConnectorSpec, Probe, transport_policy
 from connectors.google_http import BoundedHttp
 from connectors.tokens import answer_problem, endpoint, not_a_token_answer
-from scanner.errors import (
+from scanner.core.errors import (
     AuthError,
     ConfigError,
     ConnectorError,
@@ -66,15 +66,7 @@ from scanner.errors import (
     ResponseShapeError,
     RetryableError,
 )
-from scanner.http import (
-    HttpClient,
-    RateLimiter,
-    RetryPolicy,
-    TransportProblem,
-    new_session,
-    retry_after_seconds,
-)
-from scanner.models import (
+from scanner.core.models import (
     Checkpoint,
     Grant,
     RawApp,
@@ -85,9 +77,17 @@ from scanner.models import (
     SourceWarning,
     User,
 )
-from scanner.names import one_line
-from scanner.paging import token_pages
-from scanner.settings import secret
+from scanner.core.names import one_line
+from scanner.core.settings import secret
+from scanner.net.http import (
+    HttpClient,
+    RateLimiter,
+    RetryPolicy,
+    TransportProblem,
+    new_session,
+    retry_after_seconds,
+)
+from scanner.net.paging import token_pages
 
 log = logging.getLogger(__name__)
 

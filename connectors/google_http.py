@@ -3,7 +3,7 @@
 googleapiclient and google-auth-httplib2 talk to an object shaped like ``httplib2.Http``
 (``request(uri, method, body, headers, ...) -> (response, content)``). httplib2 reads every
 answer whole and follows redirects anywhere; ``BoundedHttp`` answers the same call through
-``scanner.http.HttpClient.send_once``, so Google answers are bounded in size and time, pinned to
+``scanner.net.http.HttpClient.send_once``, so Google answers are bounded in size and time, pinned to
 the configured origins (``api_root`` and ``token_uri``) and counted like every other request.
 Retries stay with the connector's own loop, which reads Google's error bodies.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 import httplib2
 
-from scanner.http import HttpClient
+from scanner.net.http import HttpClient
 
 
 class BoundedHttp:

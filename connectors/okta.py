@@ -17,7 +17,7 @@ Paging follows ``Link: <...>; rel="next"`` (https://developer.okta.com/docs/api/
 Rate limits come back on every answer as ``X-Rate-Limit-Limit`` / ``-Remaining`` / ``-Reset``
 (reset in UTC epoch seconds, https://developer.okta.com/docs/reference/rl2-monitor/): when the
 remaining share falls under ``slowdown_remaining`` we wait for the reset before the next request
-to that endpoint family, and a 429 (``E0000047``) waits until the reset (``scanner.http``).
+to that endpoint family, and a 429 (``E0000047``) waits until the reset (``scanner.net.http``).
 """
 
 from __future__ import annotations
@@ -43,20 +43,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from connectors.base import ConnectorContext, ConnectorSpec, Probe, transport_policy
 from connectors.tokens import answer_problem, not_a_token_answer
-from scanner.errors import (
+from scanner.core.errors import (
     AuthError,
     ConfigError,
     ConnectorError,
     PermissionMissing,
     ResponseShapeError,
 )
-from scanner.http import (
-    HttpClient,
-    HttpStatusError,
-    RateLimiter,
-    new_session,
-)
-from scanner.models import (
+from scanner.core.models import (
     Checkpoint,
     Grant,
     RawApp,
@@ -66,9 +60,15 @@ from scanner.models import (
     SourceWarning,
     User,
 )
-from scanner.names import one_line
-from scanner.paging import link_pages
-from scanner.settings import secret
+from scanner.core.names import one_line
+from scanner.core.settings import secret
+from scanner.net.http import (
+    HttpClient,
+    HttpStatusError,
+    RateLimiter,
+    new_session,
+)
+from scanner.net.paging import link_pages
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ import math
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from scanner.errors import RetryableError
+from scanner.core.errors import RetryableError
 
 TOKEN_FIELDS = ("access_token",)
 """What a successful token answer holds (RFC 6749 section 5.1)."""

@@ -23,9 +23,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from scanner.config import Config
-from scanner.errors import ShadowitError
-from scanner.risk import ScopeTable
+from scanner.analysis.risk import ScopeTable
+from scanner.app.config import Config
+from scanner.core.errors import ShadowitError
 
 INSTALL_HINT = "datasette is not installed: pip install 'shadow-it-scanner[browse]'"
 RISKY_LEVELS = ("critical", "high")

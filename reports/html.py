@@ -4,7 +4,7 @@ Everything is inline (CSS, JS, charts as server-rendered SVG) and the Content-Se
 forbids any request, so the file opens from disk or an email attachment. Jinja2 autoescaping
 stays on, so an app named ``<script>`` is shown as text, and every string the page shows, in
 the markup or in the embedded JSON, has its control, bidi and zero-width characters shown as
-``⟨U+202E⟩`` (``scanner.names.visible``): no name can reorder itself or carry a NUL or ESC into
+``⟨U+202E⟩`` (``scanner.core.names.visible``): no name can reorder itself or carry a NUL or ESC into
 the DOM. ``report.json`` keeps the exact values.
 
 The top of the page (scan, sources, changes, counts, charts) is rendered here. The findings and
@@ -27,7 +27,7 @@ import jinja2
 from markupsafe import Markup
 
 from reports.base import write_private
-from scanner.names import visible, visible_data
+from scanner.core.names import visible, visible_data
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 RISK_ORDER = ("critical", "high", "medium", "low")

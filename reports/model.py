@@ -14,15 +14,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from scanner import diff as diffing
-from scanner import findings as lifecycle
-from scanner import sanctions
-from scanner.config import Config
-from scanner.errors import ShadowitError
-from scanner.models import SEVERITIES
-from scanner.resolve import normalise_name
-from scanner.risk import ScopeTable
-from scanner.store import Store, iso, loads
+from scanner.analysis import diff as diffing
+from scanner.analysis import findings as lifecycle
+from scanner.analysis import sanctions
+from scanner.analysis.resolve import normalise_name
+from scanner.analysis.risk import ScopeTable
+from scanner.app.config import Config
+from scanner.core.errors import ShadowitError
+from scanner.core.models import SEVERITIES
+from scanner.store.database import Store, iso, loads
 
 SCHEMA_VERSION = "1.0"
 
@@ -183,7 +183,7 @@ def _confirmation(
     now: datetime | None,
 ) -> Any:
     """Ownership confirmation state per app, pending requests and requests for IT."""
-    from scanner import confirm
+    from scanner.analysis import confirm
 
     period = config.policy.review_period_days
     expiry = confirm.settings(config).expiry_days

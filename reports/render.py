@@ -37,7 +37,7 @@ from reports.base import ReportFormat
 from reports.html import HtmlReport
 from reports.json_report import JsonReport
 from reports.tables import CsvReport, XlsxReport
-from scanner.errors import ConfigError, ShadowitError
+from scanner.core.errors import ConfigError, ShadowitError
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from scanner.logs import LIBRARY_LOGGERS, OUR_LOGGERS
+from scanner.core.logs import LIBRARY_LOGGERS, OUR_LOGGERS
 
 
 @pytest.fixture(autouse=True)

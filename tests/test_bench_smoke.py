@@ -13,7 +13,7 @@ from bench import run as bench_run
 from bench.servers import BenchGraph, endpoint_of
 from bench.tenant import SIZES, EntraTenant, Lazy, guid, parse_guid
 from connectors.testing.server import LoopbackServer
-from scanner.http import new_session
+from scanner.net.http import new_session
 
 
 def test_tenant_is_deterministic_and_lazy() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.catalog import (
+from scanner.analysis.catalog import (
     CATALOG_FILE,
     CATEGORIES,
     COLUMNS,
@@ -16,9 +16,9 @@ from scanner.catalog import (
     Catalog,
     read_catalog_file,
 )
-from scanner.config import CatalogSettings
-from scanner.errors import ConfigError, InputError
-from scanner.resolve import normalise_name
+from scanner.analysis.resolve import normalise_name
+from scanner.app.config import CatalogSettings
+from scanner.core.errors import ConfigError, InputError
 
 DATA = Path(CATALOG_FILE).parent
 ISSUE_MARKETING_AREAS = (

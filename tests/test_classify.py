@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from scanner.catalog import Catalog
-from scanner.classify import classify_marketing
-from scanner.config import CatalogSettings
-from scanner.models import RawApp
-from scanner.resolve import Resolver
+from scanner.analysis.catalog import Catalog
+from scanner.analysis.classify import classify_marketing
+from scanner.analysis.resolve import Resolver
+from scanner.app.config import CatalogSettings
+from scanner.core.models import RawApp
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from connectors.demo.generate import DEMO_NOW
-from scanner.cli import main
-from scanner.demo import load_tenant, serve, write_config
+from scanner.app.cli import main
+from scanner.app.demo import load_tenant, serve, write_config
 
 
 def run(*args: str) -> tuple[int, str]:

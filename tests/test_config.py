@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from scanner import config
-from scanner.errors import ConfigError
-from scanner.settings import build, secret
+from scanner.app import config
+from scanner.core.errors import ConfigError
+from scanner.core.settings import build, secret
 
 
 def write(tmp_path: Path, text: str) -> Path:

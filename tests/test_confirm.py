@@ -17,10 +17,10 @@ import pytest
 
 from reports import model as report_model
 from reports.confirm import plan_lines, plan_requests, send_lines, send_requests
-from scanner import confirm
-from scanner.config import Config, OrganisationSettings, from_dict
-from scanner.errors import ConfigError
-from scanner.store import Store
+from scanner.analysis import confirm
+from scanner.app.config import Config, OrganisationSettings, from_dict
+from scanner.core.errors import ConfigError
+from scanner.store.database import Store
 from tests.test_confirm_support import (
     KEY,
     NOW,
@@ -381,7 +381,7 @@ def _store(config: Config) -> Iterator[Store]:
 
 
 def test_demo_report_shows_every_confirmation_state(tmp_path: Path) -> None:
-    from scanner.demo import run_demo
+    from scanner.app.demo import run_demo
 
     run_demo(tmp_path / "demo")
     model = json.loads((tmp_path / "demo" / "report.json").read_text(encoding="utf-8"))
@@ -402,7 +402,7 @@ def test_demo_report_shows_every_confirmation_state(tmp_path: Path) -> None:
 def test_cli_plan_send_and_serve_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
-    from scanner.cli import main
+    from scanner.app.cli import main
 
     config = inventory(tmp_path)
     path = str(config.file)

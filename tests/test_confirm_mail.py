@@ -22,9 +22,9 @@ from werkzeug.test import Client
 from reports.confirm import send_lines, send_requests
 from reports.confirm.mail import DeliveryError
 from reports.confirm.server import ConfirmApp
-from scanner import confirm
-from scanner.config import Config
-from scanner.store import Store
+from scanner.analysis import confirm
+from scanner.app.config import Config
+from scanner.store.database import Store
 from tests.test_confirm_support import NOW, inventory, signing_key
 
 PASSWORD = "smtp-pass-Zq81"

@@ -15,9 +15,9 @@ from werkzeug.test import Client, TestResponse
 from reports.confirm import send_requests
 from reports.confirm.links import LinkSigner, link_url, redact_path
 from reports.confirm.server import ConfirmApp
-from scanner import confirm
-from scanner.config import Config
-from scanner.store import Store
+from scanner.analysis import confirm
+from scanner.app.config import Config
+from scanner.store.database import Store
 from tests.test_confirm_support import (
     KEY,
     NOW,

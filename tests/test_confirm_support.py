@@ -18,13 +18,13 @@ from typing import Any
 import jsonschema
 
 from reports import model as report_model
-from scanner import config as configuration
-from scanner import sanctions
-from scanner.catalog import Catalog
-from scanner.config import Config
-from scanner.models import Grant, RawApp, SourceRecord, User
-from scanner.pipeline import analyse
-from scanner.store import IngestStats, Store
+from scanner.analysis import sanctions
+from scanner.analysis.catalog import Catalog
+from scanner.app import config as configuration
+from scanner.app.config import Config
+from scanner.app.pipeline import analyse
+from scanner.core.models import Grant, RawApp, SourceRecord, User
+from scanner.store.database import IngestStats, Store
 
 NOW = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 KEY_ENV = "SHADOWIT_TEST_CONFIRM_KEY"

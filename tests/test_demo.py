@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from reports.json_report import validate
-from scanner.cli import main
-from scanner.models import FINDING_KINDS
+from scanner.app.cli import main
+from scanner.core.models import FINDING_KINDS
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ import click
 import pytest
 import yaml
 
-from scanner import config as configuration
-from scanner.cli import main
+from scanner.app import config as configuration
+from scanner.app.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"

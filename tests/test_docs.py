@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import connectors
-from scanner import config as configuration
-from scanner.cli import main
+from scanner.app import config as configuration
+from scanner.app.cli import main
 
 ROOT = Path(__file__).parent.parent
 BUILTIN = ("entra", "google", "okta", "files")

@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from connectors.base import Probe
-from scanner import config as configuration
-from scanner.cli import main
-from scanner.demo import OKTA_TOKEN_ENV
-from scanner.doctor import check_store, diagnose, ready
+from scanner.app import config as configuration
+from scanner.app.cli import main
+from scanner.app.demo import OKTA_TOKEN_ENV
+from scanner.app.doctor import check_store, diagnose, ready
 from tests.test_operations_env import local_providers
 
 

@@ -20,8 +20,8 @@ from connectors import entra
 from connectors.base import ConnectorContext
 from connectors.testing.graph import FakeGraph
 from connectors.testing.server import LoopbackServer
-from scanner.errors import AuthError, ConfigError, RetryableError
-from scanner.models import (
+from scanner.core.errors import AuthError, ConfigError, RetryableError
+from scanner.core.models import (
     Checkpoint,
     Grant,
     RawApp,
@@ -32,7 +32,7 @@ from scanner.models import (
     SourceWarning,
     User,
 )
-from scanner.settings import build
+from scanner.core.settings import build
 
 PAYLOADS = Path(__file__).parent / "payloads" / "entra"
 CLIENT_ID = "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d"
@@ -516,7 +516,7 @@ def test_settings_require_tenant_and_client() -> None:
 
 
 def test_records_land_in_the_store_and_feed_the_next_scan(harness: Harness, tmp_path: Path) -> None:
-    from scanner.store import Store
+    from scanner.store.database import Store
 
     store = Store.open(tmp_path / "inventory.db")
     try:

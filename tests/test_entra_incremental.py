@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from connectors import entra
-from scanner.errors import AuthError, RetryableError
-from scanner.models import Checkpoint, Grant, Removed, SignIn, SourceRecord, User
-from scanner.store import Store
+from scanner.core.errors import AuthError, RetryableError
+from scanner.core.models import Checkpoint, Grant, Removed, SignIn, SourceRecord, User
+from scanner.store.database import Store
 from tests import test_entra as base
 from tests.test_entra import NOW, SIGNINS, Harness, completed, cursors, of
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from connectors import entra
-from scanner.errors import ResponseShapeError
+from scanner.core.errors import ResponseShapeError
 
 PAYLOADS = Path(__file__).parent / "payloads" / "entra"
 UTC = dt.UTC

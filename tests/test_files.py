@@ -20,9 +20,9 @@ from connectors.files import (
     parse_when,
     read_cursor,
 )
-from scanner.config import from_dict
-from scanner.errors import ConfigError
-from scanner.models import Checkpoint, RawApp, SignIn, SourceWarning, Spend
+from scanner.app.config import from_dict
+from scanner.core.errors import ConfigError
+from scanner.core.models import Checkpoint, RawApp, SignIn, SourceWarning, Spend
 
 DATA = Path(__file__).parent / "data" / "imports"
 CARD = {

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from connectors.base import ConnectorContext
 from connectors.files import FilesConnector, FilesSettings, ImportSettings
-from scanner.errors import ShadowitError
-from scanner.models import Checkpoint, RawApp, SignIn, SourceWarning, Spend
+from scanner.core.errors import ShadowitError
+from scanner.core.models import Checkpoint, RawApp, SignIn, SourceWarning, Spend
 
 EXPECTED = (RawApp, Spend, SignIn, SourceWarning, Checkpoint)
 HEADER = {

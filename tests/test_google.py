@@ -27,8 +27,8 @@ from connectors.google import (
 )
 from connectors.testing.google import FakeGoogle, google_error
 from connectors.testing.server import LoopbackServer
-from scanner.errors import AuthError, ConfigError
-from scanner.models import (
+from scanner.core.errors import AuthError, ConfigError
+from scanner.core.models import (
     Checkpoint,
     Grant,
     RawApp,
@@ -39,7 +39,7 @@ from scanner.models import (
     SourceWarning,
     User,
 )
-from scanner.store import IngestStats, Store
+from scanner.store.database import IngestStats, Store
 
 PAYLOADS = Path(__file__).parent / "payloads" / "google"
 FIRST = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from connectors.testing.google import FakeGoogle
 from connectors.testing.server import LoopbackServer
-from scanner.cli import main
-from scanner.store import Store
+from scanner.app.cli import main
+from scanner.store.database import Store
 
 PAYLOADS = Path(__file__).parent / "payloads" / "google"
 ADMIN = "ada.admin@example.com"

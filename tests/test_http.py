@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 from pytest_httpserver import HTTPServer
 
-from scanner.errors import RetryableError
-from scanner.http import HttpClient, HttpStatusError, RateLimiter, RetryPolicy, retry_after_seconds
+from scanner.core.errors import RetryableError
+from scanner.net.http import (
+    HttpClient,
+    HttpStatusError,
+    RateLimiter,
+    RetryPolicy,
+    retry_after_seconds,
+)
 
 
 def client(sleeps: list[float], attempts: int = 4) -> HttpClient:

@@ -1,4 +1,4 @@
-"""scanner.names: provider text made safe for terminals, logs and pages; addresses checked."""
+"""scanner.core.names: provider text made safe for terminals, logs and pages; addresses checked."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from scanner import names
-from scanner.models import Checkpoint, Grant, RawApp, SignIn, SourceWarning, Spend, User
+from scanner.core import names
+from scanner.core.models import Checkpoint, Grant, RawApp, SignIn, SourceWarning, Spend, User
 
 HIDDEN_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 NOW = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
@@ -164,6 +164,6 @@ def test_checked_addresses_drops_bad_addresses_with_one_warning_naming_the_recor
 
 
 def test_notification_text_marks_hidden_characters() -> None:
-    from scanner.notify import safe_text
+    from scanner.app.notify import safe_text
 
     assert safe_text("Invoice\u202etxt.exe\r\nforged") == "Invoice\u27e8U+202E\u27e9txt.exe forged"

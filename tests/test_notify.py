@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from scanner import config as configuration
-from scanner import notify
-from scanner.errors import ConfigError, RetryableError
-from scanner.operations import scan_and_report
-from scanner.store import Store
+from scanner.app import config as configuration
+from scanner.app import notify
+from scanner.app.operations import scan_and_report
+from scanner.core.errors import ConfigError, RetryableError
+from scanner.store.database import Store
 from tests.test_operations_env import feed_config, feed_of
 
 NOW = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)

@@ -26,8 +26,8 @@ from connectors.okta import (
 )
 from connectors.testing.okta import FakeOkta
 from connectors.testing.server import LoopbackServer
-from scanner.errors import AuthError, ConfigError, ResponseShapeError, RetryableError
-from scanner.models import Checkpoint, Grant, RawApp, SignIn, Skipped, SourceWarning, User
+from scanner.core.errors import AuthError, ConfigError, ResponseShapeError, RetryableError
+from scanner.core.models import Checkpoint, Grant, RawApp, SignIn, Skipped, SourceWarning, User
 
 PAYLOADS = Path(__file__).parent / "payloads" / "okta"
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

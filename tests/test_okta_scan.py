@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from connectors.testing.okta import FakeOkta
 from connectors.testing.server import LoopbackServer
-from scanner.cli import main
-from scanner.store import Store
+from scanner.app.cli import main
+from scanner.store.database import Store
 
 PAYLOADS = Path(__file__).parent / "payloads" / "okta"
 IMPORTS = Path(__file__).parent / "data" / "imports"

@@ -14,12 +14,12 @@ from click.testing import CliRunner, Result
 
 import connectors
 from connectors.base import ConnectorContext, ConnectorSpec, Probe
-from scanner import config as configuration
-from scanner.cli import main
-from scanner.errors import AuthError, RetryableError
-from scanner.models import Checkpoint, User
-from scanner.pipeline import run_scan
-from scanner.store import Store
+from scanner.app import config as configuration
+from scanner.app.cli import main
+from scanner.app.pipeline import run_scan
+from scanner.core.errors import AuthError, RetryableError
+from scanner.core.models import Checkpoint, User
+from scanner.store.database import Store
 from tests.test_operations_env import feed_config, feed_of
 
 # -- a source that holds a scan open until the test lets it go -----------------------------------

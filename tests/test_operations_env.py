@@ -24,8 +24,8 @@ from connectors.testing.google import FakeGoogle
 from connectors.testing.graph import FakeGraph
 from connectors.testing.okta import FakeOkta
 from connectors.testing.server import LoopbackServer
-from scanner import config as configuration
-from scanner.demo import (
+from scanner.app import config as configuration
+from scanner.app.demo import (
     ENTRA_CLIENT,
     ENTRA_SECRET_ENV,
     GOOGLE_KEY_ENV,
@@ -175,7 +175,7 @@ def feed_config(folder: Path, extra: str = "") -> Path:
 def feed_of(*app_names: str, skipped: str | None = None, error: Exception | None = None) -> None:
     """Make the feed source yield two users, these apps each granted to both, then maybe a
     Skipped stream or an exception."""
-    from scanner.models import Checkpoint, Grant, RawApp, Skipped, User
+    from scanner.core.models import Checkpoint, Grant, RawApp, Skipped, User
     from tests.memory_source import FEED
 
     FEED.clear()

@@ -18,9 +18,9 @@ import pytest
 import requests
 
 from connectors.demo.generate import DEMO_NOW
-from scanner.models import Checkpoint, SignIn
-from scanner.pipeline import run_scan
-from scanner.store import Store
+from scanner.app.pipeline import run_scan
+from scanner.core.models import Checkpoint, SignIn
+from scanner.store.database import Store
 from tests.test_operations_env import Providers, feed_config, feed_of, local_providers
 
 
@@ -142,7 +142,7 @@ def test_the_comparison_tells_an_unfinished_store_apart(
 def test_generator_raising_mid_stream_keeps_committed_pages_and_resumes_at_the_cursor(
     tmp_path: Path,
 ) -> None:
-    from scanner import config as configuration
+    from scanner.app import config as configuration
     from tests.memory_source import FEED, SEEN_SINCE
 
     cfg = configuration.load(feed_config(tmp_path))

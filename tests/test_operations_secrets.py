@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 from pytest_httpserver import HTTPServer
 
-from scanner.cli import main
+from scanner.app.cli import main
 from tests.test_operations_env import files_containing, local_providers
 
 HOOK_TOKEN = "XoxbHookToken4f9a2c7e1b"
@@ -64,9 +64,9 @@ def test_no_secret_in_logs_store_or_reports(
 
     # The logs were really written, at debug level, in both formats.
     text_log, json_log = runs[0].stderr, runs[1].stderr
-    assert "INFO scanner.http: entra: HTTP 429 from https://127.0.0.1:" in text_log
-    assert "INFO scanner.http: okta: HTTP 503 from http://127.0.0.1:" in text_log
-    assert "DEBUG scanner.notify: " in text_log
+    assert "INFO scanner.net.http: entra: HTTP 429 from https://127.0.0.1:" in text_log
+    assert "INFO scanner.net.http: okta: HTTP 503 from http://127.0.0.1:" in text_log
+    assert "DEBUG scanner.app.notify: " in text_log
     entries = [json.loads(line) for line in json_log.splitlines()]
     assert all({"time", "level", "logger", "message"} <= set(e) for e in entries)
     assert any("HTTP 429" in e["message"] and e["level"] == "info" for e in entries)

@@ -14,11 +14,11 @@ import connectors
 from connectors.base import ConnectorContext, ConnectorSpec, Probe
 from reports import model as report_model
 from reports.json_report import validate
-from scanner import config as configuration
-from scanner.errors import RetryableError
-from scanner.models import Checkpoint, Grant, RawApp, SignIn, Skipped, User
-from scanner.pipeline import run_scan
-from scanner.store import Store
+from scanner.app import config as configuration
+from scanner.app.pipeline import run_scan
+from scanner.core.errors import RetryableError
+from scanner.core.models import Checkpoint, Grant, RawApp, SignIn, Skipped, User
+from scanner.store.database import Store
 
 NOW = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from scanner import config as configuration
-from scanner import findings as lifecycle
-from scanner.cli import main
-from scanner.errors import ConfigError, InputError, RetryableError
-from scanner.models import Checkpoint, Grant, RawApp, SignIn, User
-from scanner.pipeline import run_scan
-from scanner.store import Store
+from scanner.analysis import findings as lifecycle
+from scanner.app import config as configuration
+from scanner.app.cli import main
+from scanner.app.pipeline import run_scan
+from scanner.core.errors import ConfigError, InputError, RetryableError
+from scanner.core.models import Checkpoint, Grant, RawApp, SignIn, User
+from scanner.store.database import Store
 from tests import memory_source
 from tests.memory_source import FEED
 

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from reports import browse
-from scanner.cli import main
+from scanner.app.cli import main
 from tests.browser.reportdata import DORMANT_APP, RISKY_APP, build_model, inventory
 
 

@@ -8,10 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scanner.catalog import Catalog
-from scanner.config import CatalogSettings
-from scanner.models import RawApp
-from scanner.resolve import (
+from scanner.analysis.catalog import Catalog
+from scanner.analysis.resolve import (
     FUZZY_THRESHOLD,
     Resolver,
     has_confusables,
@@ -20,7 +18,9 @@ from scanner.resolve import (
     normalise_name,
     slug,
 )
-from scanner.risk import RiskInput, ScopeTable, assess
+from scanner.analysis.risk import RiskInput, ScopeTable, assess
+from scanner.app.config import CatalogSettings
+from scanner.core.models import RawApp
 
 OUR_TENANT = "11111111-2222-3333-4444-555555555555"
 TEAMS_APP_ID = "1fec8e78-bce4-4aaf-ab1b-5451cc387264"  # in MicrosoftApps.csv
@@ -145,7 +145,7 @@ def test_google_first_party_name_is_not_trusted_from_other_sources(resolver: Res
 
 
 def test_catalog_client_id() -> None:
-    from scanner.models import CatalogEntry
+    from scanner.core.models import CatalogEntry
 
     entry = CatalogEntry(
         "Example CRM", "Example", "crm", ("example-crm.com",), (), ("ABC-123",), "doc"

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.errors import InputError
-from scanner.risk import (
+from scanner.analysis.risk import (
     SCOPES_FILE,
     UNKNOWN_MEANING,
     RiskInput,
@@ -19,6 +18,7 @@ from scanner.risk import (
     level_for,
     render_scopes_csv,
 )
+from scanner.core.errors import InputError
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 
@@ -50,7 +50,7 @@ def risk(**changes: object) -> RiskInput:
 
 def test_shipped_table_is_in_sync_with_its_rules() -> None:
     assert SCOPES_FILE.read_text(encoding="utf-8") == render_scopes_csv(), (
-        "regenerate: python -m scanner.risk > scanner/data/scopes.csv"
+        "regenerate: python -m scanner.analysis.risk > scanner/data/scopes.csv"
     )
 
 

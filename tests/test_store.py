@@ -10,9 +10,18 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from scanner import migrations
-from scanner.models import Checkpoint, Grant, RawApp, Removed, SignIn, Skipped, SourceWarning, User
-from scanner.store import Store
+from scanner.core.models import (
+    Checkpoint,
+    Grant,
+    RawApp,
+    Removed,
+    SignIn,
+    Skipped,
+    SourceWarning,
+    User,
+)
+from scanner.store import migrations
+from scanner.store.database import Store
 
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 
@@ -142,7 +151,7 @@ def test_abandoned_scan_is_marked_interrupted(tmp_path: Path) -> None:
 
 
 def test_corrupt_database_gets_a_clear_error(tmp_path: Path) -> None:
-    from scanner.errors import StoreError
+    from scanner.core.errors import StoreError
 
     bad = tmp_path / "inv.db"
     bad.write_bytes(b"this is not a database" * 100)

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from scanner import migrations
-from scanner.errors import StoreError
-from scanner.models import Checkpoint, SignIn, SourceRecord
-from scanner.store import Store
+from scanner.core.errors import StoreError
+from scanner.core.models import Checkpoint, SignIn, SourceRecord
+from scanner.store import migrations
+from scanner.store.database import Store
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

@@ -1,6 +1,6 @@
 """Ownership confirmation requests: plan them, deliver them, serve the page they link to.
 
-``scanner.confirm`` keeps the state; this package turns it into messages with signed links
+``scanner.analysis.confirm`` keeps the state; this package turns it into messages with signed links
 (``links``), delivers them (``mail``) and answers them (``server``). The CLI calls
 ``plan_requests``, ``send_requests`` and ``make_app``.
 """
@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 from reports.confirm.links import LinkSigner, link_url
 from reports.confirm.mail import Delivered, LinkItem, Outgoing, compose, send_smtp, write_files
-from scanner import confirm
-from scanner.config import Config
-from scanner.settings import secret
-from scanner.store import Store
+from scanner.analysis import confirm
+from scanner.app.config import Config
+from scanner.core.settings import secret
+from scanner.store.database import Store
 
 if TYPE_CHECKING:
     from reports.confirm.server import ConfirmApp

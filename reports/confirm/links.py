@@ -6,7 +6,7 @@ stamped with the time it was signed and signed with HMAC-SHA256 under the key na
 ``confirm.secret_env`` (itsdangerous derives the signing key from it and the salt below).
 ``verify()`` rejects a changed byte, another key or salt, and a token older than
 ``confirm.expiry_days``, all alike: the page never says which, and shows no data.
-Single use is the store's part: a request answers once (``scanner.confirm.record_answer``).
+Single use is the store's part: a request answers once (``scanner.analysis.confirm.record_answer``).
 
 itsdangerous: https://itsdangerous.palletsprojects.com/en/stable/url_safe/ and
 https://itsdangerous.palletsprojects.com/en/stable/timed/ (``max_age``, ``SignatureExpired``).

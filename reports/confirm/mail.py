@@ -29,9 +29,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
-from scanner.confirm import ConfirmSettings
-from scanner.errors import ShadowitError
-from scanner.names import email_problem, is_email, one_line, visible
+from scanner.analysis.confirm import ConfirmSettings
+from scanner.core.errors import ShadowitError
+from scanner.core.names import email_problem, is_email, one_line, visible
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ def plain_line(value: str, limit: int = 120) -> str:
     A line break would forge lines of the message (or break its Subject), control, bidi and
     zero-width characters would disguise a name, and ``scheme://`` would turn a name into a
     clickable link in a message that comes from IT; so breaks become spaces, those characters
-    show as ``⟨U+202E⟩`` (``scanner.names.visible``), ``://`` gets fraction slashes, and long
+    show as ``⟨U+202E⟩`` (``scanner.core.names.visible``), ``://`` gets fraction slashes, and long
     names are cut.
     """
     text = " ".join(visible(value).split()).replace("://", ":\u2044\u2044")

@@ -53,12 +53,12 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from reports.confirm.links import LinkClaims, LinkSigner, redact_path, utcnow
-from scanner import confirm
-from scanner.config import Config
-from scanner.errors import ConfigError, ShadowitError, StoreError
-from scanner.names import NAME_WIDTH, one_line, visible
-from scanner.risk import ScopeTable
-from scanner.store import Store
+from scanner.analysis import confirm
+from scanner.analysis.risk import ScopeTable
+from scanner.app.config import Config
+from scanner.core.errors import ConfigError, ShadowitError, StoreError
+from scanner.core.names import NAME_WIDTH, one_line, visible
+from scanner.store.database import Store
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ CHOICES = (
 
 def _visible(value: Any) -> Any:
     """Each ``{{ value }}`` with its control, bidi and zero-width characters shown as
-    ``⟨U+202E⟩`` (``scanner.names.visible``): app names come from providers, and those
+    ``⟨U+202E⟩`` (``scanner.core.names.visible``): app names come from providers, and those
     characters would disguise which app a person is asked about, or put a NUL or ESC in the
     page."""
     if not isinstance(value, str):

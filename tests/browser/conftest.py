@@ -103,7 +103,7 @@ def open_report(browser: Any) -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from scanner.demo import run_demo
+    from scanner.app.demo import run_demo
 
     out = tmp_path_factory.mktemp("demo")
     run_demo(out)

@@ -12,10 +12,10 @@ from typing import Any, ClassVar
 import connectors
 from connectors.base import ConnectorContext, ConnectorSpec, Probe
 from reports import model as report_model
-from scanner import config as configuration
-from scanner.models import Checkpoint, Grant, RawApp, SignIn, User
-from scanner.pipeline import run_scan
-from scanner.store import Store
+from scanner.app import config as configuration
+from scanner.app.pipeline import run_scan
+from scanner.core.models import Checkpoint, Grant, RawApp, SignIn, User
+from scanner.store.database import Store
 
 NOW = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 SCRIPT_APP = "<script>alert(1)</script> Insights"

@@ -15,9 +15,9 @@ import pytest
 from click.testing import CliRunner
 
 from reports.confirm.server import ConfirmApp, ServeLimits, create_server
-from scanner.cli import main
-from scanner.config import Config
-from scanner.store import Store
+from scanner.app.cli import main
+from scanner.app.config import Config
+from scanner.store.database import Store
 from tests.test_confirm_support import (
     KEY,
     KEY_ENV,

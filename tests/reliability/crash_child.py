@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 
 from connectors.demo.generate import DEMO_NOW, NIGHT1
-from scanner import config as configuration
-from scanner.demo import load_tenant, serve, write_config
-from scanner.http import new_session
-from scanner.pipeline import run_scan
-from scanner.store import Store
+from scanner.app import config as configuration
+from scanner.app.demo import load_tenant, serve, write_config
+from scanner.app.pipeline import run_scan
+from scanner.net.http import new_session
+from scanner.store.database import Store
 
 
 def scan_demo(out: Path) -> None:

@@ -27,7 +27,7 @@ TABLE = ROOT / "docs" / "reliability.md"
 ENV = "SHADOWIT_WRITE_RELIABILITY"
 
 AREAS = {
-    "http": "HTTP client and paging (scanner.http, scanner.paging)",
+    "http": "HTTP client and paging (scanner.net.http, scanner.net.paging)",
     "connector": "Connectors against their local fake providers",
     "crash": "Crash safety (SIGKILL during a scan)",
     "hostile": "Hostile input rendered through every output",

@@ -17,10 +17,10 @@ import pytest
 from connectors.demo.generate import DEMO_NOW
 from connectors.testing.okta import FakeOkta
 from connectors.testing.server import LoopbackServer
-from scanner import config as configuration
-from scanner.demo import as_of, load_tenant
-from scanner.pipeline import run_scan
-from scanner.store import Store
+from scanner.app import config as configuration
+from scanner.app.demo import as_of, load_tenant
+from scanner.app.pipeline import run_scan
+from scanner.store.database import Store
 from tests.reliability.conftest import Observe
 
 TOKEN = "okta-test-token-3c9e"

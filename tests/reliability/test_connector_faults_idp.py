@@ -33,12 +33,12 @@ from werkzeug.wrappers import Request, Response
 import connectors.google as google_connector
 from connectors.demo.generate import DEMO_NOW
 from connectors.testing.base import FakeProvider, json_response
-from scanner import config as configuration
-from scanner import demo
-from scanner.config import Config
-from scanner.http import new_session
-from scanner.pipeline import ScanResult, run_scan
-from scanner.store import Store
+from scanner.app import config as configuration
+from scanner.app import demo
+from scanner.app.config import Config
+from scanner.app.pipeline import ScanResult, run_scan
+from scanner.net.http import new_session
+from scanner.store.database import Store
 from tests.reliability.conftest import Observe
 from tests.reliability.faults import RawServer
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from scanner.store import Store
+from scanner.store.database import Store
 from tests.reliability.conftest import Observe
 from tests.reliability.crash_child import scan_demo
 

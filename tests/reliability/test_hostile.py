@@ -28,12 +28,12 @@ from connectors.base import ConnectorContext, ConnectorSpec, Probe
 from reports import model as report_model
 from reports.json_report import validate
 from reports.render import render
-from scanner import config as configuration
-from scanner.cli import print_summary
-from scanner.models import Checkpoint, Grant, RawApp, Skipped, SourceWarning, User
-from scanner.operations import summary_of
-from scanner.pipeline import run_scan
-from scanner.store import Store
+from scanner.app import config as configuration
+from scanner.app.cli import print_summary
+from scanner.app.operations import summary_of
+from scanner.app.pipeline import run_scan
+from scanner.core.models import Checkpoint, Grant, RawApp, Skipped, SourceWarning, User
+from scanner.store.database import Store
 from tests.reliability.conftest import Observe
 
 HOSTILE_DIR = Path(__file__).resolve().parents[1] / "data" / "hostile"

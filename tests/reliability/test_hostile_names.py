@@ -37,11 +37,12 @@ from connectors.testing.server import LoopbackServer
 from reports.confirm.links import LinkSigner
 from reports.confirm.mail import DeliveryError, LinkItem, compose
 from reports.confirm.server import ConfirmApp
-from scanner import confirm, names
-from scanner.cli import main
-from scanner.config import load
-from scanner.errors import ConfigError
-from scanner.store import Store
+from scanner.analysis import confirm
+from scanner.app.cli import main
+from scanner.app.config import load
+from scanner.core import names
+from scanner.core.errors import ConfigError
+from scanner.store.database import Store
 from tests.reliability.conftest import Observe
 
 PAYLOADS = Path(__file__).resolve().parents[1] / "payloads" / "okta"

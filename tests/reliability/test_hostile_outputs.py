@@ -40,10 +40,11 @@ from reports.confirm import send_requests
 from reports.confirm.links import LinkSigner
 from reports.confirm.mail import LinkItem, compose
 from reports.confirm.server import ConfirmApp
-from scanner import confirm, notify
-from scanner.config import Config
-from scanner.models import Grant, RawApp, SourceRecord, User
-from scanner.store import Store
+from scanner.analysis import confirm
+from scanner.app import notify
+from scanner.app.config import Config
+from scanner.core.models import Grant, RawApp, SourceRecord, User
+from scanner.store.database import Store
 from tests.reliability.conftest import Observe
 from tests.reliability.test_hostile import CORPUS, NOW, _formula
 from tests.test_confirm_server import _attestations as attestations

@@ -1,6 +1,6 @@
 """Servers that misbehave the way proxies, captive portals and attackers do.
 
-Each case runs the real HTTP layer (``scanner.http``, ``scanner.paging`` and the Google
+Each case runs the real HTTP layer (``scanner.net.http``, ``scanner.net.paging`` and the Google
 transport bridge) against a raw socket server on 127.0.0.1 and asserts the exact outcome: the
 error type and its one line (host and path only, never the token or a query string), how many
 requests were made, and, for foreign links and redirects, that the foreign listener never
@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from connectors.google_http import BoundedHttp
-from scanner.errors import DeadlineExceeded, ResponseShapeError, RetryableError
-from scanner.http import MIB, HttpClient, RetryPolicy, TransportProblem
-from scanner.paging import link_pages, odata_pages
+from scanner.core.errors import DeadlineExceeded, ResponseShapeError, RetryableError
+from scanner.net.http import MIB, HttpClient, RetryPolicy, TransportProblem
+from scanner.net.paging import link_pages, odata_pages
 from tests.reliability.conftest import Observe
 from tests.reliability.faults import SECRET
 

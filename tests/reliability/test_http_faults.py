@@ -1,4 +1,4 @@
-"""Fault injection below the connectors: scanner.http retries and scanner.paging guards.
+"""Fault injection below the connectors: scanner.net.http retries and scanner.net.paging guards.
 
 For each fault: retries are bounded, no loop spins forever, the error says what happened in
 words a reader can act on, and neither the bearer token nor a secret-bearing query string
@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 
 from connectors.testing.server import LoopbackServer
-from scanner.errors import ResponseShapeError, RetryableError
-from scanner.http import HttpClient, RetryPolicy
-from scanner.logs import OUR_LOGGERS
-from scanner.models import Checkpoint, RawApp, SignIn
-from scanner.paging import Page, link_pages, odata_pages, token_pages
-from scanner.store import Store
+from scanner.core.errors import ResponseShapeError, RetryableError
+from scanner.core.logs import OUR_LOGGERS
+from scanner.core.models import Checkpoint, RawApp, SignIn
+from scanner.net.http import HttpClient, RetryPolicy
+from scanner.net.paging import Page, link_pages, odata_pages, token_pages
+from scanner.store.database import Store
 from tests.reliability.conftest import Observe
 from tests.reliability.faults import SECRET, PagedFake, RawServer, items
 
@@ -70,7 +70,7 @@ def harness() -> Iterator[Harness]:
 def assert_clean(message: str, caplog: pytest.LogCaptureFixture) -> None:
     """No secret in the message or in anything our loggers wrote.
 
-    Only shadowit's loggers are configured (scanner.logs); urllib3's own DEBUG lines, which
+    Only shadowit's loggers are configured (scanner.core.logs); urllib3's own DEBUG lines, which
     quote request lines, never reach a handler unless the user wires them up.
     """
     assert SECRET not in message

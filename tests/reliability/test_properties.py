@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors import entra, google, okta
-from scanner import config as configuration
-from scanner.errors import ShadowitError
-from scanner.models import User
+from scanner.app import config as configuration
+from scanner.core.errors import ShadowitError
+from scanner.core.models import User
 from tests.reliability.conftest import Observe
 
 PAYLOADS = Path(__file__).resolve().parents[1] / "payloads"
@@ -43,7 +43,7 @@ def payload(provider: str, name: str) -> list[dict[str, Any]]:
 def mutated(items: list[dict[str, Any]]) -> st.SearchStrategy[Any]:
     """A fixture item with some fields replaced by arbitrary JSON or removed.
 
-    Items that are not JSON objects never reach a parser: scanner.paging rejects a page
+    Items that are not JSON objects never reach a parser: scanner.net.paging rejects a page
     holding one (see test_http_faults, "an item that is not an object").
     """
 
@@ -195,7 +195,7 @@ def test_config_from_dict_gives_a_config_or_a_config_error(observe: Observe) -> 
     check()
     observe(
         "property",
-        "scanner.config.from_dict on arbitrary TOML-shaped tables",
+        "scanner.app.config.from_dict on arbitrary TOML-shaped tables",
         f"only {', '.join(sorted(seen))}; every error names the key path or the file",
     )
 
@@ -222,6 +222,6 @@ def test_config_load_on_arbitrary_bytes(tmp_path: Path, observe: Observe) -> Non
     assert "not UTF-8" in str(err.value) or "utf-8" in str(err.value).lower()
     observe(
         "property",
-        "scanner.config.load on arbitrary bytes, including invalid UTF-8",
+        "scanner.app.config.load on arbitrary bytes, including invalid UTF-8",
         f"only {', '.join(sorted(seen))}; invalid UTF-8 reads as: {err.value}",
     )

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from scanner import demo, logs
+from scanner.app import demo
+from scanner.core import logs
 from tests.reliability.conftest import Observe
 
 WRONG = {

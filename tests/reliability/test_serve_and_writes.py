@@ -47,11 +47,11 @@ from reports.confirm.server import (
     create_server,
 )
 from reports.render import FORMATS, PUBLISH_LOCK, REPORT_FILES, render, tidy
-from scanner import confirm
-from scanner.config import Config
-from scanner.errors import ConfigError
-from scanner.risk import ScopeInfo, ScopeTable
-from scanner.store import Store
+from scanner.analysis import confirm
+from scanner.analysis.risk import ScopeInfo, ScopeTable
+from scanner.app.config import Config
+from scanner.core.errors import ConfigError
+from scanner.store.database import Store
 from tests.reliability.conftest import Observe
 from tests.test_confirm_support import KEY, NOW, Clock, inventory, report, signing_key
 

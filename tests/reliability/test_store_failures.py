@@ -29,9 +29,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from scanner import store as store_module
-from scanner.cli import main
-from scanner.store import Store, store_failure, utcnow
+from scanner.app.cli import main
+from scanner.store import database as store_module
+from scanner.store.database import Store, store_failure, utcnow
 from tests.reliability.conftest import Observe
 
 SHADOWIT = Path(sys.executable).parent / "shadowit"

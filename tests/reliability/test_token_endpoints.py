@@ -4,7 +4,7 @@ Each IdP runs on its loopback fake (Entra over TLS) next to a file import; its t
 or Entra's OpenID discovery document, is made to answer as a broken or hostile server would:
 an HTML page with 200 (a captive portal), an HTML 502 (a proxy's error page), an HTML 403 (a
 proxy refusing), a JSON array, a JSON object without a token, an empty body, or a connection
-closed without an answer. Each scan runs through the pipeline with ``scanner.logs`` configured
+closed without an answer. Each scan runs through the pipeline with ``scanner.core.logs`` configured
 as the CLI does, and must end with the IdP ``failed`` on one line naming the endpoint's host,
 the file import ``ok``, exit code 3 (a source failed; not 2, nothing says the credential is
 wrong), the run ``finished`` and never left ``running``, and nothing on stderr but single log
@@ -37,11 +37,11 @@ from connectors.testing.graph import FakeGraph
 from connectors.testing.okta import FakeOkta
 from connectors.testing.server import LoopbackServer
 from connectors.tokens import answer_problem, endpoint, not_a_token_answer
-from scanner import config as configuration
-from scanner import logs
-from scanner.cli import main
-from scanner.pipeline import ScanResult, run_scan
-from scanner.store import Store
+from scanner.app import config as configuration
+from scanner.app.cli import main
+from scanner.app.pipeline import ScanResult, run_scan
+from scanner.core import logs
+from scanner.store.database import Store
 from tests.reliability.conftest import Observe
 
 PAYLOADS = Path(__file__).parents[1] / "payloads"

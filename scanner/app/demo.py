@@ -26,10 +26,10 @@ from connectors.testing.google import FakeGoogle
 from connectors.testing.graph import FakeGraph
 from connectors.testing.okta import FakeOkta
 from connectors.testing.server import LoopbackServer
-from scanner import config as configuration
-from scanner.http import new_session
-from scanner.operations import scan_and_report
-from scanner.store import Store, parse_iso
+from scanner.app import config as configuration
+from scanner.app.operations import scan_and_report
+from scanner.net.http import new_session
+from scanner.store.database import Store, parse_iso
 
 ENTRA_CLIENT = "0d3f5c7a-9b1e-4f2d-8c6a-5e4b3a2f1d0c"
 ENTRA_SECRET_ENV = "SHADOWIT_DEMO_ENTRA_SECRET"  # noqa: S105 - a variable name
@@ -158,7 +158,9 @@ def run_demo(out: Path, now: datetime | None = None) -> dict[str, Any]:
             _rebase_cursors(cfg.store_path, endpoints["graph"])
             session = new_session(endpoints["ca_path"])
             summary = scan_and_report(cfg, now=night, session=session, sleep=_no_wait, out=out)
-    from scanner.confirm import seed_demo  # ownership answers, so the report shows each state
+    from scanner.analysis.confirm import (
+        seed_demo,  # ownership answers, so the report shows each state
+    )
 
     store = Store.open(cfg.store_path)
     try:

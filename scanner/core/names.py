@@ -30,7 +30,7 @@ from typing import Any
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
-from scanner.models import Grant, SignIn, SourceRecord, SourceWarning, Spend, User
+from scanner.core.models import Grant, SignIn, SourceRecord, SourceWarning, Spend, User
 
 LINE_WIDTH = 300
 """Characters of a log or terminal line kept by default; a 100 KB name is not a line."""

@@ -40,8 +40,8 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import urllib3
 
-from scanner.errors import DeadlineExceeded, ResponseShapeError, RetryableError
-from scanner.names import one_line
+from scanner.core.errors import DeadlineExceeded, ResponseShapeError, RetryableError
+from scanner.core.names import one_line
 
 log = logging.getLogger(__name__)
 

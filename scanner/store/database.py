@@ -27,10 +27,8 @@ from typing import Any
 
 import sqlite_utils
 
-from scanner import migrations
-from scanner.errors import StoreError
-from scanner.migrations import signin_key
-from scanner.models import (
+from scanner.core.errors import StoreError
+from scanner.core.models import (
     STREAMS,
     Checkpoint,
     Grant,
@@ -44,6 +42,8 @@ from scanner.models import (
     Spend,
     User,
 )
+from scanner.store import migrations
+from scanner.store.migrations import signin_key
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import connectors
-from scanner.errors import ConfigError
-from scanner.settings import build
+from scanner.core.errors import ConfigError
+from scanner.core.settings import build
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class Config:
     sources: dict[str, Any] = field(default_factory=dict)
     """Source name -> that connector's validated settings."""
     sanctioned: dict[str, Any] = field(default_factory=dict)
-    """The raw ``[sanctioned]`` table; ``scanner.sanctions`` validates it."""
+    """The raw ``[sanctioned]`` table; ``scanner.analysis.sanctions`` validates it."""
     confirm: dict[str, Any] = field(default_factory=dict)
     """The raw ``[confirm]`` table; the ownership-confirmation module validates it."""
 

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
-from scanner.errors import ConfigError
+from scanner.core.errors import ConfigError
 
 T = TypeVar("T")
 

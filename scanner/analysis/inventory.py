@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from scanner.catalog import Catalog
-from scanner.classify import classify_marketing
-from scanner.config import OrganisationSettings
-from scanner.models import App, InventoryApp
-from scanner.resolve import Resolver
-from scanner.risk import RiskInput, ScopeTable, assess
-from scanner.store import Store, dumps, iso, parse_iso, raw_app_from_row
+from scanner.analysis.catalog import Catalog
+from scanner.analysis.classify import classify_marketing
+from scanner.analysis.resolve import Resolver
+from scanner.analysis.risk import RiskInput, ScopeTable, assess
+from scanner.app.config import OrganisationSettings
+from scanner.core.models import App, InventoryApp
+from scanner.store.database import Store, dumps, iso, parse_iso, raw_app_from_row
 
 UNKNOWN_DEPARTMENT = "(unknown)"
 

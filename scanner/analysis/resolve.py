@@ -39,10 +39,10 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from scanner.models import App, CatalogEntry, Evidence, RawApp
+from scanner.core.models import App, CatalogEntry, Evidence, RawApp
 
 if TYPE_CHECKING:
-    from scanner.catalog import Catalog
+    from scanner.analysis.catalog import Catalog
 
 FUZZY_THRESHOLD = 90.0
 """Minimum ``fuzz.ratio`` (0-100) for a fuzzy name match: 90 accepts one typo in a ten-letter

@@ -21,11 +21,12 @@ import requests
 
 import connectors
 from connectors.base import ConnectorContext, Probe
-from scanner import notify, sanctions
-from scanner.catalog import Catalog
-from scanner.config import Config, enabled_sources
-from scanner.errors import ConfigError, ShadowitError
-from scanner.reconcile import check_severity_overrides
+from scanner.analysis import sanctions
+from scanner.analysis.catalog import Catalog
+from scanner.analysis.reconcile import check_severity_overrides
+from scanner.app import notify
+from scanner.app.config import Config, enabled_sources
+from scanner.core.errors import ConfigError, ShadowitError
 
 CONFIG = "config"
 
@@ -165,6 +166,6 @@ def _existing_parent(path: Path) -> Path:
 
 
 def _user() -> str:
-    from scanner.operations import whoami
+    from scanner.app.operations import whoami
 
     return whoami()

@@ -10,7 +10,7 @@ report.
 
 from __future__ import annotations
 
-from scanner.catalog import Catalog
+from scanner.analysis.catalog import Catalog
 
 
 def classify_marketing(

@@ -14,14 +14,15 @@ import requests
 
 from reports import model as report_model
 from reports.render import check_formats, render
-from scanner import diff as diffing
-from scanner import notify, sanctions
-from scanner.catalog import Catalog
-from scanner.config import Config
-from scanner.errors import ShadowitError
-from scanner.models import SanctionEntry
-from scanner.pipeline import run_scan
-from scanner.store import Store, dumps, iso
+from scanner.analysis import diff as diffing
+from scanner.analysis import sanctions
+from scanner.analysis.catalog import Catalog
+from scanner.app import notify
+from scanner.app.config import Config
+from scanner.app.pipeline import run_scan
+from scanner.core.errors import ShadowitError
+from scanner.core.models import SanctionEntry
+from scanner.store.database import Store, dumps, iso
 
 
 @contextmanager

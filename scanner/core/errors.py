@@ -12,7 +12,8 @@
     ├── StoreError           the inventory cannot be used: disk full, read-only, locked    exit 2
     └── LockedError          another scan holds the store's lock                       exit 2
 
-Only ``scanner.cli`` turns these into exit codes; anything else is a bug and keeps its traceback.
+Only ``scanner.app.cli`` turns these into exit codes; anything else is a bug and keeps its
+traceback.
 """
 
 from __future__ import annotations

@@ -28,13 +28,13 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from scanner import names
-from scanner.config import Config, OrganisationSettings
-from scanner.errors import ConfigError, ShadowitError
-from scanner.resolve import normalise_name
-from scanner.risk import ScopeTable
-from scanner.settings import build, secret
-from scanner.store import Store, iso, loads, parse_iso
+from scanner.analysis.resolve import normalise_name
+from scanner.analysis.risk import ScopeTable
+from scanner.app.config import Config, OrganisationSettings
+from scanner.core import names
+from scanner.core.errors import ConfigError, ShadowitError
+from scanner.core.settings import build, secret
+from scanner.store.database import Store, iso, loads, parse_iso
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ def signing_key(s: ConfirmSettings, config: Config) -> str:
 
 
 def is_email(value: str) -> bool:
-    """An address that can go into a header as it is (``scanner.names.is_email``)."""
+    """An address that can go into a header as it is (``scanner.core.names.is_email``)."""
     return names.is_email(value)
 
 
@@ -393,7 +393,7 @@ def _marketing_people(store: Store, org: OrganisationSettings) -> set[str]:
 
 def _sanctioned_owners(store: Store, config: Config) -> dict[str, str]:
     """Normalised app name -> the sanctioned-list owner."""
-    from scanner import sanctions
+    from scanner.analysis import sanctions
 
     entries = sanctions.current_policy(config, store)
     return {normalise_name(e.app): e.owner for e in entries if e.owner}
@@ -437,7 +437,7 @@ def candidates(
 
 def plan(store: Store, config: Config, s: ConfirmSettings, now: datetime) -> Plan:
     """The requests ``confirm send`` would deliver now; changes nothing."""
-    from scanner.pipeline import confirmed_owners
+    from scanner.app.pipeline import confirmed_owners
 
     apps = latest_apps(store)
     review = timedelta(days=config.policy.review_period_days)
@@ -898,9 +898,10 @@ def _demo_colleague(store: Store, owner: str) -> str | None:
 def _recheck(store: Store, config: Config, now: datetime) -> dict[str, Any]:
     from reports import model as report_model
     from reports.render import check_formats, render
-    from scanner import pipeline, sanctions
-    from scanner.catalog import Catalog
-    from scanner.operations import summary_of
+    from scanner.analysis import sanctions
+    from scanner.analysis.catalog import Catalog
+    from scanner.app import pipeline
+    from scanner.app.operations import summary_of
 
     scan_id = store.latest_scan()
     assert scan_id is not None

@@ -22,8 +22,8 @@ from typing import Any
 
 import requests
 
-from scanner.errors import ResponseShapeError
-from scanner.http import HttpClient, safe_url
+from scanner.core.errors import ResponseShapeError
+from scanner.net.http import HttpClient, safe_url
 
 MAX_PAGES = 1_000_000
 MAX_EMPTY_PAGES = 100

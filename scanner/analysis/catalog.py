@@ -30,14 +30,14 @@ from typing import TYPE_CHECKING, Any
 
 from rapidfuzz import fuzz, process
 
-from scanner.errors import ConfigError, InputError
-from scanner.models import CatalogEntry
-from scanner.resolve import MICROSOFT_TENANT_IDS, host_of, normalise_name, slug
+from scanner.analysis.resolve import MICROSOFT_TENANT_IDS, host_of, normalise_name, slug
+from scanner.core.errors import ConfigError, InputError
+from scanner.core.models import CatalogEntry
 
 if TYPE_CHECKING:
-    from scanner.config import CatalogSettings
+    from scanner.app.config import CatalogSettings
 
-DATA_DIR = Path(__file__).parent / "data"
+DATA_DIR = Path(__file__).parents[1] / "data"
 CATALOG_FILE = DATA_DIR / "catalog.csv"
 GOOGLE_FIRST_PARTY_FILE = DATA_DIR / "google_first_party.csv"
 MICROSOFT_APPS_FILE = DATA_DIR / "microsoft" / "MicrosoftApps.csv"

@@ -11,10 +11,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from scanner.errors import ConfigError
-from scanner.models import SEVERITIES, Finding, InventoryApp, SanctionEntry, Severity
-from scanner.risk import ScopeTable
-from scanner.sanctions import match
+from scanner.analysis.risk import ScopeTable
+from scanner.analysis.sanctions import match
+from scanner.core.errors import ConfigError
+from scanner.core.models import SEVERITIES, Finding, InventoryApp, SanctionEntry, Severity
 
 SEVERITY: dict[str, Severity] = {
     # kind (and variant)            severity

@@ -5,9 +5,9 @@ every Microsoft Graph delegated and application permission and the common Google
 each with a sensitivity level and a plain-language meaning. The Graph rows are generated from the
 permission lists in ``data/microsoft`` (merill/microsoft-info) by the rules in
 ``graph_level()`` / ``graph_meaning()`` with the curated overrides in ``CURATED``; regenerate with
-``python -m scanner.risk > scanner/data/scopes.csv`` (a test keeps the file in sync). The company
-overrides rows with ``[catalog] scopes_file`` (columns ``scope,level,meaning``; optional ``kind``,
-``provider``).
+``python -m scanner.analysis.risk > scanner/data/scopes.csv`` (a test keeps the file in sync). The
+company overrides rows with ``[catalog] scopes_file`` (columns ``scope,level,meaning``; optional
+``kind``, ``provider``).
 
 The score adds explainable parts, each with its reason (weights in ``WEIGHTS``):
 the most sensitive scope, further high/critical scopes, admin consent, app-only access, the number
@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from scanner.errors import InputError
+from scanner.core.errors import InputError
 
-DATA_DIR = Path(__file__).parent / "data"
+DATA_DIR = Path(__file__).parents[1] / "data"
 SCOPES_FILE = DATA_DIR / "scopes.csv"
 GRAPH_DELEGATED_FILE = DATA_DIR / "microsoft" / "GraphDelegateRoles.csv"
 GRAPH_APPLICATION_FILE = DATA_DIR / "microsoft" / "GraphAppRoles.csv"

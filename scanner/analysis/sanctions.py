@@ -18,15 +18,15 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scanner.catalog import Catalog
-from scanner.errors import ConfigError, InputError
-from scanner.models import InventoryApp, SanctionEntry
-from scanner.names import NAME_WIDTH, email_problem, is_email, one_line
-from scanner.resolve import normalise_name
-from scanner.store import Store, loads
+from scanner.analysis.catalog import Catalog
+from scanner.analysis.resolve import normalise_name
+from scanner.core.errors import ConfigError, InputError
+from scanner.core.models import InventoryApp, SanctionEntry
+from scanner.core.names import NAME_WIDTH, email_problem, is_email, one_line
+from scanner.store.database import Store, loads
 
 if TYPE_CHECKING:
-    from scanner.config import Config
+    from scanner.app.config import Config
 
 log = logging.getLogger(__name__)
 

@@ -21,11 +21,12 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
-from scanner import __version__, logs
-from scanner import config as configuration
-from scanner.errors import ShadowitError
-from scanner.models import SEVERITIES
-from scanner.names import NAME_WIDTH, one_line
+from scanner import __version__
+from scanner.app import config as configuration
+from scanner.core import logs
+from scanner.core.errors import ShadowitError
+from scanner.core.models import SEVERITIES
+from scanner.core.names import NAME_WIDTH, one_line
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -98,7 +99,7 @@ def demo(out: Path) -> None:
 
     Example: shadowit demo --out demo-output
     """
-    from scanner.demo import run_demo
+    from scanner.app.demo import run_demo
 
     summary = run_demo(out)
     print_summary(summary)
@@ -133,7 +134,7 @@ def scan(
     Exit codes: 0 success; 2 configuration or credential error, or another scan holds the
     lock (use --wait); 3 completed but a source failed or was partial; 4 --fail-on met.
     """
-    from scanner.operations import scan_and_report
+    from scanner.app.operations import scan_and_report
 
     cfg = configuration.load(config_path)
     with terminal_progress() as progress:
@@ -173,7 +174,7 @@ def report(
 
     Example: shadowit report --config config.toml --format html,json --redact-users
     """
-    from scanner.operations import write_reports
+    from scanner.app.operations import write_reports
 
     cfg = configuration.load(config_path)
     chosen = formats.split(",") if formats else list(cfg.report.formats)
@@ -202,8 +203,8 @@ def findings(config_path: Path, status: str | None, as_json: bool) -> None:
 
     Example: shadowit findings --config config.toml --status open
     """
-    from scanner import findings as lifecycle
-    from scanner.operations import open_store
+    from scanner.analysis import findings as lifecycle
+    from scanner.app.operations import open_store
 
     cfg = configuration.load(config_path)
     with open_store(cfg) as store:
@@ -253,8 +254,8 @@ def _decision(status: str) -> Callable[..., None]:
     def command(
         config_path: Path, finding_id: str, reason: str, actor: str | None, **extra: Any
     ) -> None:
-        from scanner import findings as lifecycle
-        from scanner.operations import open_store, whoami
+        from scanner.analysis import findings as lifecycle
+        from scanner.app.operations import open_store, whoami
 
         cfg = configuration.load(config_path)
         until = extra.get("until")
@@ -330,7 +331,7 @@ def sanction(
 
     Example: shadowit sanction --config config.toml HubSpot --status sanctioned --owner a@x.com
     """
-    from scanner.operations import record_sanction
+    from scanner.app.operations import record_sanction
 
     cfg = configuration.load(config_path)
     entry = record_sanction(cfg, app, status, owner, team, purpose, scopes, review_by, notes)
@@ -347,7 +348,7 @@ def diff(config_path: Path, since: str | None, as_json: bool) -> None:
 
     Example: shadowit diff --config config.toml --since 2026-11-01
     """
-    from scanner.operations import diff_latest
+    from scanner.app.operations import diff_latest
 
     cfg = configuration.load(config_path)
     change = diff_latest(cfg, since)
@@ -365,7 +366,7 @@ def scans(config_path: Path) -> None:
 
     Example: shadowit scans --config config.toml
     """
-    from scanner.operations import open_store
+    from scanner.app.operations import open_store
 
     cfg = configuration.load(config_path)
     table = Table("Scan", "Started", "Finished", "Status", "Sources")
@@ -396,7 +397,7 @@ def catalog_stats(config_path: Path | None) -> None:
 
     Example: shadowit catalog stats
     """
-    from scanner.catalog import Catalog
+    from scanner.analysis.catalog import Catalog
 
     cfg = configuration.load(config_path) if config_path else None
     cat = Catalog.load(cfg.catalog if cfg else None, cfg.file.parent if cfg and cfg.file else None)
@@ -507,7 +508,7 @@ def doctor(config_path: Path, only: tuple[str, ...], as_json: bool) -> None:
     """
     from rich.markup import escape
 
-    from scanner.doctor import as_rows, diagnose, ready
+    from scanner.app.doctor import as_rows, diagnose, ready
 
     cfg = configuration.load(config_path)
     probes = list(diagnose(cfg, only=only))
@@ -541,7 +542,7 @@ def confirm_plan(config_path: Path) -> None:
     Example: shadowit confirm plan --config config.toml
     """
     from reports.confirm import plan_lines, plan_requests
-    from scanner.operations import open_store
+    from scanner.app.operations import open_store
 
     cfg = configuration.load(config_path)
     with open_store(cfg) as store:
@@ -564,7 +565,7 @@ def confirm_send(config_path: Path, out: Path | None) -> None:
     Example: SHADOWIT_CONFIRM_KEY=... shadowit confirm send --config config.toml
     """
     from reports.confirm import send_lines, send_requests
-    from scanner.operations import open_store
+    from scanner.app.operations import open_store
 
     cfg = configuration.load(config_path)
     with open_store(cfg) as store:

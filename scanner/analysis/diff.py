@@ -11,8 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from scanner.errors import ShadowitError
-from scanner.store import Store, parse_iso
+from scanner.core.errors import ShadowitError
+from scanner.store.database import Store, parse_iso
 
 
 @dataclass

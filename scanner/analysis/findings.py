@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from scanner.errors import ShadowitError
-from scanner.models import SEVERITIES, Finding
-from scanner.store import Store, dumps, iso, loads
+from scanner.core.errors import ShadowitError
+from scanner.core.models import SEVERITIES, Finding
+from scanner.store.database import Store, dumps, iso, loads
 
 ACTIVE = ("open", "acknowledged", "accepted")
 

@@ -29,19 +29,19 @@ from typing import Any
 
 import apprise
 
-from scanner import names
-from scanner.config import Config
-from scanner.errors import ConfigError
-from scanner.models import SEVERITIES
-from scanner.store import Store, dumps, iso, loads
+from scanner.app.config import Config
+from scanner.core import names
+from scanner.core.errors import ConfigError
+from scanner.core.models import SEVERITIES
+from scanner.store.database import Store, dumps, iso, loads
 
 log = logging.getLogger(__name__)
 
 MAX_FINDINGS = 25
 """Findings listed in one message; the rest are counted, and the report has them all."""
 NEW_EVENTS = ("opened", "reopened", "expired")
-"""Lifecycle events that make a finding news (scanner.findings): first seen, came back after
-being resolved, or its risk acceptance ran out."""
+"""Lifecycle events that make a finding news (scanner.analysis.findings): first seen, came back
+after being resolved, or its risk acceptance ran out."""
 
 Deliver = Callable[[Sequence[str], "Message"], "Delivery"]
 
@@ -376,7 +376,7 @@ _SPACES = re.compile(r"\s+")
 def safe_text(value: object, limit: int = 160) -> str:
     """One line of inert text: no markup, mentions or links; line breaks become spaces and
     every other control, bidi or zero-width character shows as ``⟨U+202E⟩``
-    (``scanner.names.visible``), so a disguised name is seen to be one."""
+    (``scanner.core.names.visible``), so a disguised name is seen to be one."""
     text = _SPACES.sub(" ", names.visible(str(value))).strip().translate(_LOOKALIKES)
     text = text.replace("://", ":\u2044\u2044")  # fraction slashes: no auto-linked URL
     if len(text) > limit:

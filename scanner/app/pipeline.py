@@ -22,11 +22,13 @@ import requests
 
 import connectors
 from connectors.base import ConnectorContext
-from scanner import findings as lifecycle
-from scanner import inventory, sanctions
-from scanner.catalog import Catalog
-from scanner.config import Config, enabled_sources
-from scanner.errors import (
+from scanner.analysis import findings as lifecycle
+from scanner.analysis import inventory, sanctions
+from scanner.analysis.catalog import Catalog
+from scanner.analysis.reconcile import Context, check_severity_overrides, reconcile
+from scanner.analysis.risk import ScopeTable
+from scanner.app.config import Config, enabled_sources
+from scanner.core.errors import (
     AuthError,
     ConfigError,
     ConnectorError,
@@ -34,11 +36,9 @@ from scanner.errors import (
     ShadowitError,
     StoreError,
 )
-from scanner.models import Finding, InventoryApp, SanctionEntry, SourceStatus
-from scanner.names import checked_addresses, one_line
-from scanner.reconcile import Context, check_severity_overrides, reconcile
-from scanner.risk import ScopeTable
-from scanner.store import IngestStats, Store, dumps, iso
+from scanner.core.models import Finding, InventoryApp, SanctionEntry, SourceStatus
+from scanner.core.names import checked_addresses, one_line
+from scanner.store.database import IngestStats, Store, dumps, iso
 
 log = logging.getLogger(__name__)
 

@@ -1,12 +1,12 @@
 """Logging set-up: readable lines to stderr by default, JSON lines for log shippers.
 
 Our own loggers log at the chosen level; secrets never reach a log because no message carries
-a token, a secret or a secret-bearing URL (see scanner.http.safe_url).
+a token, a secret or a secret-bearing URL (see scanner.net.http.safe_url).
 
 The libraries we call (msal, google-auth, googleapiclient, urllib3, requests, azure) log too,
 and not with our care: msal logs the whole body of a token answer it cannot parse, with a
 traceback. Their loggers get a handler of their own, at WARNING or above, whose filter makes
-each record one line (``scanner.names.one_line``), without traceback or stack and with URL
+each record one line (``scanner.core.names.one_line``), without traceback or stack and with URL
 query strings cut. What they failed at reaches the user as our own error instead.
 """
 
@@ -18,7 +18,7 @@ import re
 import sys
 from datetime import UTC, datetime
 
-from scanner.names import ELLIPSIS, one_line
+from scanner.core.names import ELLIPSIS, one_line
 
 OUR_LOGGERS = ("scanner", "connectors", "reports")
 LIBRARY_LOGGERS = (

@@ -1,0 +1,1 @@
+"""The application: command line, config files, the scan pipeline, operations."""

@@ -1,0 +1,1 @@
+"""The kernel every layer may import: records, errors, settings, logging, safe names."""

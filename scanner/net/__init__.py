@@ -1,0 +1,1 @@
+"""The one HTTP layer: retries, pacing, bounded answers, origin pinning, paging."""

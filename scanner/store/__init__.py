@@ -1,0 +1,1 @@
+"""The SQLite inventory: schema, migrations and every query."""
