@@ -23,6 +23,7 @@ test: $(STAMP)
 	$(BIN)/ruff format --check scanner connectors reports tests bench
 	$(BIN)/ruff check scanner connectors reports tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q --cov=scanner --cov=connectors --cov=reports --cov-report=term:skip-covered
 
 test-long: $(STAMP)
@@ -34,7 +35,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
-	$(BIN)/python bench/run.py --sizes $(BENCH)
+	$(BIN)/python -m bench.run --sizes $(BENCH)
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -1,6 +1,6 @@
 """Report rendering for a large inventory, against the target of issue 8.
 
-    .venv/bin/python bench/bench_report.py [--apps 5000] [--users 50000] [--seed 8] [--browser]
+    .venv/bin/python -m bench.bench_report [--apps 5000] [--users 50000] [--seed 8] [--browser]
 
 Builds a synthetic report model (``--apps`` apps used by ``--users`` people, long-tailed: a few
 apps have thousands of users, most have a handful; scopes, departments, findings and history
@@ -22,11 +22,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from reports.html import HtmlReport  # noqa: E402
-from reports.json_report import JsonReport  # noqa: E402
-from reports.tables import CsvReport, XlsxReport  # noqa: E402
+from reports.html import HtmlReport
+from reports.json_report import JsonReport
+from reports.tables import CsvReport, XlsxReport
 
 HTML_TARGET_S = 10.0
 BROWSER_TARGET_S = 5.0

@@ -1,6 +1,6 @@
 """Catalog load time and resolution throughput, against the targets of issue 6.
 
-    .venv/bin/python bench/bench_resolve.py [--apps 10000] [--seed 7] [--repeat 3]
+    .venv/bin/python -m bench.bench_resolve [--apps 10000] [--seed 7] [--repeat 3]
 
 Prints each figure (the best of ``--repeat`` cold runs, so other processes on the machine do
 not decide the verdict) with its target and PASS or MISS; exits 1 on a MISS. The raw apps mimic a
@@ -14,15 +14,12 @@ from __future__ import annotations
 import argparse
 import random
 import string
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from scanner.analysis.catalog import Catalog  # noqa: E402
-from scanner.analysis.resolve import Resolver, normalise_name  # noqa: E402
-from scanner.core.models import RawApp  # noqa: E402
+from scanner.analysis.catalog import Catalog
+from scanner.analysis.resolve import Resolver
+from scanner.analysis.text import normalise_name
+from scanner.core.models import RawApp
 
 LOAD_TARGET_MS = 200.0
 RESOLVE_TARGET_S = 1.0

@@ -1,6 +1,6 @@
 """The sign-in pipeline in one process, without HTTP: parse -> store -> resolve -> reconcile.
 
-    python bench/pipeline.py --events 1000000 --db /tmp/pipeline.db
+    python -m bench.pipeline --events 1000000 --db /tmp/pipeline.db
 
 Builds Graph-shaped sign-in dicts lazily from the seeded large tenant (bench/tenant.py), parses
 each with ``connectors.entra.parse_signin``, streams them into
@@ -21,18 +21,17 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.tenant import SIZES, EntraTenant
+from connectors.entra import SOURCE, graph_time, parse_app, parse_signin
+from scanner.analysis import inventory
+from scanner.analysis.catalog import Catalog
+from scanner.analysis.reconcile import Context, reconcile
+from scanner.analysis.risk import ScopeTable
+from scanner.app.config import OrganisationSettings
+from scanner.core.models import Checkpoint, SourceRecord
+from scanner.store.database import Store
 
-from bench.tenant import SIZES, EntraTenant  # noqa: E402
-from connectors.entra import SOURCE, graph_time, parse_app, parse_signin  # noqa: E402
-from scanner.analysis import inventory  # noqa: E402
-from scanner.analysis.catalog import Catalog  # noqa: E402
-from scanner.analysis.reconcile import Context, reconcile  # noqa: E402
-from scanner.analysis.risk import ScopeTable  # noqa: E402
-from scanner.app.config import OrganisationSettings  # noqa: E402
-from scanner.core.models import Checkpoint, SourceRecord  # noqa: E402
-from scanner.store.database import Store  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 PAGE = 1000
 """Sign-ins per Checkpoint: the largest sign-in page Graph serves."""

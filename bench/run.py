@@ -1,6 +1,6 @@
 """Scan a synthetic tenant on loopback with the real ``shadowit scan`` and print its figures.
 
-    python bench/run.py --sizes small,medium [--time-scale 20] [--latency 0.03] [--profile]
+    python -m bench.run --sizes small,medium [--time-scale 20] [--latency 0.03] [--profile]
 
 For each size: serve the seeded tenant (bench/tenant.py) from the Graph stand-in with modelled
 throttling (bench/servers.py), then, each in a child process so wall time and peak RSS are its
@@ -38,12 +38,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.servers import DEFAULT_LATENCY, BenchGraph
+from bench.tenant import SIZES, EntraTenant
+from connectors.testing.server import LoopbackServer
 
-from bench.servers import DEFAULT_LATENCY, BenchGraph  # noqa: E402
-from bench.tenant import SIZES, EntraTenant  # noqa: E402
-from connectors.testing.server import LoopbackServer  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 CLIENT_ID = "6a1f0c3e-2b4d-4e8f-9a7c-1d2e3f4a5b6c"
 SECRET_ENV = "SHADOWIT_BENCH_ENTRA_SECRET"  # noqa: S105 - a variable name
@@ -407,7 +406,8 @@ def run_pipeline(events: int, work: Path, seed: int) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
     cmd = [
         sys.executable,
-        str(ROOT / "bench" / "pipeline.py"),
+        "-m",
+        "bench.pipeline",
         "--events",
         str(events),
         "--seed",

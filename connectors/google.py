@@ -43,7 +43,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 from urllib.parse import urljoin
 
 import google_auth_httplib2
@@ -363,7 +363,7 @@ def load_key(settings: GoogleSettings, config_path: Path | None) -> dict[str, An
             f"{setting}: {named} is not a service account key ({what}); download a JSON key of "
             f"the service account (IAM & Admin > Service accounts > Keys > Add key > JSON){where}"
         )
-    return info
+    return cast(dict[str, Any], info)
 
 
 def build_credentials(
@@ -378,7 +378,8 @@ def build_credentials(
         raise ConfigError(
             f"{setting}: the service account key cannot be used ({err}); create a new JSON key"
         ) from None
-    return credentials.with_subject(settings.admin_email)
+    delegated: service_account.Credentials = credentials.with_subject(settings.admin_email)
+    return delegated
 
 
 class _Credentials(service_account.Credentials):
@@ -661,7 +662,7 @@ class GoogleConnector:
     def _batch_uri(self, directory: Any) -> str:
         # new_batch_http_request() joins the discovery rootUrl, ignoring api_endpoint; build the
         # URI from our root and the documented batchPath instead.
-        return urljoin(self.api_root, directory._rootDesc.get("batchPath", "batch"))
+        return urljoin(self.api_root, str(directory._rootDesc.get("batchPath", "batch")))
 
     def authorize(self) -> None:
         """Get the first token now, so a delegation problem stops the scan before any listing."""

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.analysis.risk import ScopeTable
-from scanner.app.config import Config
+from scanner.core.config import Config
 from scanner.core.errors import ShadowitError
 
 INSTALL_HINT = "datasette is not installed: pip install 'shadow-it-scanner[browse]'"

@@ -17,9 +17,9 @@ from typing import Any
 from scanner.analysis import diff as diffing
 from scanner.analysis import findings as lifecycle
 from scanner.analysis import sanctions
-from scanner.analysis.resolve import normalise_name
 from scanner.analysis.risk import ScopeTable
-from scanner.app.config import Config
+from scanner.analysis.text import normalise_name
+from scanner.core.config import Config
 from scanner.core.errors import ShadowitError
 from scanner.core.models import SEVERITIES
 from scanner.store.database import Store, iso, loads

@@ -16,7 +16,7 @@ from scanner.analysis.catalog import (
     Catalog,
     read_catalog_file,
 )
-from scanner.analysis.resolve import normalise_name
+from scanner.analysis.text import normalise_name
 from scanner.app.config import CatalogSettings
 from scanner.core.errors import ConfigError, InputError
 

@@ -9,16 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner.analysis.catalog import Catalog
-from scanner.analysis.resolve import (
-    FUZZY_THRESHOLD,
-    Resolver,
-    has_confusables,
-    host_of,
-    merchant_candidates,
-    normalise_name,
-    slug,
-)
+from scanner.analysis.resolve import FUZZY_THRESHOLD, Resolver, merchant_candidates
 from scanner.analysis.risk import RiskInput, ScopeTable, assess
+from scanner.analysis.text import has_confusables, host_of, normalise_name, slug
 from scanner.app.config import CatalogSettings
 from scanner.core.models import RawApp
 

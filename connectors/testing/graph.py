@@ -265,7 +265,8 @@ class FakeGraph(FakeProvider):
                     "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
                     "Neither tenant is B2C or tenant doesn't have premium license",
                 )
-            return handler(request, **args) if args else handler(request)
+            answer: Response = handler(request, **args) if args else handler(request)
+            return answer
 
         return guarded
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from reports.confirm.links import LinkSigner, link_url
 from reports.confirm.mail import Delivered, LinkItem, Outgoing, compose, send_smtp, write_files
 from scanner.analysis import confirm
-from scanner.app.config import Config
+from scanner.core.config import Config
 from scanner.core.settings import secret
 from scanner.store.database import Store
 

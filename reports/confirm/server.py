@@ -55,7 +55,7 @@ from werkzeug.wrappers import Request, Response
 from reports.confirm.links import LinkClaims, LinkSigner, redact_path, utcnow
 from scanner.analysis import confirm
 from scanner.analysis.risk import ScopeTable
-from scanner.app.config import Config
+from scanner.core.config import Config
 from scanner.core.errors import ConfigError, ShadowitError, StoreError
 from scanner.core.names import NAME_WIDTH, one_line, visible
 from scanner.store.database import Store

@@ -30,17 +30,28 @@ from typing import TYPE_CHECKING, Any
 
 from rapidfuzz import fuzz, process
 
-from scanner.analysis.resolve import MICROSOFT_TENANT_IDS, host_of, normalise_name, slug
+from scanner.analysis.text import host_of, normalise_name, slug
 from scanner.core.errors import ConfigError, InputError
 from scanner.core.models import CatalogEntry
 
 if TYPE_CHECKING:
-    from scanner.app.config import CatalogSettings
+    from scanner.core.config import CatalogSettings
 
 DATA_DIR = Path(__file__).parents[1] / "data"
 CATALOG_FILE = DATA_DIR / "catalog.csv"
 GOOGLE_FIRST_PARTY_FILE = DATA_DIR / "google_first_party.csv"
 MICROSOFT_APPS_FILE = DATA_DIR / "microsoft" / "MicrosoftApps.csv"
+
+MICROSOFT_TENANT_IDS: frozenset[str] = frozenset(
+    {
+        # appOwnerOrganizationId of Microsoft's own service principals: "Microsoft Services"
+        # (f8cdef31...) and Microsoft's corporate tenant (72f988bf...). They are the owner
+        # tenants in MicrosoftApps.csv, which https://github.com/merill/microsoft-info builds
+        # with the Graph filter appOwnerOrganizationId eq <Microsoft tenant>.
+        "f8cdef31-a31e-4b4a-93e4-5f571e91255a",
+        "72f988bf-86f1-41af-91ab-2d7cd011db47",
+    }
+)
 COLUMNS = ("name", "vendor", "category", "domains", "aliases", "client_ids", "source")
 
 MARKETING_CATEGORIES: frozenset[str] = frozenset(

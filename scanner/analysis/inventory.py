@@ -18,7 +18,7 @@ from scanner.analysis.catalog import Catalog
 from scanner.analysis.classify import classify_marketing
 from scanner.analysis.resolve import Resolver
 from scanner.analysis.risk import RiskInput, ScopeTable, assess
-from scanner.app.config import OrganisationSettings
+from scanner.core.config import OrganisationSettings
 from scanner.core.models import App, InventoryApp
 from scanner.store.database import Store, dumps, iso, parse_iso, raw_app_from_row
 

@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scanner.analysis.catalog import Catalog
-from scanner.analysis.resolve import normalise_name
+from scanner.analysis.text import normalise_name
 from scanner.core.errors import ConfigError, InputError
 from scanner.core.models import InventoryApp, SanctionEntry
 from scanner.core.names import NAME_WIDTH, email_problem, is_email, one_line
 from scanner.store.database import Store, loads
 
 if TYPE_CHECKING:
-    from scanner.app.config import Config
+    from scanner.core.config import Config
 
 log = logging.getLogger(__name__)
 

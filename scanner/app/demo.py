@@ -27,6 +27,7 @@ from connectors.testing.graph import FakeGraph
 from connectors.testing.okta import FakeOkta
 from connectors.testing.server import LoopbackServer
 from scanner.app import config as configuration
+from scanner.app.demo_answers import seed_demo
 from scanner.app.operations import scan_and_report
 from scanner.net.http import new_session
 from scanner.store.database import Store, parse_iso
@@ -158,10 +159,6 @@ def run_demo(out: Path, now: datetime | None = None) -> dict[str, Any]:
             _rebase_cursors(cfg.store_path, endpoints["graph"])
             session = new_session(endpoints["ca_path"])
             summary = scan_and_report(cfg, now=night, session=session, sleep=_no_wait, out=out)
-    from scanner.analysis.confirm import (
-        seed_demo,  # ownership answers, so the report shows each state
-    )
-
     store = Store.open(cfg.store_path)
     try:
         summary = seed_demo(store, cfg, nights[-1]) or summary

@@ -233,7 +233,7 @@ def analyse(
         scopes=scopes,
         dormant_days=config.policy.dormant_days,
         new_app_keys=new_keys,
-        confirmed_owners=confirmed_owners(store, now, config.policy.review_period_days),
+        confirmed_owners=store.confirmed_owners(now, config.policy.review_period_days),
         severity=config.policy.severity,
     )
     found = reconcile(apps, policy, ctx)
@@ -245,21 +245,6 @@ def analyse(
     changes = lifecycle.apply(store, scan_id, found, now, protected)
     _snapshot(store, scan_id, apps, policy)
     return ScanResult(scan_id, list(statuses), apps, found, changes, sorted(new_keys))
-
-
-def confirmed_owners(store: Store, now: datetime, review_days: int) -> dict[str, str]:
-    """App key -> owner email for confirmations newer than the review period."""
-    if "attestations" not in store.db.table_names():
-        return {}
-    cutoff = (now - timedelta(days=review_days)).isoformat()
-    owners: dict[str, str] = {}
-    for r in store.db.query(
-        "SELECT app_key, owner, answered FROM attestations WHERE answer = 'mine' "
-        "AND answered >= ? ORDER BY answered",
-        [cutoff],
-    ):
-        owners[r["app_key"]] = r["owner"]
-    return owners
 
 
 def _new_app_keys(

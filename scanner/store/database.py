@@ -299,6 +299,20 @@ class Store:
         row = self.db.execute("SELECT max(id) FROM scan_runs WHERE status='finished'").fetchone()
         return int(row[0]) if row and row[0] is not None else None
 
+    def confirmed_owners(self, now: datetime, review_days: int) -> dict[str, str]:
+        """App key -> owner email for confirmations newer than the review period."""
+        if "attestations" not in self.db.table_names():
+            return {}
+        cutoff = (now - timedelta(days=review_days)).isoformat()
+        owners: dict[str, str] = {}
+        for r in self.db.query(
+            "SELECT app_key, owner, answered FROM attestations WHERE answer = 'mine' "
+            "AND answered >= ? ORDER BY answered",
+            [cutoff],
+        ):
+            owners[r["app_key"]] = r["owner"]
+        return owners
+
     def previous_scan(self, scan_id: int) -> int | None:
         row = self.db.execute(
             "SELECT max(id) FROM scan_runs WHERE status='finished' AND id < ?", [scan_id]
