@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,3 +94,27 @@ def test_secret_file_missing(tmp_path: Path) -> None:
 def test_secret_required() -> None:
     with pytest.raises(ConfigError, match="set k_env"):
         secret(None, None, "k", None)
+
+
+@pytest.mark.parametrize(
+    ("table", "says"),
+    [
+        ({"expiry_dayz": 3}, "confirm.expiry_dayz: unknown setting"),
+        ({"expiry_days": 0}, "confirm.expiry_days: must be 1 or more"),
+        ({"from_addr": "it@acme.example\n"}, "confirm.from_addr: "),
+        ({"link_base_url": "ftp://x"}, "confirm.link_base_url: 'ftp://x' is not an http(s) URL"),
+    ],
+)
+def test_confirm_table_is_checked_when_the_config_loads(
+    table: dict[str, object], says: str
+) -> None:
+    """A [confirm] mistake stops `scan` at load time, before any provider is called."""
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        config.from_dict({"confirm": table}, Path("config.toml"))
+
+
+def test_confirm_settings_are_typed_on_the_config() -> None:
+    loaded = config.from_dict({"confirm": {"expiry_days": 5}}, Path("config.toml"))
+    assert isinstance(loaded.confirm, config.ConfirmSettings)
+    assert loaded.confirm.expiry_days == 5
+    assert config.from_dict({}).confirm == config.ConfirmSettings()

@@ -19,6 +19,7 @@ from reports import model as report_model
 from reports.confirm import plan_lines, plan_requests, send_lines, send_requests
 from scanner.analysis import confirm
 from scanner.app.config import Config, OrganisationSettings, from_dict
+from scanner.core.config import ConfirmSettings
 from scanner.core.errors import ConfigError
 from scanner.store.database import Store
 from tests.test_confirm_support import (
@@ -104,7 +105,7 @@ def test_plan_asks_the_likely_owner_of_each_marketing_app(tmp_path: Path) -> Non
 
 
 def test_plan_without_fallback_names_unowned_apps(tmp_path: Path) -> None:
-    config = replace(inventory(tmp_path), confirm={"secret_env": "X"})
+    config = replace(inventory(tmp_path), confirm=ConfirmSettings(secret_env="X"))
     with _store(config) as store:
         planned = plan_requests(store, config, NOW)
     assert planned.unowned == ("Semrush",)

@@ -101,17 +101,17 @@ def smtp_server(tls: tuple[ssl.SSLContext, str]) -> Iterator[tuple[Controller, I
 def _smtp_config(
     config: Config, port: int, ca_file: str, password_env: str = PASSWORD_ENV, **extra: Any
 ) -> Config:
-    table = {
-        **config.confirm,
-        "smtp_host": "127.0.0.1",
-        "smtp_port": port,
-        "smtp_username": "shadowit",
-        "smtp_password_env": password_env,
-        "smtp_ca_file": ca_file,
-        "from_addr": "it@acme.example",
+    settings = replace(
+        config.confirm,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_username="shadowit",
+        smtp_password_env=password_env,
+        smtp_ca_file=ca_file,
+        from_addr="it@acme.example",
         **extra,
-    }
-    return replace(config, confirm=table)
+    )
+    return replace(config, confirm=settings)
 
 
 def _send(config: Config) -> Any:
@@ -228,9 +228,7 @@ def test_untrusted_certificate_is_refused(
 ) -> None:
     controller, _inbox = smtp_server
     config = _smtp_config(inventory(tmp_path), controller.port, ca_file="")
-    config = replace(
-        config, confirm={k: v for k, v in config.confirm.items() if k != "smtp_ca_file"}
-    )
+    config = replace(config, confirm=replace(config.confirm, smtp_ca_file=None))
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     with (
         signing_key(),
@@ -251,12 +249,15 @@ def test_server_without_starttls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         # Without a password a loopback relay may be used in the clear.
         plain = replace(
             config,
-            confirm={
-                **{k: v for k, v in config.confirm.items() if not k.startswith("smtp_")},
-                "smtp_host": "127.0.0.1",
-                "smtp_port": controller.port,
-                "smtp_starttls": False,
-            },
+            confirm=replace(
+                config.confirm,
+                smtp_host="127.0.0.1",
+                smtp_port=controller.port,
+                smtp_starttls=False,
+                smtp_username=None,
+                smtp_password_env=None,
+                smtp_ca_file=None,
+            ),
         )
         with signing_key():
             result = _send(plain)
@@ -269,7 +270,7 @@ def test_password_never_sent_in_the_clear_to_a_remote_host(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = _smtp_config(inventory(tmp_path), 25, ca_file="", smtp_starttls=False)
-    config = replace(config, confirm={**config.confirm, "smtp_host": "mail.acme.example"})
+    config = replace(config, confirm=replace(config.confirm, smtp_host="mail.acme.example"))
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     with (
         signing_key(),

@@ -29,7 +29,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
-from scanner.analysis.confirm import ConfirmSettings
+from scanner.core.config import ConfirmSettings
 from scanner.core.errors import ShadowitError
 from scanner.core.names import email_problem, is_email, one_line, visible
 

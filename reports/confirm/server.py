@@ -55,7 +55,7 @@ from werkzeug.wrappers import Request, Response
 from reports.confirm.links import LinkClaims, LinkSigner, redact_path, utcnow
 from scanner.analysis import confirm
 from scanner.analysis.risk import ScopeTable
-from scanner.core.config import Config
+from scanner.core.config import Config, ConfirmSettings
 from scanner.core.errors import ConfigError, ShadowitError, StoreError
 from scanner.core.names import NAME_WIDTH, one_line, visible
 from scanner.store.database import Store
@@ -121,7 +121,7 @@ class ConfirmApp:
     def __init__(
         self,
         config: Config,
-        settings: confirm.ConfirmSettings,
+        settings: ConfirmSettings,
         signer: LinkSigner,
         scopes: ScopeTable,
         clock: Callable[[], datetime] = utcnow,
@@ -381,7 +381,7 @@ class ServeLimits:
     max_body_bytes: int = MAX_FORM_BYTES
 
     @classmethod
-    def from_settings(cls, s: confirm.ConfirmSettings, where: str = "") -> ServeLimits:
+    def from_settings(cls, s: ConfirmSettings, where: str = "") -> ServeLimits:
         limits = cls(
             threads=s.threads,
             idle_timeout=s.idle_timeout,

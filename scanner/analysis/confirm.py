@@ -26,14 +26,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from scanner.analysis.risk import ScopeTable
 from scanner.analysis.text import normalise_name
 from scanner.core import names
-from scanner.core.config import Config, OrganisationSettings
+from scanner.core.config import Config, ConfirmSettings, OrganisationSettings
 from scanner.core.errors import ConfigError, ShadowitError
-from scanner.core.settings import build, secret
+from scanner.core.settings import secret
 from scanner.store.database import Store, iso, loads, parse_iso
 
 log = logging.getLogger(__name__)
@@ -66,86 +65,9 @@ class AnswerError(ShadowitError):
     """An answer on the confirmation page is incomplete; the message says what to fix."""
 
 
-@dataclass(frozen=True)
-class ConfirmSettings:
-    """The ``[confirm]`` table."""
-
-    secret_env: str | None = None
-    """Environment variable holding the key that signs the links (32+ characters)."""
-    secret_file: str | None = None
-    """Or a file holding it."""
-    link_base_url: str = "http://127.0.0.1:8765"
-    """Where ``shadowit serve`` is reachable for the people asked (the reverse proxy's URL)."""
-    expiry_days: int = 14
-    """A link stops working this many days after it was sent."""
-    reminder_days: int = 3
-    """Remind after this many days without an answer."""
-    max_reminders: int = 2
-    """Remind at most this many times; then the link expires and the fallback is asked."""
-    fallback_owner: str | None = None
-    """Asked when no likely owner is known (e.g. the marketing-ops lead)."""
-    from_addr: str = "shadowit@localhost"
-    smtp_host: str | None = None
-    """Send by SMTP through this host; without it, ``confirm send`` writes message files."""
-    smtp_port: int | None = None
-    """Default 587 with STARTTLS, 465 with implicit TLS, 25 without TLS."""
-    smtp_username: str | None = None
-    smtp_password_env: str | None = None
-    smtp_password_file: str | None = None
-    smtp_starttls: bool = True
-    """Upgrade the connection with STARTTLS (RFC 3207) before logging in."""
-    smtp_ssl: bool = False
-    """Implicit TLS from the first byte (RFC 8314, port 465) instead of STARTTLS."""
-    smtp_ca_file: str | None = None
-    """A CA bundle for the SMTP server's certificate (a private CA); default: system CAs."""
-    smtp_timeout: float = 30.0
-    out: str = "confirm-requests"
-    """Folder for the message files and the mail-merge CSV when no SMTP host is set."""
-    host: str = "127.0.0.1"
-    """Address ``shadowit serve`` binds by default."""
-    port: int = 8765
-    threads: int = 4
-    """Requests ``shadowit serve`` answers at once (waitress ``threads``)."""
-    idle_timeout: int = 30
-    """Seconds after which ``shadowit serve`` closes a connection that sends nothing."""
-    max_request_line: int = 8192
-    """Bytes of request line ``shadowit serve`` reads; a longer one gets 414."""
-    max_header_bytes: int = 32768
-    """Bytes of request line and headers together; more gets 431."""
-
-
 def settings(config: Config) -> ConfirmSettings:
-    """Validate the config's ``[confirm]`` table; errors name ``confirm.<key>``."""
-    where = f" ({config.file})" if config.file else ""
-    s = build(ConfirmSettings, config.confirm, "confirm", config.file)
-    for key in ("expiry_days", "reminder_days", "port"):
-        if getattr(s, key) < 1:
-            raise ConfigError(f"confirm.{key}: must be 1 or more{where}")
-    if s.max_reminders < 0:
-        raise ConfigError(f"confirm.max_reminders: must be 0 or more{where}")
-    for key in ("fallback_owner", "from_addr"):
-        value = getattr(s, key)
-        if value is not None and not is_email(value):
-            raise ConfigError(
-                f"confirm.{key}: {names.one_line(repr(value), 200)} is not an email address "
-                f"({names.email_problem(value)}){where}"
-            )
-    parts = urlsplit(s.link_base_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
-        raise ConfigError(
-            f"confirm.link_base_url: {s.link_base_url!r} is not an http(s) URL like "
-            f"https://shadowit.example.com{where}"
-        )
-    if s.smtp_ssl and s.smtp_starttls and "smtp_starttls" in config.confirm:
-        raise ConfigError(
-            f"confirm.smtp_ssl: choose implicit TLS (smtp_ssl) or STARTTLS, not both{where}"
-        )
-    if s.smtp_username and not (s.smtp_password_env or s.smtp_password_file):
-        raise ConfigError(
-            f"confirm.smtp_password_env: smtp_username is set but no password; name the "
-            f"environment variable that holds it{where}"
-        )
-    return s
+    """The ``[confirm]`` settings, validated when the config was loaded."""
+    return config.confirm
 
 
 def signing_key(s: ConfirmSettings, config: Config) -> str:

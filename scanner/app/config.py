@@ -12,11 +12,14 @@ import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import connectors
+from scanner.core import names
 from scanner.core.config import (
     CatalogSettings,
     Config,
+    ConfirmSettings,
     NotifySettings,
     OrganisationSettings,
     PolicySettings,
@@ -24,11 +27,13 @@ from scanner.core.config import (
     StoreSettings,
 )
 from scanner.core.errors import ConfigError
+from scanner.core.names import is_email
 from scanner.core.settings import build
 
 __all__ = [
     "CatalogSettings",
     "Config",
+    "ConfirmSettings",
     "NotifySettings",
     "OrganisationSettings",
     "PolicySettings",
@@ -48,7 +53,7 @@ _SECTIONS = {
     "report": ReportSettings,
     "notify": NotifySettings,
 }
-_RAW_SECTIONS = ("sanctioned", "confirm")
+_RAW_SECTIONS = ("sanctioned",)
 
 
 def load(path: str | Path) -> Config:
@@ -75,7 +80,7 @@ def load(path: str | Path) -> Config:
 
 def from_dict(data: dict[str, Any], file: Path | None = None) -> Config:
     where = f" ({file})" if file else ""
-    known = set(_SECTIONS) | {"sources", *_RAW_SECTIONS}
+    known = set(_SECTIONS) | {"sources", "confirm", *_RAW_SECTIONS}
     for key in data:
         if key not in known:
             raise ConfigError(f"{key}: unknown section (known: {', '.join(sorted(known))}){where}")
@@ -87,8 +92,44 @@ def from_dict(data: dict[str, Any], file: Path | None = None) -> Config:
             if not isinstance(data[name], dict):
                 raise ConfigError(f"{name}: expected a table{where}")
             values[name] = data[name]
+    if "confirm" in data:
+        values["confirm"] = _confirm(data["confirm"], file)
     values["sources"] = _load_sources(data.get("sources", {}), file)
     return Config(file=file, **values)
+
+
+def _confirm(table: Any, file: Path | None) -> ConfirmSettings:
+    """Validate the config's ``[confirm]`` table; errors name ``confirm.<key>``."""
+    where = f" ({file})" if file else ""
+    s = build(ConfirmSettings, table, "confirm", file)
+    for key in ("expiry_days", "reminder_days", "port"):
+        if getattr(s, key) < 1:
+            raise ConfigError(f"confirm.{key}: must be 1 or more{where}")
+    if s.max_reminders < 0:
+        raise ConfigError(f"confirm.max_reminders: must be 0 or more{where}")
+    for key in ("fallback_owner", "from_addr"):
+        value = getattr(s, key)
+        if value is not None and not is_email(value):
+            raise ConfigError(
+                f"confirm.{key}: {names.one_line(repr(value), 200)} is not an email address "
+                f"({names.email_problem(value)}){where}"
+            )
+    parts = urlsplit(s.link_base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        raise ConfigError(
+            f"confirm.link_base_url: {s.link_base_url!r} is not an http(s) URL like "
+            f"https://shadowit.example.com{where}"
+        )
+    if s.smtp_ssl and s.smtp_starttls and "smtp_starttls" in table:
+        raise ConfigError(
+            f"confirm.smtp_ssl: choose implicit TLS (smtp_ssl) or STARTTLS, not both{where}"
+        )
+    if s.smtp_username and not (s.smtp_password_env or s.smtp_password_file):
+        raise ConfigError(
+            f"confirm.smtp_password_env: smtp_username is set but no password; name the "
+            f"environment variable that holds it{where}"
+        )
+    return s
 
 
 def _load_sources(table: Any, file: Path | None) -> dict[str, Any]:

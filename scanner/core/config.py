@@ -75,6 +75,54 @@ class NotifySettings:
 
 
 @dataclass(frozen=True)
+class ConfirmSettings:
+    """The ``[confirm]`` table."""
+
+    secret_env: str | None = None
+    """Environment variable holding the key that signs the links (32+ characters)."""
+    secret_file: str | None = None
+    """Or a file holding it."""
+    link_base_url: str = "http://127.0.0.1:8765"
+    """Where ``shadowit serve`` is reachable for the people asked (the reverse proxy's URL)."""
+    expiry_days: int = 14
+    """A link stops working this many days after it was sent."""
+    reminder_days: int = 3
+    """Remind after this many days without an answer."""
+    max_reminders: int = 2
+    """Remind at most this many times; then the link expires and the fallback is asked."""
+    fallback_owner: str | None = None
+    """Asked when no likely owner is known (e.g. the marketing-ops lead)."""
+    from_addr: str = "shadowit@localhost"
+    smtp_host: str | None = None
+    """Send by SMTP through this host; without it, ``confirm send`` writes message files."""
+    smtp_port: int | None = None
+    """Default 587 with STARTTLS, 465 with implicit TLS, 25 without TLS."""
+    smtp_username: str | None = None
+    smtp_password_env: str | None = None
+    smtp_password_file: str | None = None
+    smtp_starttls: bool = True
+    """Upgrade the connection with STARTTLS (RFC 3207) before logging in."""
+    smtp_ssl: bool = False
+    """Implicit TLS from the first byte (RFC 8314, port 465) instead of STARTTLS."""
+    smtp_ca_file: str | None = None
+    """A CA bundle for the SMTP server's certificate (a private CA); default: system CAs."""
+    smtp_timeout: float = 30.0
+    out: str = "confirm-requests"
+    """Folder for the message files and the mail-merge CSV when no SMTP host is set."""
+    host: str = "127.0.0.1"
+    """Address ``shadowit serve`` binds by default."""
+    port: int = 8765
+    threads: int = 4
+    """Requests ``shadowit serve`` answers at once (waitress ``threads``)."""
+    idle_timeout: int = 30
+    """Seconds after which ``shadowit serve`` closes a connection that sends nothing."""
+    max_request_line: int = 8192
+    """Bytes of request line ``shadowit serve`` reads; a longer one gets 414."""
+    max_header_bytes: int = 32768
+    """Bytes of request line and headers together; more gets 431."""
+
+
+@dataclass(frozen=True)
 class Config:
     file: Path | None
     store: StoreSettings = field(default_factory=StoreSettings)
@@ -87,8 +135,8 @@ class Config:
     """Source name -> that connector's validated settings."""
     sanctioned: dict[str, Any] = field(default_factory=dict)
     """The raw ``[sanctioned]`` table; ``scanner.analysis.sanctions`` validates it."""
-    confirm: dict[str, Any] = field(default_factory=dict)
-    """The raw ``[confirm]`` table; the ownership-confirmation module validates it."""
+    confirm: ConfirmSettings = field(default_factory=ConfirmSettings)
+    """Ownership confirmation: links, mail and ``shadowit serve``."""
 
     def path(self, value: str) -> Path:
         """Resolve a path setting relative to the config file's folder."""
