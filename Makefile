@@ -20,8 +20,8 @@ demo: $(STAMP)
 	$(BIN)/shadowit demo --out $(OUT)
 
 test: $(STAMP)
-	$(BIN)/ruff format --check scanner connectors reports tests bench
-	$(BIN)/ruff check scanner connectors reports tests bench
+	$(BIN)/ruff format --check scanner connectors reports tests bench tools
+	$(BIN)/ruff check scanner connectors reports tests bench tools
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q --cov=scanner --cov=connectors --cov=reports --cov-report=term:skip-covered
@@ -30,8 +30,8 @@ test-long: $(STAMP)
 	SHADOWIT_LONG=1 $(BIN)/python -m pytest -q -m "slow or not slow"
 
 lint: $(STAMP)
-	$(BIN)/ruff format scanner connectors reports tests bench
-	$(BIN)/ruff check --fix scanner connectors reports tests bench
+	$(BIN)/ruff format scanner connectors reports tests bench tools
+	$(BIN)/ruff check --fix scanner connectors reports tests bench tools
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'

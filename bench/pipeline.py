@@ -85,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         scopes = ScopeTable.load(None)
         apps = inventory.build(store, Catalog.load(), scopes, OrganisationSettings(), tenant.now)
         built = time.perf_counter()
-        findings = reconcile(apps, [], Context(now=tenant.now, scopes=scopes))
+        findings = reconcile(
+            apps, [], Context(now=tenant.now, scopes=scopes, publisher_sources=frozenset({SOURCE}))
+        )
         done = time.perf_counter()
     finally:
         store.close()

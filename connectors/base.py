@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Protocol
 import requests
 
 from scanner.core.errors import ConfigError
-from scanner.core.models import SourceRecord
+from scanner.core.models import Capability, SourceRecord
 from scanner.net.http import MIB, RetryPolicy
 
 TRANSPORT_SETTINGS = ("timeout", "deadline_hours", "max_response_mib")
@@ -82,6 +82,8 @@ class ConnectorSpec:
     settings: type
     factory: Callable[[Any, ConnectorContext], Connector]
     summary: str
+    capabilities: frozenset[Capability] = frozenset()
+    """What its records let the analysis conclude (see ``scanner.core.models.Capability``)."""
 
 
 def transport_policy(

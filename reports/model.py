@@ -22,7 +22,8 @@ from scanner.analysis.text import normalise_name
 from scanner.core.config import Config
 from scanner.core.errors import ShadowitError
 from scanner.core.models import SEVERITIES
-from scanner.store.database import Store, iso, loads
+from scanner.store import inventory as stored_inventory
+from scanner.store.database import Store, iso
 
 SCHEMA_VERSION = "1.0"
 
@@ -47,12 +48,8 @@ def build(
     scope_table = ScopeTable.load(config.path(scopes_file) if scopes_file else None)
     pseudonym = _Pseudonyms(redact_users)
     apps = [
-        _app(loads(r["data"]), r["sanction_status"], scope_table, pseudonym)
-        for r in store.db.query(
-            "SELECT data, sanction_status FROM app_snapshots WHERE scan_id = ? "
-            "ORDER BY risk_score DESC, name",
-            [scan_id],
-        )
+        _app(r.data, r.sanction_status, scope_table, pseudonym)
+        for r in stored_inventory.snapshot_data(store, scan_id)
     ]
     _attach_policy(store, config, apps)
     for app in apps:  # a policy owner is a person too

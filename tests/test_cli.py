@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from connectors.demo.generate import DEMO_NOW
+from connectors.demo import DEMO_NOW
 from scanner.app.cli import main
 from scanner.app.demo import load_tenant, serve, write_config
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from connectors import entra
+from connectors.entra.index import _Consents, _SpEntry
 from scanner.core.errors import ResponseShapeError
 
 PAYLOADS = Path(__file__).parent / "payloads" / "entra"
@@ -64,8 +65,8 @@ def test_parse_app_publisher_and_sso_kind() -> None:
 
 
 def test_parse_grant_splits_scopes_and_maps_consent() -> None:
-    client = entra._SpEntry("app-1", "Canva", "t", "Application")
-    graph = entra._SpEntry("00000003-0000-0000-c000-000000000000", "Microsoft Graph", "m", None)
+    client = _SpEntry("app-1", "Canva", "t", "Application")
+    graph = _SpEntry("00000003-0000-0000-c000-000000000000", "Microsoft Graph", "m", None)
     raw = {"clientId": "sp", "consentType": "AllPrincipals", "principalId": None, "scope": " a  b "}
     grant = entra.parse_grant(raw, client, graph)
     assert grant.scopes == ("a", "b") and grant.consent_type == "admin"
@@ -111,7 +112,7 @@ def test_parse_consent_keeps_successful_consents_only() -> None:
 
 
 def test_consents_remember_the_earliest_time() -> None:
-    consents = entra._Consents()
+    consents = _Consents()
     late, early = dt.datetime(2026, 2, 2, tzinfo=UTC), dt.datetime(2026, 2, 1, tzinfo=UTC)
     consents.add("sp", "u1", late)
     consents.add("sp", "u2", early)

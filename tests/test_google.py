@@ -19,6 +19,8 @@ from connectors.google import (
     SCOPES,
     GoogleConnector,
     GoogleSettings,
+)
+from connectors.google.parse import (
     _parse_activity,
     _parse_token,
     _parse_user,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.demo.generate import DEMO_NOW, TENANT_DIR
+from connectors.demo import DEMO_NOW, TENANT_DIR
 from connectors.testing.google import FakeGoogle
 from connectors.testing.graph import FakeGraph
 from connectors.testing.okta import FakeOkta

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from connectors.demo.generate import DEMO_NOW
+from connectors.demo import DEMO_NOW
 from scanner.app.pipeline import run_scan
 from scanner.core.models import Checkpoint, SignIn
 from scanner.store.database import Store

@@ -27,7 +27,12 @@ def catalog() -> Catalog:
 
 @pytest.fixture()
 def resolver(catalog: Catalog) -> Resolver:
-    return Resolver(catalog, own_domains=["acme.example"], own_tenant_ids=[OUR_TENANT])
+    return Resolver(
+        catalog,
+        own_domains=["acme.example"],
+        own_tenant_ids=[OUR_TENANT],
+        first_party_by_name=["google"],
+    )
 
 
 def rules(app) -> list[str]:

@@ -13,12 +13,10 @@ from scanner.analysis.risk import (
     RiskInput,
     ScopeTable,
     assess,
-    graph_level,
-    graph_meaning,
     level_for,
-    render_scopes_csv,
 )
 from scanner.core.errors import InputError
+from tools.build_scopes import graph_level, graph_meaning, render_scopes_csv
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 
@@ -50,7 +48,7 @@ def risk(**changes: object) -> RiskInput:
 
 def test_shipped_table_is_in_sync_with_its_rules() -> None:
     assert SCOPES_FILE.read_text(encoding="utf-8") == render_scopes_csv(), (
-        "regenerate: python -m scanner.analysis.risk > scanner/data/scopes.csv"
+        "regenerate: python -m tools.build_scopes > scanner/data/scopes.csv"
     )
 
 

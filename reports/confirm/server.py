@@ -206,7 +206,7 @@ class ConfirmApp:
         try:
             # A scan writes a page of records per transaction; an answer waits at most this
             # long for it rather than the store's own 10 s, then gets 503 and is sent again.
-            store.db.execute(f"PRAGMA busy_timeout={max(0, int(self.lock_wait * 1000))}")
+            store.set_busy_timeout(max(0, int(self.lock_wait * 1000)))
             asked = self._open_request(store, token)
             if asked is None:
                 return self.invalid()

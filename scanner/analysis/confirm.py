@@ -12,10 +12,12 @@
                     └── reminders used up and the link expired: ``expired``; the next
                         candidate (usually the fallback owner) is asked instead
 
-This module keeps the state in the inventory (tables ``confirm_requests`` and
-``attestations``); ``reports.confirm`` signs the links, delivers the requests and serves the
-page. Neither table ever holds a link, a token or a secret: a request's id is only useful
-together with a signature made from ``confirm.secret_env``.
+This module decides; the state lives in the inventory (tables ``confirm_requests`` and
+``attestations``, kept by ``scanner.store.confirmations``, which also defines the records
+``ConfirmRequest`` and ``Attestation`` re-exported here); ``reports.confirm`` signs the
+links, delivers the requests and serves the page. Neither table ever holds a link, a token
+or a secret: a request's id is only useful together with a signature made from
+``confirm.secret_env``.
 """
 
 from __future__ import annotations
@@ -33,7 +35,12 @@ from scanner.core import names
 from scanner.core.config import Config, ConfirmSettings, OrganisationSettings
 from scanner.core.errors import ConfigError, ShadowitError
 from scanner.core.settings import secret
-from scanner.store.database import Store, iso, loads, parse_iso
+from scanner.store import confirmations as stored
+from scanner.store import snapshots
+from scanner.store.confirmations import Attestation as Attestation
+from scanner.store.confirmations import ConfirmRequest as ConfirmRequest
+from scanner.store.confirmations import NewRequest
+from scanner.store.database import Store, iso, parse_iso
 
 log = logging.getLogger(__name__)
 
@@ -122,42 +129,6 @@ class AppFacts:
 
 
 @dataclass(frozen=True)
-class ConfirmRequest:
-    """One question to one person about one app (a row of ``confirm_requests``)."""
-
-    id: str
-    app_key: str
-    app_name: str
-    owner: str
-    reason: str
-    status: str
-    """pending, answered, expired or closed."""
-    created: datetime
-    first_sent: datetime | None = None
-    last_sent: datetime | None = None
-    reminders: int = 0
-    answered: datetime | None = None
-    routed_from: str | None = None
-
-
-@dataclass(frozen=True)
-class Attestation:
-    """An answer (a row of ``attestations``)."""
-
-    request_id: str
-    app_key: str
-    app_name: str
-    owner: str
-    answer: str
-    answered: datetime
-    note: str | None = None
-    purpose: str | None = None
-    data_held: str | None = None
-    renewal: str | None = None
-    suggested_owner: str | None = None
-
-
-@dataclass(frozen=True)
 class PlannedRequest:
     """A message ``confirm send`` would deliver."""
 
@@ -201,11 +172,8 @@ def latest_apps(store: Store) -> dict[str, AppFacts]:
     if scan_id is None:
         return {}
     apps = {}
-    for r in store.db.query(
-        "SELECT data, sanction_status FROM app_snapshots WHERE scan_id = ? ORDER BY name",
-        [scan_id],
-    ):
-        facts = _facts(loads(r["data"]), r["sanction_status"])
+    for doc in snapshots.app_documents(store, scan_id):
+        facts = _facts(doc.data, doc.sanction_status)
         apps[facts.key] = facts
     return apps
 
@@ -214,13 +182,8 @@ def app_facts(store: Store, app_key: str) -> AppFacts | None:
     scan_id = store.latest_scan()
     if scan_id is None:
         return None
-    rows = list(
-        store.db.query(
-            "SELECT data, sanction_status FROM app_snapshots WHERE scan_id = ? AND app_key = ?",
-            [scan_id, app_key],
-        )
-    )
-    return _facts(loads(rows[0]["data"]), rows[0]["sanction_status"]) if rows else None
+    doc = snapshots.app_document(store, scan_id, app_key)
+    return _facts(doc.data, doc.sanction_status) if doc else None
 
 
 def _facts(data: dict[str, Any], status: str) -> AppFacts:
@@ -245,57 +208,16 @@ def _facts(data: dict[str, Any], status: str) -> AppFacts:
 
 
 def request(store: Store, request_id: str) -> ConfirmRequest | None:
-    rows = list(store.db.query("SELECT * FROM confirm_requests WHERE id = ?", [request_id]))
-    return _request(rows[0]) if rows else None
+    return stored.confirm_request(store, request_id)
 
 
 def requests(store: Store, status: str | None = None) -> list[ConfirmRequest]:
-    if status is None:
-        rows = store.db.query("SELECT * FROM confirm_requests ORDER BY created, id")
-    else:
-        rows = store.db.query(
-            "SELECT * FROM confirm_requests WHERE status = ? ORDER BY created, id", [status]
-        )
-    return [_request(r) for r in rows]
+    return stored.confirm_requests(store, status)
 
 
 def attestations(store: Store) -> list[Attestation]:
     """Every answer, newest first."""
-    return [
-        Attestation(
-            request_id=r["request_id"],
-            app_key=r["app_key"],
-            app_name=r["app_name"],
-            owner=r["owner"],
-            answer=r["answer"],
-            answered=parse_iso(r["answered"]) or datetime.min,
-            note=r["note"],
-            purpose=r["purpose"],
-            data_held=r["data_held"],
-            renewal=r["renewal"],
-            suggested_owner=r["suggested_owner"],
-        )
-        for r in store.db.query("SELECT * FROM attestations ORDER BY answered DESC, id DESC")
-    ]
-
-
-def _request(r: dict[str, Any]) -> ConfirmRequest:
-    created = parse_iso(r["created"])
-    assert created is not None
-    return ConfirmRequest(
-        id=r["id"],
-        app_key=r["app_key"],
-        app_name=r["app_name"],
-        owner=r["owner"],
-        reason=r["reason"],
-        status=r["status"],
-        created=created,
-        first_sent=parse_iso(r["first_sent"]),
-        last_sent=parse_iso(r["last_sent"]),
-        reminders=r["reminders"] or 0,
-        answered=parse_iso(r["answered"]),
-        routed_from=r["routed_from"],
-    )
+    return stored.attestations_newest_first(store)
 
 
 def _marketing_people(store: Store, org: OrganisationSettings) -> set[str]:
@@ -303,13 +225,11 @@ def _marketing_people(store: Store, org: OrganisationSettings) -> set[str]:
     departments = {d.casefold() for d in org.marketing_departments}
     groups = {g.casefold() for g in org.marketing_groups}
     people = set()
-    for r in store.db.query(
-        "SELECT email, department, groups FROM users WHERE gone_scan IS NULL AND email IS NOT NULL"
-    ):
-        in_department = (r["department"] or "").casefold() in departments
-        in_group = any(g.casefold() in groups for g in loads(r["groups"], []))
+    for m in stored.current_memberships(store):
+        in_department = (m.department or "").casefold() in departments
+        in_group = any(g.casefold() in groups for g in m.groups)
         if in_department or in_group:
-            people.add(r["email"].lower())
+            people.add(m.email.lower())
     return people
 
 
@@ -452,56 +372,23 @@ def new_request_id() -> str:
 
 def apply_plan(store: Store, p: Plan, now: datetime) -> list[tuple[PlannedRequest, str]]:
     """Close and expire what the plan says, create its new requests; return (delivery, id)."""
-    stamp = iso(now)
     out: list[tuple[PlannedRequest, str]] = []
-    with store.db.atomic():
-        for r in p.closing:
-            _set_status(store, r.id, "closed", "pending")
-        for r in p.expiring:
-            _set_status(store, r.id, "expired", "pending")
-        for d in p.deliveries:
-            request_id = d.request_id
-            if request_id is None:
-                request_id = new_request_id()
-                _insert_request(store, request_id, d.app_key, d.app_name, d.owner, d.reason, stamp)
-            out.append((d, request_id))
+    opening: list[NewRequest] = []
+    for d in p.deliveries:
+        request_id = d.request_id
+        if request_id is None:
+            request_id = new_request_id()
+            opening.append(NewRequest(request_id, d.app_key, d.app_name, d.owner, d.reason))
+        out.append((d, request_id))
+    closing = [r.id for r in p.closing]
+    expiring = [r.id for r in p.expiring]
+    stored.update_requests(store, closing, expiring, opening, now)
     return out
 
 
 def mark_sent(store: Store, request_id: str, reminder: bool, now: datetime) -> None:
     """Record a delivery; a reminder counts against ``max_reminders``."""
-    stamp = iso(now)
-    with store.db.atomic():
-        store.db.execute(
-            "UPDATE confirm_requests SET last_sent = ?, first_sent = coalesce(first_sent, ?), "
-            "reminders = reminders + ? WHERE id = ?",
-            [stamp, stamp, int(reminder), request_id],
-        )
-
-
-def _set_status(store: Store, request_id: str, status: str, only_if: str) -> int:
-    cursor = store.db.execute(
-        "UPDATE confirm_requests SET status = ? WHERE id = ? AND status = ?",
-        [status, request_id, only_if],
-    )
-    return cursor.rowcount
-
-
-def _insert_request(
-    store: Store,
-    request_id: str,
-    app_key: str,
-    app_name: str,
-    owner: str,
-    reason: str,
-    created: str | None,
-    routed_from: str | None = None,
-) -> None:
-    store.db.execute(
-        "INSERT INTO confirm_requests (id, app_key, app_name, owner, reason, status, created, "
-        "reminders, routed_from) VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, ?)",
-        [request_id, app_key, app_name, owner, reason, created, routed_from],
-    )
+    stored.record_delivery(store, request_id, reminder, now)
 
 
 def validate_answer(
@@ -575,54 +462,33 @@ def record_answer(
     "Not ours" opens a request to the suggested owner (or the fallback owner, unless they
     are the one who said it), delivered by the next ``confirm send``.
     """
-    stamp = iso(now)
-    rerouted_to = None
-    with store.db.atomic():
-        cursor = store.db.execute(
-            "UPDATE confirm_requests SET status = 'answered', answered = ? "
-            "WHERE id = ? AND status = 'pending'",
-            [stamp, answer.request_id],
-        )
-        if cursor.rowcount != 1:
-            return None
-        store.db.execute(
-            "INSERT INTO attestations (request_id, app_key, app_name, owner, answer, answered, "
-            "note, purpose, data_held, renewal, suggested_owner) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            [
-                answer.request_id,
-                answer.app_key,
-                answer.app_name,
-                answer.owner,
-                answer.answer,
-                stamp,
-                answer.note,
-                answer.purpose,
-                answer.data_held,
-                answer.renewal,
-                answer.suggested_owner,
-            ],
-        )
-        if answer.answer == "not_ours":
-            target = answer.suggested_owner or (fallback.lower() if fallback else None)
-            if target and target != answer.owner:
-                why = (
-                    f"suggested by {answer.owner}"
-                    if answer.suggested_owner
-                    else f"{answer.owner} said it is not theirs; fallback owner"
-                )
-                _insert_request(
-                    store,
-                    new_request_id(),
-                    answer.app_key,
-                    answer.app_name,
-                    target,
-                    why,
-                    stamp,
-                    routed_from=answer.request_id,
-                )
-                rerouted_to = target
-    saved = Attestation(**{**answer.__dict__, "answered": parse_iso(stamp) or now})
-    return Outcome(saved, rerouted_to)
+    reroute = _reroute(answer, fallback)
+    if not stored.record_attestation(store, answer, now, reroute):
+        return None
+    saved = Attestation(**{**answer.__dict__, "answered": parse_iso(iso(now)) or now})
+    return Outcome(saved, reroute.owner if reroute else None)
+
+
+def _reroute(answer: Attestation, fallback: str | None) -> NewRequest | None:
+    """The request a "not ours" answer opens: to the suggested owner, else the fallback."""
+    if answer.answer != "not_ours":
+        return None
+    target = answer.suggested_owner or (fallback.lower() if fallback else None)
+    if not target or target == answer.owner:
+        return None
+    why = (
+        f"suggested by {answer.owner}"
+        if answer.suggested_owner
+        else f"{answer.owner} said it is not theirs; fallback owner"
+    )
+    return NewRequest(
+        new_request_id(),
+        answer.app_key,
+        answer.app_name,
+        target,
+        why,
+        routed_from=answer.request_id,
+    )
 
 
 # -- the report's view --------------------------------------------------------------------
@@ -644,7 +510,7 @@ def report_view(
     now: datetime,
 ) -> ReportView:
     """State per app, pending requests, and what IT was asked to do, for ``apps`` (the model's)."""
-    if "attestations" not in store.db.table_names():
+    if not stored.has_confirmations(store):
         return ReportView()
     review = timedelta(days=review_period_days)
     answers = attestations(store)

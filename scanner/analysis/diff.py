@@ -4,7 +4,6 @@ finding events. SQLite stays the source of truth; pandas only compares the two t
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,6 +11,8 @@ from typing import Any
 import pandas as pd
 
 from scanner.core.errors import ShadowitError
+from scanner.store import findings as stored_findings
+from scanner.store import snapshots
 from scanner.store.database import Store, parse_iso
 
 
@@ -68,11 +69,7 @@ def resolve_since(store: Store, scan: int, since: str | None) -> int | None:
         raise ShadowitError(
             f"--since {since!r}: give a scan id (e.g. 12) or a date (e.g. 2026-11-01)"
         ) from None
-    row = store.db.execute(
-        "SELECT max(id) FROM scan_runs WHERE status='finished' AND substr(started,1,10) < ?",
-        [day],
-    ).fetchone()
-    return int(row[0]) if row and row[0] is not None else None
+    return snapshots.last_finished_scan_before(store, day)
 
 
 def diff(store: Store, scan: int, since: int | None) -> Diff:
@@ -94,43 +91,29 @@ def diff(store: Store, scan: int, since: int | None) -> Diff:
         added_scopes = sorted(set(row.scopes) - set(row.scopes_before))
         if added_scopes:
             result.scope_escalations.append({"app": row.name, "scopes": added_scopes})
-    events = store.db.query(
-        "SELECT e.finding_id, e.event, f.app_name, f.kind FROM finding_events e "
-        "JOIN findings f ON f.id = e.finding_id WHERE e.scan_id > ? AND e.scan_id <= ? "
-        "ORDER BY e.id",
-        [since, scan],
-    )
-    for e in events:
-        label = f"{e['app_name']}: {e['kind']}"
-        if e["event"] in ("opened", "reopened", "expired"):
+    for e in stored_findings.scan_finding_events(store, since, scan):
+        label = f"{e.app_name}: {e.kind}"
+        if e.event in ("opened", "reopened", "expired"):
             result.findings_opened.append(label)
-        elif e["event"] == "resolved":
+        elif e.event == "resolved":
             result.findings_resolved.append(label)
     return result
 
 
 def _snapshot(store: Store, scan: int) -> pd.DataFrame:
-    rows = list(
-        store.db.query(
-            "SELECT app_key, name, users, scopes FROM app_snapshots WHERE scan_id = ?", [scan]
-        )
-    )
-    frame = pd.DataFrame(rows, columns=["app_key", "name", "users", "scopes"])
-    for column in ("users", "scopes"):
-        frame[column] = frame[column].map(lambda v: json.loads(v) if v else [])
-    return frame
+    rows = [
+        (a.app_key, a.name, list(a.users), list(a.scopes)) for a in snapshots.app_reach(store, scan)
+    ]
+    return pd.DataFrame(rows, columns=["app_key", "name", "users", "scopes"])
 
 
 def history(store: Store, limit: int = 30) -> list[dict[str, Any]]:
     """Per finished scan: apps, unsanctioned marketing apps and open findings (for charts)."""
     frame = pd.DataFrame(
-        list(
-            store.db.query(
-                "SELECT s.scan_id, r.started, s.is_marketing, s.sanction_status "
-                "FROM app_snapshots s JOIN scan_runs r ON r.id = s.scan_id "
-                "WHERE r.status = 'finished'"
-            )
-        ),
+        [
+            (a.scan_id, a.started, a.is_marketing, a.sanction_status)
+            for a in snapshots.finished_app_standings(store)
+        ],
         columns=["scan_id", "started", "is_marketing", "sanction_status"],
     )
     if frame.empty:
@@ -161,15 +144,7 @@ def history(store: Store, limit: int = 30) -> list[dict[str, Any]]:
 
 
 def _open_findings_per_scan(store: Store, scans: list[int]) -> dict[int, int]:
-    counts: dict[int, int] = {}
-    for scan in scans:
-        row = store.db.execute(
-            "SELECT count(*) FROM findings WHERE opened_scan <= ? "
-            "AND (resolved_scan IS NULL OR resolved_scan > ?)",
-            [scan, scan],
-        ).fetchone()
-        counts[scan] = int(row[0])
-    return counts
+    return {scan: stored_findings.findings_open_at(store, scan) for scan in scans}
 
 
 def scan_time(store: Store, scan: int) -> datetime | None:

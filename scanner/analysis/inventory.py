@@ -8,9 +8,7 @@ the ``apps`` table (first seen / last seen per canonical app) is updated to matc
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -20,7 +18,8 @@ from scanner.analysis.resolve import Resolver
 from scanner.analysis.risk import RiskInput, ScopeTable, assess
 from scanner.core.config import OrganisationSettings
 from scanner.core.models import App, InventoryApp
-from scanner.store.database import Store, dumps, iso, parse_iso, raw_app_from_row
+from scanner.store import inventory as stored
+from scanner.store.database import Store
 
 UNKNOWN_DEPARTMENT = "(unknown)"
 
@@ -58,15 +57,18 @@ def build(
     scopes: ScopeTable,
     org: OrganisationSettings,
     now: datetime,
+    first_party_by_name: frozenset[str] = frozenset(),
 ) -> list[InventoryApp]:
-    """Resolve, aggregate, classify and score every current app; update the ``apps`` table."""
-    resolver = Resolver(catalog, org.own_domains, org.own_tenant_ids)
-    db = store.db
+    """Resolve, aggregate, classify and score every current app; update the ``apps`` table.
+
+    ``first_party_by_name``: sources whose apps may be recognised as the provider's own by name
+    (a connector capability)."""
+    resolver = Resolver(catalog, org.own_domains, org.own_tenant_ids, first_party_by_name)
     by_raw: dict[tuple[str, str], _Acc] = {}
     accs: dict[str, _Acc] = {}
-    raw_keys: list[tuple[str, str, str]] = []
-    for row in db.query("SELECT * FROM raw_apps WHERE gone_scan IS NULL"):
-        raw = raw_app_from_row(row)
+    raw_keys: list[stored.RawAppKey] = []
+    for seen in stored.current_raw_apps(store):
+        raw = seen.app
         app = resolver.resolve(raw)
         acc = accs.get(app.key)
         if acc is None:
@@ -80,11 +82,11 @@ def build(
         if raw.publisher and not acc.publisher:
             acc.publisher = raw.publisher
         acc.publisher_verified = acc.publisher_verified or raw.publisher_verified
-        acc.first_seen = _min(acc.first_seen, parse_iso(row["first_seen"]))
-        acc.last_seen = _max(acc.last_seen, parse_iso(row["last_seen"]))
+        acc.first_seen = _min(acc.first_seen, seen.first_seen)
+        acc.last_seen = _max(acc.last_seen, seen.last_seen)
         acc.created = _min(acc.created, raw.created)
         by_raw[(raw.source, raw.client_id)] = acc
-        raw_keys.append((app.key, raw.source, raw.client_id))
+        raw_keys.append(stored.RawAppKey(app.key, raw.source, raw.client_id))
 
     people = _people(store)
     _gather_grants(store, by_raw, people)
@@ -133,7 +135,7 @@ def build(
                 client_ids=tuple(sorted(acc.client_ids)),
                 raw_names=tuple(sorted(acc.names)),
                 users=tuple(sorted(acc.users)),
-                departments=tuple(departments.most_common()),
+                departments=tuple(sorted(departments.items(), key=lambda d: (-d[1], d[0]))),
                 marketing_users=marketing_users,
                 scopes=tuple(sorted(acc.scopes)),
                 admin_consent=acc.admin_consent,
@@ -161,24 +163,21 @@ def build(
             )
         )
     result.sort(key=lambda a: (-a.risk_score, a.name.casefold()))
-    _save_apps(store, result, raw_keys, now)
+    stored.save_apps(store, result, raw_keys, now)
     return result
 
 
 def _people(store: Store) -> dict[str, tuple[str | None, tuple[str, ...]]]:
     """Person key -> (department, groups), across sources (first source with a value wins)."""
     people: dict[str, tuple[str | None, tuple[str, ...]]] = {}
-    for r in store.db.query(
-        "SELECT source, id, email, department, groups FROM users WHERE gone_scan IS NULL "
-        "ORDER BY source"
-    ):
-        groups = tuple(_loads_list(r["groups"]))
-        for key in (r["email"], f"{r['source']}:{r['id']}"):
+    for r in stored.current_users(store):
+        groups = r.groups
+        for key in (r.email, f"{r.source}:{r.id}"):
             if not key:
                 continue
             known = people.get(key)
-            if known is None or (known[0] is None and r["department"]):
-                people[key] = (r["department"], groups or (known[1] if known else ()))
+            if known is None or (known[0] is None and r.department):
+                people[key] = (r.department, groups or (known[1] if known else ()))
     return people
 
 
@@ -187,126 +186,54 @@ def _gather_grants(
     by_raw: dict[tuple[str, str], _Acc],
     people: dict[str, tuple[str | None, tuple[str, ...]]],
 ) -> None:
-    emails = {
-        (r["source"], r["id"]): r["email"]
-        for r in store.db.query("SELECT source, id, email FROM users WHERE email IS NOT NULL")
-    }
-    for g in store.db.query(
-        "SELECT source, client_id, user_id, user_email, consent_type, scopes, granted_at, "
-        "first_seen FROM grants WHERE gone_scan IS NULL"
-    ):
-        acc = by_raw.get((g["source"], g["client_id"]))
+    emails = stored.user_emails(store)
+    for g in stored.current_grants(store):
+        acc = by_raw.get((g.source, g.client_id))
         if acc is None:
             continue
-        scopes = _loads_list(g["scopes"])
-        acc.scopes.update(scopes)
-        for scope in scopes:
-            acc.scope_grants[(scope, g["consent_type"])] += 1
-        if g["consent_type"] == "admin":
+        acc.scopes.update(g.scopes)
+        for scope in g.scopes:
+            acc.scope_grants[(scope, g.consent_type)] += 1
+        if g.consent_type == "admin":
             acc.admin_consent = True
-        elif g["consent_type"] == "application":
+        elif g.consent_type == "application":
             acc.app_only = True
-        if g["user_id"]:
-            person = (
-                g["user_email"]
-                or emails.get((g["source"], g["user_id"]))
-                or f"{g['source']}:{g['user_id']}"
-            )
+        if g.user_id:
+            person = g.user_email or emails.get((g.source, g.user_id)) or f"{g.source}:{g.user_id}"
             acc.users.add(person)
-            when = g["granted_at"] or g["first_seen"] or ""
+            when = g.granted_at or g.first_seen or ""
             if acc.first_grant is None or when < acc.first_grant[0]:
                 acc.first_grant = (when, person)
 
 
 def _gather_usage(store: Store, by_raw: dict[tuple[str, str], _Acc], now: datetime) -> None:
     since = (now - timedelta(days=30)).date().isoformat()
-    for r in store.db.query(
-        "SELECT source, client_id, user_key, max(last_at) AS last_at, "
-        "sum(CASE WHEN day >= ? THEN count ELSE 0 END) AS recent, sum(count) AS total "
-        "FROM signin_daily GROUP BY source, client_id, user_key",
-        [since],
-    ):
-        acc = by_raw.get((r["source"], r["client_id"]))
+    for r in stored.usage_by_person(store, since):
+        acc = by_raw.get((r.source, r.client_id))
         if acc is None:
             continue
-        acc.last_sign_in = _max(acc.last_sign_in, parse_iso(r["last_at"]))
-        acc.sign_ins_30d += int(r["recent"] or 0)
-        key = r["user_key"]
+        acc.last_sign_in = _max(acc.last_sign_in, r.last_at)
+        acc.sign_ins_30d += r.recent
+        key = r.user_key
         if key and key != "*":
-            person = key if not key.startswith("id:") else f"{r['source']}:{key[3:]}"
+            person = key if not key.startswith("id:") else f"{r.source}:{key[3:]}"
             acc.users.add(person)
-            acc.usage[person] += int(r["total"] or 0)
+            acc.usage[person] += r.total
 
 
 def _gather_spend(store: Store, by_raw: dict[tuple[str, str], _Acc]) -> None:
-    for r in store.db.query(
-        "SELECT source, client_id, currency, sum(amount) AS total, "
-        "group_concat(DISTINCT user_email) AS emails FROM spend "
-        "GROUP BY source, client_id, currency"
-    ):
-        acc = by_raw.get((r["source"], r["client_id"]))
+    for r in stored.spend_by_app(store):
+        acc = by_raw.get((r.source, r.client_id))
         if acc is None:
             continue
-        acc.spend += float(r["total"] or 0)
-        acc.currency = acc.currency or r["currency"]
-        for email in (r["emails"] or "").split(","):
-            if email:
-                acc.users.add(email)
-
-
-def _save_apps(
-    store: Store,
-    apps: Sequence[InventoryApp],
-    raw_keys: list[tuple[str, str, str]],
-    now: datetime,
-) -> None:
-    stamp = iso(now)
-    with store.db.atomic():
-        store.db.conn.executemany(
-            "UPDATE raw_apps SET app_key=? WHERE source=? AND client_id=?", raw_keys
-        )
-        store.db.conn.executemany(
-            "INSERT INTO apps (key, name, vendor, category, domain, first_party, internal, "
-            "lookalike_of, evidence, is_marketing, marketing_reason, risk_score, risk_level, "
-            "risk_reasons, first_seen, last_seen) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
-            "ON CONFLICT (key) DO UPDATE SET name=excluded.name, vendor=excluded.vendor, "
-            "category=excluded.category, domain=excluded.domain, "
-            "first_party=excluded.first_party, internal=excluded.internal, "
-            "lookalike_of=excluded.lookalike_of, evidence=excluded.evidence, "
-            "is_marketing=excluded.is_marketing, marketing_reason=excluded.marketing_reason, "
-            "risk_score=excluded.risk_score, risk_level=excluded.risk_level, "
-            "risk_reasons=excluded.risk_reasons, last_seen=excluded.last_seen, gone_scan=NULL",
-            [
-                (
-                    a.key,
-                    a.name,
-                    a.app.vendor,
-                    a.app.category,
-                    a.app.domain,
-                    int(a.app.first_party),
-                    int(a.app.internal),
-                    a.app.lookalike_of,
-                    dumps([[e.rule, e.value, e.score] for e in a.app.evidence]),
-                    int(a.is_marketing),
-                    a.marketing_reason,
-                    a.risk_score,
-                    a.risk_level,
-                    dumps(list(a.risk_reasons)),
-                    iso(a.first_seen) or stamp,
-                    iso(a.last_seen) or stamp,
-                )
-                for a in apps
-            ],
-        )
+        acc.spend += r.total
+        acc.currency = acc.currency or r.currency
+        acc.users.update(r.emails)
 
 
 def _merge_evidence(existing: App, other: App) -> App:
     merged = existing.evidence + tuple(e for e in other.evidence if e not in existing.evidence)
     return replace(existing, evidence=merged)
-
-
-def _loads_list(value: str | None) -> list[str]:
-    return list(json.loads(value)) if value else []
 
 
 def _min(a: datetime | None, b: datetime | None) -> datetime | None:

@@ -7,7 +7,7 @@ any row), the reasons in plain words, the evidence, and what to do about it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -59,6 +59,8 @@ class Context:
     new_app_keys: frozenset[str] = frozenset()
     confirmed_owners: Mapping[str, str] = field(default_factory=dict)
     severity: Mapping[str, str] = field(default_factory=dict)
+    publisher_sources: frozenset[str] = frozenset()
+    """Sources that report whether an app's publisher is verified (a connector capability)."""
 
     def level(self, row: str) -> Severity:
         value = self.severity.get(row) or SEVERITY[row]
@@ -88,17 +90,54 @@ def reconcile(
     return findings
 
 
+@dataclass(frozen=True)
+class _Subject:
+    """One app under review: its inventory row, its policy entry, and the run's context."""
+
+    app: InventoryApp
+    entry: SanctionEntry | None
+    ctx: Context
+
+    @property
+    def status(self) -> str | None:
+        return self.entry.status if self.entry else None
+
+    @property
+    def users(self) -> str:
+        return _people(len(self.app.users))
+
+    @property
+    def use(self) -> str:
+        return "uses" if len(self.app.users) == 1 else "use"
+
+    def finding(
+        self, kind: str, row: str, reasons: list[str], fix: str, **evidence: object
+    ) -> Finding:
+        app = self.app
+        return Finding(
+            app.key, app.name, kind, self.ctx.level(row), tuple(reasons), fix, dict(evidence)
+        )
+
+
+Rule = Callable[[_Subject], Iterator[Finding]]
+
+
 def _app_findings(
     app: InventoryApp, entry: SanctionEntry | None, ctx: Context
 ) -> Iterator[Finding]:
-    def finding(kind: str, row: str, reasons: list[str], fix: str, **evidence: object) -> Finding:
-        return Finding(app.key, app.name, kind, ctx.level(row), tuple(reasons), fix, dict(evidence))
+    subject = _Subject(app, entry, ctx)
+    for rule in _POLICY_RULES:
+        yield from rule(subject)
+    if app.app.internal:
+        return  # internal apps: recorded, never flagged beyond the policy itself
+    for rule in _RULES:
+        yield from rule(subject)
 
-    users = _people(len(app.users))
-    status = entry.status if entry else None
 
+def _lookalike(s: _Subject) -> Iterator[Finding]:
+    app = s.app
     if app.app.lookalike_of:
-        yield finding(
+        yield s.finding(
             "lookalike",
             "lookalike",
             [
@@ -107,94 +146,104 @@ def _app_findings(
                 *[f"{e.rule}: {e.value}" for e in app.app.evidence],
             ],
             "Treat as consent phishing: revoke its grants, block the app, and tell the "
-            f"{users} who consented.",
+            f"{s.users} who consented.",
             imitates=app.app.lookalike_of,
             users=len(app.users),
         )
 
-    if status == "banned":
-        assert entry is not None
-        yield finding(
+
+def _banned(s: _Subject) -> Iterator[Finding]:
+    if s.entry is not None and s.entry.status == "banned":
+        yield s.finding(
             "banned",
             "banned",
             [
-                f"{app.name} is banned by the technology policy ({entry.origin})",
-                f"{users} still use it or hold grants",
-                *([f"policy note: {entry.notes}"] if entry.notes else []),
+                f"{s.app.name} is banned by the technology policy ({s.entry.origin})",
+                f"{s.users} still use it or hold grants",
+                *([f"policy note: {s.entry.notes}"] if s.entry.notes else []),
             ],
             "Revoke its grants and block sign-in; offer the sanctioned alternative.",
-            users=len(app.users),
+            users=len(s.app.users),
         )
 
-    if app.app.internal:
+
+def _unsanctioned(s: _Subject) -> Iterator[Finding]:
+    app = s.app
+    if s.status is not None or app.app.lookalike_of:
         return
+    row = "unsanctioned"
+    if app.risk_level in ("critical", "high"):
+        row = "unsanctioned_high_risk"
+    elif app.is_marketing:
+        row = "unsanctioned_marketing"
+    reasons = [f"{app.name} is not on the sanctioned list", f"{s.users} {s.use} it"]
+    if app.is_marketing:
+        reasons.append(f"marketing tool: {app.marketing_reason}")
+    if app.risk_level in ("critical", "high"):
+        reasons.append(f"risk {app.risk_score}/100 ({app.risk_level})")
+    yield s.finding(
+        "unsanctioned",
+        row,
+        reasons,
+        "Ask the team that uses it to request a review, then sanction, tolerate or ban it "
+        "(shadowit sanction).",
+        users=len(app.users),
+        marketing=app.is_marketing,
+    )
 
-    risky = [(s, ctx.scopes.info(s)) for s in app.scopes]
-    risky = [(s, info) for s, info in risky if info.level in ("critical", "high")]
 
-    if status is None and not app.app.lookalike_of:
-        row = "unsanctioned"
-        if app.risk_level in ("critical", "high"):
-            row = "unsanctioned_high_risk"
-        elif app.is_marketing:
-            row = "unsanctioned_marketing"
-        reasons = [
-            f"{app.name} is not on the sanctioned list",
-            f"{users} {'uses' if len(app.users) == 1 else 'use'} it",
-        ]
-        if app.is_marketing:
-            reasons.append(f"marketing tool: {app.marketing_reason}")
-        if app.risk_level in ("critical", "high"):
-            reasons.append(f"risk {app.risk_score}/100 ({app.risk_level})")
-        yield finding(
-            "unsanctioned",
-            row,
-            reasons,
-            "Ask the team that uses it to request a review, then sanction, tolerate or ban it "
-            "(shadowit sanction).",
-            users=len(app.users),
-            marketing=app.is_marketing,
-        )
-
-    if app.admin_consent and status not in ("sanctioned", "tolerated"):
-        yield finding(
+def _admin_consent(s: _Subject) -> Iterator[Finding]:
+    if s.app.admin_consent and s.status not in ("sanctioned", "tolerated"):
+        yield s.finding(
             "admin_consent",
             "admin_consent",
             [
-                f"an administrator consented to {app.name} for the whole organisation",
+                f"an administrator consented to {s.app.name} for the whole organisation",
                 "the app is not sanctioned",
             ],
             "Review the admin consent in Entra ID (Enterprise applications > Permissions) and "
             "remove it unless the app is approved.",
         )
 
-    if risky and not (entry and set(s for s, _ in risky) <= set(entry.approved_scopes)):
-        worst = "critical" if any(i.level == "critical" for _, i in risky) else "high"
-        yield finding(
-            "risky_scopes",
-            f"risky_scopes_{worst}",
-            [f"{s}: {info.meaning} ({info.level})" for s, info in risky],
-            "Check the app needs this access; reduce the scopes or revoke the grants.",
-            scopes=[s for s, _ in risky],
+
+def _risky_scopes(s: _Subject) -> Iterator[Finding]:
+    risky = [(scope, s.ctx.scopes.info(scope)) for scope in s.app.scopes]
+    risky = [(scope, info) for scope, info in risky if info.level in ("critical", "high")]
+    if not risky or (s.entry and {scope for scope, _ in risky} <= set(s.entry.approved_scopes)):
+        return
+    worst = "critical" if any(i.level == "critical" for _, i in risky) else "high"
+    yield s.finding(
+        "risky_scopes",
+        f"risky_scopes_{worst}",
+        [f"{scope}: {info.meaning} ({info.level})" for scope, info in risky],
+        "Check the app needs this access; reduce the scopes or revoke the grants.",
+        scopes=[scope for scope, _ in risky],
+    )
+
+
+def _over_scoped(s: _Subject) -> Iterator[Finding]:
+    entry = s.entry
+    if not (entry and entry.status in ("sanctioned", "tolerated") and entry.approved_scopes):
+        return
+    approved = set(entry.approved_scopes) | BASIC_SCOPES
+    extra = sorted(scope for scope in s.app.scopes if scope not in approved)
+    if extra:
+        high = any(s.ctx.scopes.info(scope).level in ("critical", "high") for scope in extra)
+        yield s.finding(
+            "over_scoped",
+            "over_scoped_high" if high else "over_scoped",
+            [f"granted beyond the approved scopes: {', '.join(extra)}"],
+            f"Ask {entry.owner or 'the owner'} whether these are needed; approve them in the "
+            "sanctioned list or revoke them.",
+            extra_scopes=extra,
+            approved=list(entry.approved_scopes),
         )
 
-    if entry and entry.status in ("sanctioned", "tolerated") and entry.approved_scopes:
-        approved = set(entry.approved_scopes) | BASIC_SCOPES
-        extra = sorted(s for s in app.scopes if s not in approved)
-        if extra:
-            high = any(ctx.scopes.info(s).level in ("critical", "high") for s in extra)
-            yield finding(
-                "over_scoped",
-                "over_scoped_high" if high else "over_scoped",
-                [f"granted beyond the approved scopes: {', '.join(extra)}"],
-                f"Ask {entry.owner or 'the owner'} whether these are needed; approve them in the "
-                "sanctioned list or revoke them.",
-                extra_scopes=extra,
-                approved=list(entry.approved_scopes),
-            )
 
-    if entry and entry.review_by and entry.review_by < ctx.now.date():
-        yield finding(
+def _stale_sanction(s: _Subject) -> Iterator[Finding]:
+    entry = s.entry
+    if entry and entry.review_by and entry.review_by < s.ctx.now.date():
+        yield s.finding(
             "stale_sanction",
             "stale_sanction",
             [f"the sanction's review date {entry.review_by.isoformat()} has passed"],
@@ -202,46 +251,53 @@ def _app_findings(
             review_by=entry.review_by.isoformat(),
         )
 
-    if (
-        app.scopes
-        and not app.publisher_verified
-        and "entra" in app.sources
-        and not app.app.lookalike_of
-    ):
-        yield finding(
+
+def _unverified_publisher(s: _Subject) -> Iterator[Finding]:
+    app = s.app
+    reported = s.ctx.publisher_sources.intersection(app.sources)
+    if app.scopes and not app.publisher_verified and reported and not app.app.lookalike_of:
+        yield s.finding(
             "unverified_publisher",
             "unverified_publisher",
             [f"{app.name} has no verified publisher in Entra ID ({_publisher(app)})"],
             "Prefer apps from verified publishers; confirm the vendor before allowing consent.",
         )
 
-    dormant = _dormant_since(app, ctx)
+
+def _dormant(s: _Subject) -> Iterator[Finding]:
+    dormant = _dormant_since(s.app, s.ctx)
     if dormant is not None:
-        yield finding(
+        yield s.finding(
             "dormant",
             "dormant",
             [
-                f"{len(app.users) or 'some'} grant(s) but no sign-in since {dormant}"
-                f" ({ctx.dormant_days}+ days)"
+                f"{len(s.app.users) or 'some'} grant(s) but no sign-in since {dormant}"
+                f" ({s.ctx.dormant_days}+ days)"
             ],
             "Revoke the unused grants; ask the owner if the tool is still needed.",
             last_sign_in=dormant,
         )
 
-    if app.key in ctx.new_app_keys:
-        yield finding(
+
+def _new_app(s: _Subject) -> Iterator[Finding]:
+    app = s.app
+    if app.key in s.ctx.new_app_keys:
+        yield s.finding(
             "new_app",
             "new_app_marketing" if app.is_marketing else "new_app",
             [
                 f"first seen {app.first_seen.date().isoformat()} via {', '.join(app.sources)}",
-                f"{users} {'uses' if len(app.users) == 1 else 'use'} it",
+                f"{s.users} {s.use} it",
             ],
             "Confirm who owns it and whether it is needed.",
         )
 
-    if app.is_marketing and app.key not in ctx.confirmed_owners and status != "banned":
-        likely = (entry.owner if entry else None) or app.first_user or app.top_user
-        yield finding(
+
+def _owner_unconfirmed(s: _Subject) -> Iterator[Finding]:
+    app = s.app
+    if app.is_marketing and app.key not in s.ctx.confirmed_owners and s.status != "banned":
+        likely = (s.entry.owner if s.entry else None) or app.first_user or app.top_user
+        yield s.finding(
             "owner_unconfirmed",
             "owner_unconfirmed",
             [
@@ -251,6 +307,22 @@ def _app_findings(
             "Send an ownership confirmation request (shadowit confirm send).",
             likely_owner=likely,
         )
+
+
+_POLICY_RULES: tuple[Rule, ...] = (_lookalike, _banned)
+"""Rules that apply to every app, internal ones included."""
+_RULES: tuple[Rule, ...] = (
+    _unsanctioned,
+    _admin_consent,
+    _risky_scopes,
+    _over_scoped,
+    _stale_sanction,
+    _unverified_publisher,
+    _dormant,
+    _new_app,
+    _owner_unconfirmed,
+)
+"""The rest, in the order their findings are listed."""
 
 
 def _dormant_since(app: InventoryApp, ctx: Context) -> str | None:

@@ -4,8 +4,9 @@ Rules, first match wins (each leaves an ``Evidence(rule, value, score)``):
 
 1. ``first_party``: the client ID is a Microsoft first-party app ID (``MicrosoftApps.csv``), the
    app is registered in a Microsoft tenant, or it is one of Google's own OAuth clients
-   (``google_first_party.csv``; by name only for the ``google`` source, whose token list names
-   Google's own clients). Key ``ms:<appId>`` / ``google:<slug>``; never shadow IT.
+   (``google_first_party.csv``; by name only from sources whose connector declares the
+   ``first_party_by_name`` capability: Google's token list names Google's own clients). Key
+   ``ms:<appId>`` / ``google:<slug>``; never shadow IT.
 2. ``client_id``: a client / app ID the catalog lists (published by the vendor). Key
    ``cat:<slug>``.
 3. ``internal``: registered in one of ``organisation.own_tenant_ids``, served from one of
@@ -289,8 +290,11 @@ class Resolver:
         catalog: Catalog,
         own_domains: Sequence[str] = (),
         own_tenant_ids: Sequence[str] = (),
+        first_party_by_name: Iterable[str] = (),
     ) -> None:
         self.catalog = catalog
+        self.first_party_by_name = frozenset(first_party_by_name)
+        """Sources that name the provider's own clients instead of giving their client ids."""
         self.own_domains = tuple(h for h in (host_of(d) for d in own_domains) if h is not None)
         self.own_tenant_ids = frozenset(t.strip().lower() for t in own_tenant_ids)
         self._name_cache: dict[str, _NameMatch | None] = {}
@@ -328,7 +332,7 @@ class Resolver:
             )
         google = self.catalog.google_by_client_id(raw.client_id)
         evidence = Evidence("first_party", f"Google's own OAuth client {raw.client_id}")
-        if google is None and raw.source == "google":
+        if google is None and raw.source in self.first_party_by_name:
             google = self.catalog.google_by_name(normalise_name(raw.name))
             evidence = Evidence("first_party", f"Google's own client named {raw.name!r}")
         if google is not None:

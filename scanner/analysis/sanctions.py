@@ -23,6 +23,7 @@ from scanner.analysis.text import normalise_name
 from scanner.core.errors import ConfigError, InputError
 from scanner.core.models import InventoryApp, SanctionEntry
 from scanner.core.names import NAME_WIDTH, email_problem, is_email, one_line
+from scanner.store import sanctions as stored
 from scanner.store.database import Store, loads
 
 if TYPE_CHECKING:
@@ -183,8 +184,8 @@ def current_policy(
 def recorded(store: Store, catalog: Catalog) -> list[SanctionEntry]:
     """Entries recorded in the inventory with ``shadowit sanction``."""
     entries = []
-    for r in store.db.query("SELECT * FROM sanctions ORDER BY app"):
-        row = {k: r[k] for k in FIELDS if r.get(k) not in (None, "")}
+    for r in stored.recorded_sanctions(store):
+        row = {k: v for k in FIELDS if (v := getattr(r, k)) not in (None, "")}
         if "owner" in row and not is_email(str(row["owner"])):  # recorded before the check
             log.warning(
                 "sanction of %s: ignored the owner %s (not an email address); set it again "
@@ -194,7 +195,7 @@ def recorded(store: Store, catalog: Catalog) -> list[SanctionEntry]:
             )
         if "approved_scopes" in row:
             row["approved_scopes"] = loads(row["approved_scopes"], [])
-        entries.append(parse_entry(row, f"inventory (set {r['updated']})", catalog))
+        entries.append(parse_entry(row, f"inventory (set {r.updated})", catalog))
     return entries
 
 

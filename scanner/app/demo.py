@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from connectors.demo.generate import DEMO_NOW, DOMAIN, NIGHT1, TENANT_DIR
+from connectors.demo import DEMO_NOW, DOMAIN, NIGHT1, TENANT_DIR
 from connectors.testing.google import FakeGoogle
 from connectors.testing.graph import FakeGraph
 from connectors.testing.okta import FakeOkta
@@ -371,17 +371,9 @@ def _rebase_cursors(store_path: Path, graph_url: str) -> None:
         return
     store = Store.open(store_path)
     try:
-        with store.db.atomic():
-            for row in list(
-                store.db.query("SELECT stream, cursor FROM checkpoints WHERE source='entra'")
-            ):
-                cursor = row["cursor"] or ""
-                rebased = re.sub(r"^https://127\.0\.0\.1:\d+", graph_url, cursor)
-                if rebased != cursor:
-                    store.db.execute(
-                        "UPDATE checkpoints SET cursor = ? WHERE source = 'entra' AND stream = ?",
-                        [rebased, row["stream"]],
-                    )
+        store.rewrite_cursors(
+            "entra", lambda cursor: re.sub(r"^https://127\.0\.0\.1:\d+", graph_url, cursor)
+        )
     finally:
         store.close()
 

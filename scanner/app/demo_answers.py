@@ -17,7 +17,6 @@ from scanner.analysis.confirm import (
     Answer,
     FormAnswer,
     Plan,
-    _set_status,
     apply_plan,
     mark_sent,
     plan,
@@ -29,6 +28,7 @@ from scanner.analysis.confirm import (
 from scanner.app import pipeline
 from scanner.app.operations import summary_of
 from scanner.core.config import Config
+from scanner.store import confirmations as stored
 from scanner.store.database import Store
 
 
@@ -40,7 +40,7 @@ def seed_demo(store: Store, config: Config, now: datetime) -> dict[str, Any] | N
     confirmed app, and the reports are written again. Returns the new summary, or None when
     the inventory already has confirmation data (the demo ran before).
     """
-    if list(store.db.query("SELECT 1 FROM confirm_requests LIMIT 1")):
+    if stored.any_request(store):
         return None
     s = settings(config)
     p = plan(store, config, s, now)
@@ -65,26 +65,17 @@ def seed_demo(store: Store, config: Config, now: datetime) -> dict[str, Any] | N
         if extra.pop("expire", False):
             for _ in range(s.max_reminders):
                 mark_sent(store, request_id, True, when)
-            with store.db.atomic():
-                _set_status(store, request_id, "expired", "pending")
+            stored.expire_request(store, request_id)
             continue
         if answer is None:
             continue
         asked = request(store, request_id)
         assert asked is not None
-        suggested = _demo_colleague(store, delivery.owner) if extra.pop("suggest", 0) else None
+        suggest = extra.pop("suggest", 0)
+        suggested = stored.first_colleague(store, delivery.owner) if suggest else None
         form = FormAnswer(answer, suggested_owner=suggested, **extra)
         record_answer(store, validate_answer(form, asked, config.organisation), when)
     return _recheck(store, config, now)
-
-
-def _demo_colleague(store: Store, owner: str) -> str | None:
-    row = store.db.execute(
-        "SELECT email FROM users WHERE email IS NOT NULL AND email != ? AND department = "
-        "(SELECT department FROM users WHERE email = ? LIMIT 1) ORDER BY email LIMIT 1",
-        [owner, owner],
-    ).fetchone()
-    return row[0] if row else None
 
 
 def _recheck(store: Store, config: Config, now: datetime) -> dict[str, Any]:

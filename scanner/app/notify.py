@@ -33,7 +33,8 @@ from scanner.app.config import Config
 from scanner.core import names
 from scanner.core.errors import ConfigError
 from scanner.core.models import SEVERITIES
-from scanner.store.database import Store, dumps, iso, loads
+from scanner.store import notifications as stored
+from scanner.store.database import Store
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +190,7 @@ def notify_store(
 ) -> Outcome:
     mode = "digest" if config.notify.digest else "scan"
     day = now.astimezone(UTC).date().isoformat()
-    if mode == "digest" and _digest_sent(store, day):
+    if mode == "digest" and stored.digest_sent_on(store, day):
         return Outcome("deferred", detail=f"today's digest ({day}) was already sent")
     news = gather(store, scan_id, config.notify.min_severity)
     if news.empty:
@@ -217,29 +218,15 @@ def notify_store(
 
 def gather(store: Store, scan_id: int, min_severity: str) -> News:
     """Findings and source problems new since the last notified scan, up to ``scan_id``."""
-    since, previous_states = _last_covered(store)
+    covered = stored.last_coverage(store)
+    since = covered.scan_id
     news = News(since_scan=since, scan_id=scan_id)
     news.findings = list(_new_findings(store, since, scan_id, min_severity))
-    news.states, news.sources, news.scans = _source_news(store, since, scan_id, previous_states)
-    news.open_by_severity = {
-        r["severity"]: r["n"]
-        for r in store.db.query(
-            "SELECT severity, count(*) AS n FROM findings WHERE status = 'open' GROUP BY severity"
-        )
-    }
-    return news
-
-
-def _last_covered(store: Store) -> tuple[int, dict[str, str]]:
-    rows = list(
-        store.db.query(
-            "SELECT scan_id, sources FROM notifications WHERE status IN ('sent', 'empty') "
-            "ORDER BY scan_id DESC, id DESC LIMIT 1"
-        )
+    news.states, news.sources, news.scans = _source_news(
+        store, since, scan_id, covered.source_states
     )
-    if not rows:
-        return 0, {}
-    return int(rows[0]["scan_id"]), loads(rows[0]["sources"], {})
+    news.open_by_severity = stored.open_findings_by_severity(store)
+    return news
 
 
 def _new_findings(
@@ -247,25 +234,17 @@ def _new_findings(
 ) -> Iterator[NewFinding]:
     rank: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
     limit = rank[min_severity]
-    rows = store.db.query(
-        "SELECT f.id, f.app_name, f.kind, f.severity, f.reasons, max(e.event) AS event "
-        "FROM finding_events e JOIN findings f ON f.id = e.finding_id "
-        f"WHERE e.event IN ({', '.join('?' for _ in NEW_EVENTS)}) "
-        "AND e.scan_id > ? AND e.scan_id <= ? AND f.status = 'open' "
-        "GROUP BY f.id",
-        [*NEW_EVENTS, since, scan_id],
-    )
-    chosen = [r for r in rows if rank.get(r["severity"], len(rank)) <= limit]
-    chosen.sort(key=lambda r: (rank.get(r["severity"], len(rank)), r["app_name"] or "", r["id"]))
+    rows = stored.open_finding_events(store, NEW_EVENTS, since, scan_id)
+    chosen = [r for r in rows if rank.get(r.severity, len(rank)) <= limit]
+    chosen.sort(key=lambda r: (rank.get(r.severity, len(rank)), r.app_name or "", r.id))
     for r in chosen:
-        reasons = loads(r["reasons"], [])
         yield NewFinding(
-            r["id"],
-            r["app_name"] or r["id"],
-            r["kind"],
-            r["severity"],
-            reasons[0] if reasons else "",
-            r["event"],
+            r.id,
+            r.app_name or r.id,
+            r.kind,
+            r.severity,
+            r.reasons[0] if r.reasons else "",
+            r.event,
         )
 
 
@@ -283,20 +262,15 @@ def _source_news(
     failed: dict[str, int] = {}
     seen: dict[str, int] = {}
     scans: set[int] = set()
-    for r in store.db.query(
-        "SELECT scan_id, source, status, error, skipped FROM source_runs "
-        "WHERE scan_id > ? AND scan_id <= ? AND status IN ('ok', 'partial', 'failed') "
-        "ORDER BY scan_id",
-        [since, scan_id],
-    ):
-        scans.add(r["scan_id"])
-        source = r["source"]
+    for r in stored.source_run_ends(store, since, scan_id):
+        scans.add(r.scan_id)
+        source = r.source
         seen[source] = seen.get(source, 0) + 1
-        if r["status"] == "failed":
+        if r.status == "failed":
             failed[source] = failed.get(source, 0) + 1
-            latest[source] = f"failed: {r['error'] or 'no detail'}"
-        elif r["status"] == "partial":
-            latest[source] = "partial: " + "; ".join(loads(r["skipped"], []))
+            latest[source] = f"failed: {r.error or 'no detail'}"
+        elif r.status == "partial":
+            latest[source] = "partial: " + "; ".join(r.skipped)
         else:
             latest[source] = "ok"
     problems = []
@@ -315,14 +289,6 @@ def _source_news(
     return latest, problems, max(len(scans), 1)
 
 
-def _digest_sent(store: Store, day: str) -> bool:
-    row = store.db.execute(
-        "SELECT count(*) FROM notifications WHERE mode = 'digest' AND status = 'sent' AND day = ?",
-        [day],
-    ).fetchone()
-    return bool(row and row[0])
-
-
 def _record(
     store: Store,
     news: News,
@@ -333,22 +299,18 @@ def _record(
     targets: int,
     error: str | None = None,
 ) -> None:
-    with store.db.atomic():
-        store.db.execute(
-            "INSERT INTO notifications (scan_id, mode, status, day, at, findings, sources, "
-            "targets, error) VALUES (?,?,?,?,?,?,?,?,?)",
-            [
-                news.scan_id,
-                mode,
-                status,
-                day,
-                iso(now),
-                dumps([f.id for f in news.findings]),
-                dumps(news.states),
-                targets,
-                error,
-            ],
-        )
+    stored.record_notification(
+        store,
+        scan_id=news.scan_id,
+        mode=mode,
+        status=status,
+        day=day,
+        at=now,
+        finding_ids=[f.id for f in news.findings],
+        source_states=news.states,
+        targets=targets,
+        error=error,
+    )
 
 
 # -- the message -------------------------------------------------------------------------------

@@ -22,7 +22,8 @@ from scanner.app.config import Config
 from scanner.app.pipeline import run_scan
 from scanner.core.errors import ShadowitError
 from scanner.core.models import SanctionEntry
-from scanner.store.database import Store, dumps, iso
+from scanner.store import sanctions as stored_sanctions
+from scanner.store.database import Store
 
 
 @contextmanager
@@ -147,25 +148,9 @@ def record_sanction(
     entry = sanctions.parse_entry(row, "shadowit sanction", catalog, error=ShadowitError)
     store = Store.open(config.store_path)
     try:
-        with store.db.atomic():
-            store.db.execute(
-                "INSERT OR REPLACE INTO sanctions (app, status, owner, team, purpose, "
-                "approved_scopes, data_classification, approved_on, review_by, notes, updated) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [
-                    entry.app,
-                    entry.status,
-                    entry.owner,
-                    entry.team,
-                    entry.purpose,
-                    dumps(list(entry.approved_scopes)),
-                    entry.data_classification,
-                    _day(entry.approved_on) or date.today().isoformat(),
-                    _day(entry.review_by),
-                    entry.notes,
-                    iso(datetime.now(UTC)),
-                ],
-            )
+        stored_sanctions.record_sanction(
+            store, entry, entry.approved_on or date.today(), datetime.now(UTC)
+        )
     finally:
         store.close()
     return entry
@@ -176,7 +161,3 @@ def whoami() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
-
-
-def _day(value: date | None) -> str | None:
-    return value.isoformat() if value else None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,8 @@ from scanner.core.errors import (
 )
 from scanner.core.models import Finding, InventoryApp, SanctionEntry, SourceStatus
 from scanner.core.names import checked_addresses, one_line
-from scanner.store.database import IngestStats, Store, dumps, iso
+from scanner.store import inventory as stored_inventory
+from scanner.store.database import IngestStats, Store, iso
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +226,14 @@ def analyse(
     """Rebuild the inventory, reconcile it and write this scan's snapshot and findings."""
     scopes_file = config.catalog.scopes_file
     scopes = ScopeTable.load(config.path(scopes_file) if scopes_file else None)
-    apps = inventory.build(store, catalog, scopes, config.organisation, now)
+    apps = inventory.build(
+        store,
+        catalog,
+        scopes,
+        config.organisation,
+        now,
+        first_party_by_name=connectors.with_capability("first_party_by_name", config.sources),
+    )
     policy = sanctions.merge(entries, sanctions.recorded(store, catalog))
     new_keys = _new_app_keys(store, scan_id, apps, now - timedelta(days=config.policy.new_app_days))
     ctx = Context(
@@ -235,6 +243,7 @@ def analyse(
         new_app_keys=new_keys,
         confirmed_owners=store.confirmed_owners(now, config.policy.review_period_days),
         severity=config.policy.severity,
+        publisher_sources=connectors.with_capability("publisher_verification", config.sources),
     )
     found = reconcile(apps, policy, ctx)
     troubled = {s.source for s in statuses if s.status in ("failed", "partial")}
@@ -254,22 +263,16 @@ def _new_app_keys(
 
     The first finished scan is the baseline: everything in it is simply "there".
     """
-    finished = {
-        r["id"]: r["started"]
-        for r in store.db.query("SELECT id, started FROM scan_runs WHERE status='finished'")
-    }
+    finished = store.finished_scan_starts()
     earlier = [sid for sid in finished if sid < scan_id]
     if not earlier:
         return frozenset()
     baseline = min(earlier)
-    first_scan: dict[str, int] = {}
-    for r in store.db.query(
-        "SELECT app_key, min(scan_id) AS first FROM app_snapshots WHERE scan_id < ? "
-        "GROUP BY app_key",
-        [scan_id],
-    ):
-        if r["first"] in finished:
-            first_scan[r["app_key"]] = r["first"]
+    first_scan = {
+        key: first
+        for key, first in stored_inventory.first_snapshot_scans(store, scan_id).items()
+        if first in finished
+    }
     cutoff = iso(since) or ""
     new = set()
     for app in apps:
@@ -282,30 +285,9 @@ def _new_app_keys(
 def _snapshot(
     store: Store, scan_id: int, apps: Sequence[InventoryApp], policy: Sequence[SanctionEntry]
 ) -> None:
-    with store.db.atomic():
-        store.db.execute("DELETE FROM app_snapshots WHERE scan_id = ?", [scan_id])
-        store.db.conn.executemany(
-            "INSERT INTO app_snapshots (scan_id, app_key, name, users, user_count, scopes, "
-            "sources, risk_score, risk_level, is_marketing, sanction_status, data) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    scan_id,
-                    a.key,
-                    a.name,
-                    dumps(list(a.users)),
-                    len(a.users),
-                    dumps(list(a.scopes)),
-                    dumps(list(a.sources)),
-                    a.risk_score,
-                    a.risk_level,
-                    int(a.is_marketing),
-                    sanction_status(a, policy),
-                    dumps(asdict(a)),
-                )
-                for a in apps
-            ],
-        )
+    stored_inventory.replace_app_snapshots(
+        store, scan_id, ((a, sanction_status(a, policy)) for a in apps)
+    )
 
 
 def sanction_status(app: InventoryApp, policy: Sequence[SanctionEntry]) -> str:

@@ -23,6 +23,12 @@ for everyone (Entra ``AllPrincipals``); ``application``: app-only permission (En
 Severity = Literal["critical", "high", "medium", "low", "info"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
 
+Capability = Literal["publisher_verification", "first_party_by_name"]
+"""What a connector can tell the analysis about the apps it reports (``ConnectorSpec``):
+``publisher_verification``: whether each app's publisher is verified (Entra's
+``verifiedPublisher``); ``first_party_by_name``: the provider's own clients are named, not
+identified by client id (Google's token list), so they are recognised by name."""
+
 FINDING_KINDS: tuple[str, ...] = (
     "unsanctioned",
     "over_scoped",

@@ -156,6 +156,11 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    def set_busy_timeout(self, ms: int) -> None:
+        """Wait at most ``ms`` for another process's write lock from now on (a store opened
+        for one short write may prefer to give up sooner than ``BUSY_TIMEOUT_MS``)."""
+        self.db.execute(f"PRAGMA busy_timeout={int(ms)}")
+
     # -- scan runs ------------------------------------------------------------------------
     def begin_scan(self, full: bool = False, note: str | None = None) -> int:
         with self.db.atomic():
@@ -295,6 +300,13 @@ class Store:
             return list(self.db.query("SELECT * FROM scan_runs ORDER BY id"))
         return list(self.db.query("SELECT * FROM scan_runs WHERE status=? ORDER BY id", [status]))
 
+    def finished_scan_starts(self) -> dict[int, str | None]:
+        """Scan id -> when it started (ISO), for every finished scan."""
+        return {
+            r["id"]: r["started"]
+            for r in self.db.query("SELECT id, started FROM scan_runs WHERE status='finished'")
+        }
+
     def latest_scan(self) -> int | None:
         row = self.db.execute("SELECT max(id) FROM scan_runs WHERE status='finished'").fetchone()
         return int(row[0]) if row and row[0] is not None else None
@@ -344,6 +356,24 @@ class Store:
                 [source],
             )
         }
+
+    def rewrite_cursors(self, source: str, rewrite: Callable[[str], str]) -> int:
+        """Replace each stored cursor of ``source`` with ``rewrite(cursor)``, in one
+        transaction; returns how many changed."""
+        changed = 0
+        with self.db.atomic():
+            for row in list(
+                self.db.query("SELECT stream, cursor FROM checkpoints WHERE source=?", [source])
+            ):
+                cursor = row["cursor"] or ""
+                rewritten = rewrite(cursor)
+                if rewritten != cursor:
+                    self.db.execute(
+                        "UPDATE checkpoints SET cursor = ? WHERE source = ? AND stream = ?",
+                        [rewritten, source, row["stream"]],
+                    )
+                    changed += 1
+        return changed
 
     # -- ingest ---------------------------------------------------------------------------
     def ingest(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from connectors.demo.generate import DEMO_NOW, NIGHT1
+from connectors.demo import DEMO_NOW, NIGHT1
 from scanner.app import config as configuration
 from scanner.app.demo import load_tenant, serve, write_config
 from scanner.app.pipeline import run_scan

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from connectors.demo.generate import DEMO_NOW
+from connectors.demo import DEMO_NOW
 from connectors.testing.okta import FakeOkta
 from connectors.testing.server import LoopbackServer
 from scanner.app import config as configuration

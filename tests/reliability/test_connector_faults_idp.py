@@ -30,8 +30,8 @@ from urllib.parse import urlencode
 import pytest
 from werkzeug.wrappers import Request, Response
 
-import connectors.google as google_connector
-from connectors.demo.generate import DEMO_NOW
+import connectors.google.collect as google_connector
+from connectors.demo import DEMO_NOW
 from connectors.testing.base import FakeProvider, json_response
 from scanner.app import config as configuration
 from scanner.app import demo

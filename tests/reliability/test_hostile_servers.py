@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from connectors.google_http import BoundedHttp
+from connectors.google.transport import BoundedHttp
 from scanner.core.errors import DeadlineExceeded, ResponseShapeError, RetryableError
 from scanner.net.http import MIB, HttpClient, RetryPolicy, TransportProblem
 from scanner.net.paging import link_pages, odata_pages

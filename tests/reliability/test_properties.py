@@ -17,7 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors import entra, google, okta
+from connectors import entra
+from connectors.google import parse as google
+from connectors.okta import parse as okta
 from scanner.app import config as configuration
 from scanner.core.errors import ShadowitError
 from scanner.core.models import User

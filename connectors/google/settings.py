@@ -1,0 +1,98 @@
+"""``[sources.google]``: the service account key, the admin it acts as, and pacing; the OAuth
+scopes it needs and where an admin grants them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from scanner.core.errors import ConfigError
+
+SOURCE = "google"
+_AUTH = "https://www.googleapis.com/auth/"
+SCOPE_USERS = _AUTH + "admin.directory.user.readonly"
+SCOPE_REPORTS = _AUTH + "admin.reports.audit.readonly"
+SCOPE_TOKENS = _AUTH + "admin.directory.user.security"
+"""tokens.list accepts only this scope; it also allows tokens.delete, which we never call
+(https://developers.google.com/admin-sdk/directory/reference/rest/v1/tokens/list)."""
+SCOPES = (SCOPE_USERS, SCOPE_REPORTS, SCOPE_TOKENS)
+
+MAX_BATCH = 1000
+""""You're limited to 1000 calls in a single batch request"
+(https://developers.google.com/admin-sdk/directory/v1/guides/batch)."""
+
+
+@dataclass(frozen=True)
+class GoogleSettings:
+    """``[sources.google]``: the service account key, the admin it acts as, and pacing."""
+
+    admin_email: str
+    """A super admin (or an admin with the Users read and Reports privileges) to impersonate."""
+    enabled: bool = True
+    customer: str = "my_customer"
+    """``my_customer`` is the account of the admin; or a customer ID like ``C03az79cb``."""
+    key_file: str | None = None
+    """The service account's JSON key file (relative to the config file)."""
+    key_env: str | None = None
+    """Environment variable holding the JSON key itself."""
+    api_root: str = "https://admin.googleapis.com/"
+    token_uri: str = "https://oauth2.googleapis.com/token"  # noqa: S105 (a URL)
+    """Replaces the key's ``token_uri`` (tests point it at 127.0.0.1)."""
+    ca_bundle: str | None = None
+    lookback_days: int = 30
+    """First scan (or ``--full``): read this many days of login and SAML events."""
+    overlap_minutes: int = 60
+    """Re-read this much before the last watermark: audit events can arrive late
+    (https://support.google.com/a/answer/7061566)."""
+    full_sweep_days: int = 7
+    """Re-list every user's tokens this often (0: every scan); token events fill the days
+    between."""
+    batch_size: int = 100
+    """tokens.list calls per Directory batch request (at most 1,000)."""
+    queries_per_minute: int = 2400
+    """Directory API default quota: 2,400 queries per minute per user per project
+    (https://developers.google.com/admin-sdk/directory/v1/limits)."""
+    concurrency: int = 4
+    """Batch requests in flight at once."""
+    timeout: float = 60.0
+    """Seconds to wait for a connection and for each read of an answer."""
+    deadline_hours: float = 4.0
+    """The source ends ``failed`` after this long, keeping what it collected."""
+    max_response_mib: int = 64
+    """The largest single answer accepted."""
+
+
+def delegation_help(client_id: str) -> str:
+    """Where an admin authorises our scopes for the service account."""
+    return (
+        "In the Admin console (admin.google.com) open Security > Access and data control > "
+        f"API controls > Manage Domain Wide Delegation and add client ID {client_id} with the "
+        f"scopes {','.join(SCOPES)}"
+    )
+
+
+def _validate(settings: GoogleSettings, config_path: Path | None) -> None:
+    where = f" ({config_path})" if config_path else ""
+    bounds = {
+        "batch_size": (settings.batch_size, 1, MAX_BATCH),
+        "concurrency": (settings.concurrency, 1, 64),
+        "queries_per_minute": (settings.queries_per_minute, 1, 1_000_000),
+        "lookback_days": (settings.lookback_days, 1, 180),
+        "full_sweep_days": (settings.full_sweep_days, 0, 365),
+        "overlap_minutes": (settings.overlap_minutes, 0, 24 * 60),
+    }
+    for name, (value, low, high) in bounds.items():
+        if not low <= value <= high:
+            raise ConfigError(
+                f"sources.google.{name}: {value} is out of range ({low} to {high}){where}"
+            )
+    if "@" not in settings.admin_email:
+        raise ConfigError(
+            f"sources.google.admin_email: {settings.admin_email!r} is not an email address; "
+            f"name the admin the service account acts as{where}"
+        )
+    if not settings.key_env and not settings.key_file:
+        raise ConfigError(
+            "sources.google.key: set sources.google.key_file (the service account's JSON key) "
+            f"or sources.google.key_env (a variable holding it){where}"
+        )

@@ -1,0 +1,263 @@
+"""What the inventory is built from and written to: the current raw apps, users, grants,
+sign-in aggregates and spend, the canonical ``apps`` table, and each scan's ``app_snapshots``.
+
+Reads that return one row per user, grant or (app, person) stream their rows as named tuples
+straight from the cursor: a large tenant has hundreds of thousands of them, and the inventory
+reads each once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from scanner.core.models import InventoryApp, RawApp
+from scanner.store.database import Store, dumps, iso, loads, parse_iso, raw_app_from_row
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentRawApp:
+    """A raw app not gone, with when the store first and last saw it."""
+
+    app: RawApp
+    first_seen: datetime | None
+    last_seen: datetime | None
+
+
+class DirectoryUser(NamedTuple):
+    """A current user: who they are and where they sit in the organisation."""
+
+    source: str
+    id: str
+    email: str | None
+    department: str | None
+    groups: tuple[str, ...]
+
+
+class CurrentGrant(NamedTuple):
+    """A current grant, as the inventory aggregates it."""
+
+    source: str
+    client_id: str
+    user_id: str | None
+    user_email: str | None
+    consent_type: str
+    scopes: tuple[str, ...]
+    granted_at: str | None
+    """ISO timestamp, as stored."""
+    first_seen: str | None
+    """ISO timestamp, as stored."""
+
+
+class PersonUsage(NamedTuple):
+    """Sign-in counts of one person (``user_key``) into one app of one source."""
+
+    source: str
+    client_id: str
+    user_key: str
+    """Lower-case email, ``id:<source user id>``, or ``*`` when the event named nobody."""
+    last_at: datetime | None
+    recent: int
+    """Sign-ins on or after the day asked for."""
+    total: int
+
+
+class AppSpend(NamedTuple):
+    """What was paid to one app of one source, in one currency."""
+
+    source: str
+    client_id: str
+    currency: str | None
+    total: float
+    emails: tuple[str, ...]
+    """The people named on its expense lines."""
+
+
+class RawAppKey(NamedTuple):
+    """The canonical app a raw app resolved to."""
+
+    app_key: str
+    source: str
+    client_id: str
+
+
+class SnapshotData(NamedTuple):
+    """One app of a scan's snapshot: the app as saved (``asdict(InventoryApp)`` in JSON
+    form) and its policy status then."""
+
+    data: dict[str, Any]
+    sanction_status: str
+
+
+# -- what the inventory is built from ---------------------------------------------------------
+def current_raw_apps(store: Store) -> Iterator[CurrentRawApp]:
+    """Every raw app not gone, with its first and last sighting."""
+    for row in store.db.query("SELECT * FROM raw_apps WHERE gone_scan IS NULL"):
+        yield CurrentRawApp(
+            raw_app_from_row(row), parse_iso(row["first_seen"]), parse_iso(row["last_seen"])
+        )
+
+
+def current_users(store: Store) -> Iterator[DirectoryUser]:
+    """Every user not gone, by source name."""
+    for source, user_id, email, department, groups in store.db.execute(
+        "SELECT source, id, email, department, groups FROM users WHERE gone_scan IS NULL "
+        "ORDER BY source"
+    ):
+        yield DirectoryUser(source, user_id, email, department, _strings(groups))
+
+
+def user_emails(store: Store) -> dict[tuple[str, str], str]:
+    """(source, user id) -> email, for every user with one, gone or not."""
+    return {
+        (source, user_id): email
+        for source, user_id, email in store.db.execute(
+            "SELECT source, id, email FROM users WHERE email IS NOT NULL"
+        )
+    }
+
+
+def current_grants(store: Store) -> Iterator[CurrentGrant]:
+    """Every grant not gone."""
+    for source, client_id, user_id, email, consent, scopes, granted, first in store.db.execute(
+        "SELECT source, client_id, user_id, user_email, consent_type, scopes, granted_at, "
+        "first_seen FROM grants WHERE gone_scan IS NULL"
+    ):
+        yield CurrentGrant(
+            source, client_id, user_id, email, consent, _strings(scopes), granted, first
+        )
+
+
+def usage_by_person(store: Store, recent_since: str) -> Iterator[PersonUsage]:
+    """Sign-in counts per source, app and person; ``recent`` counts days >= ``recent_since``
+    (YYYY-MM-DD)."""
+    for source, client_id, user_key, last_at, recent, total in store.db.execute(
+        "SELECT source, client_id, user_key, max(last_at) AS last_at, "
+        "sum(CASE WHEN day >= ? THEN count ELSE 0 END) AS recent, sum(count) AS total "
+        "FROM signin_daily GROUP BY source, client_id, user_key",
+        [recent_since],
+    ):
+        yield PersonUsage(
+            source, client_id, user_key, parse_iso(last_at), int(recent or 0), int(total or 0)
+        )
+
+
+def spend_by_app(store: Store) -> Iterator[AppSpend]:
+    """Spend summed per source, app and currency."""
+    for source, client_id, currency, total, emails in store.db.execute(
+        "SELECT source, client_id, currency, sum(amount) AS total, "
+        "group_concat(DISTINCT user_email) AS emails FROM spend "
+        "GROUP BY source, client_id, currency"
+    ):
+        named = tuple(e for e in (emails or "").split(",") if e)
+        yield AppSpend(source, client_id, currency, float(total or 0), named)
+
+
+# -- what the inventory writes ------------------------------------------------------------------
+def save_apps(
+    store: Store, apps: Sequence[InventoryApp], raw_keys: Sequence[RawAppKey], now: datetime
+) -> None:
+    """Point each raw app at its canonical app and upsert the canonical apps (first seen
+    stays, a gone app that is back is no longer gone), in one transaction."""
+    stamp = iso(now)
+    with store.db.atomic():
+        store.db.conn.executemany(
+            "UPDATE raw_apps SET app_key=? WHERE source=? AND client_id=?", raw_keys
+        )
+        store.db.conn.executemany(
+            "INSERT INTO apps (key, name, vendor, category, domain, first_party, internal, "
+            "lookalike_of, evidence, is_marketing, marketing_reason, risk_score, risk_level, "
+            "risk_reasons, first_seen, last_seen) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT (key) DO UPDATE SET name=excluded.name, vendor=excluded.vendor, "
+            "category=excluded.category, domain=excluded.domain, "
+            "first_party=excluded.first_party, internal=excluded.internal, "
+            "lookalike_of=excluded.lookalike_of, evidence=excluded.evidence, "
+            "is_marketing=excluded.is_marketing, marketing_reason=excluded.marketing_reason, "
+            "risk_score=excluded.risk_score, risk_level=excluded.risk_level, "
+            "risk_reasons=excluded.risk_reasons, last_seen=excluded.last_seen, gone_scan=NULL",
+            [
+                (
+                    a.key,
+                    a.name,
+                    a.app.vendor,
+                    a.app.category,
+                    a.app.domain,
+                    int(a.app.first_party),
+                    int(a.app.internal),
+                    a.app.lookalike_of,
+                    dumps([[e.rule, e.value, e.score] for e in a.app.evidence]),
+                    int(a.is_marketing),
+                    a.marketing_reason,
+                    a.risk_score,
+                    a.risk_level,
+                    dumps(list(a.risk_reasons)),
+                    iso(a.first_seen) or stamp,
+                    iso(a.last_seen) or stamp,
+                )
+                for a in apps
+            ],
+        )
+
+
+# -- each scan's snapshot of the inventory ------------------------------------------------------
+def replace_app_snapshots(
+    store: Store, scan_id: int, apps: Iterable[tuple[InventoryApp, str]]
+) -> None:
+    """Make ``scan_id``'s snapshot exactly ``apps`` (each with its sanction status)."""
+    with store.db.atomic():
+        store.db.execute("DELETE FROM app_snapshots WHERE scan_id = ?", [scan_id])
+        store.db.conn.executemany(
+            "INSERT INTO app_snapshots (scan_id, app_key, name, users, user_count, scopes, "
+            "sources, risk_score, risk_level, is_marketing, sanction_status, data) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    scan_id,
+                    a.key,
+                    a.name,
+                    dumps(list(a.users)),
+                    len(a.users),
+                    dumps(list(a.scopes)),
+                    dumps(list(a.sources)),
+                    a.risk_score,
+                    a.risk_level,
+                    int(a.is_marketing),
+                    status,
+                    dumps(asdict(a)),
+                )
+                for a, status in apps
+            ],
+        )
+
+
+def first_snapshot_scans(store: Store, before_scan: int) -> dict[str, int]:
+    """App key -> the first scan whose snapshot has the app, among scans before
+    ``before_scan`` (of any status: callers keep those of finished scans)."""
+    return {
+        r["app_key"]: r["first"]
+        for r in store.db.query(
+            "SELECT app_key, min(scan_id) AS first FROM app_snapshots WHERE scan_id < ? "
+            "GROUP BY app_key",
+            [before_scan],
+        )
+    }
+
+
+def snapshot_data(store: Store, scan_id: int) -> list[SnapshotData]:
+    """The apps of ``scan_id``'s snapshot, riskiest first, then by name."""
+    return [
+        SnapshotData(loads(r["data"]), r["sanction_status"])
+        for r in store.db.query(
+            "SELECT data, sanction_status FROM app_snapshots WHERE scan_id = ? "
+            "ORDER BY risk_score DESC, name",
+            [scan_id],
+        )
+    ]
+
+
+def _strings(value: str | None) -> tuple[str, ...]:
+    """A stored JSON list of strings; empty for NULL."""
+    return tuple(json.loads(value)) if value else ()

@@ -1,0 +1,1 @@
+"""The connector contract: one suite run against every connector in the registry."""

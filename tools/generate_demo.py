@@ -1,0 +1,766 @@
+"""Write the demo tenant: Larkspur Outdoor Co., 48 people, 30+ SaaS apps, two nights.
+
+Everything is deterministic (fixed seed, fixed clock ``DEMO_NOW``). Items whose id is listed in
+``tenant/night2.json`` appear only on the second night, so the demo shows "new since last
+night". The people and apps are in ``tools/demo_data.py``. Rewrite ``connectors/demo/tenant/``
+after editing either file, from the repository root (``tests/test_demo_tenant.py`` checks the
+shipped files are what this writes):
+
+    python -m tools.generate_demo                 # into connectors/demo/tenant
+    python -m tools.generate_demo --out /tmp/t    # elsewhere, to compare
+
+The steps draw from one seeded generator in a fixed order (people, Microsoft's own apps, then
+per app its Entra service principal, grants, roles, consent audit and sign-ins, its Google tokens
+and token events, its Okta assignments and SSO events): reordering them changes every id after
+the change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import random
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from connectors.demo import DEMO_NOW, DOMAIN, TENANT_DIR
+from tools.demo_data import (
+    APPS,
+    DEPARTMENTS,
+    EXPENSES,
+    FIRST,
+    LAST,
+    MICROSOFT_FIRST_PARTY,
+    USAGE,
+    DemoApp,
+    Person,
+)
+
+TENANT_ID = "5b1f3c2e-8a4d-4c6e-9f1a-2d3e4f5a6b7c"
+MICROSOFT_TENANT = "f8cdef31-a31e-4b4a-93e4-5f571e91255a"
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+SEED = 20261120
+
+
+def people(rng: random.Random) -> list[Person]:
+    """The staff, department by department, in ``DEPARTMENTS`` order."""
+    out = []
+    i = 0
+    titles = {
+        "Marketing": [
+            "Content Lead",
+            "Growth Marketer",
+            "Brand Designer",
+            "Marketing Ops Manager",
+            "Social Media Manager",
+            "SEO Specialist",
+            "Events Manager",
+        ],
+        "Sales": ["Account Executive", "Sales Manager", "SDR"],
+        "Engineering": ["Software Engineer", "Engineering Manager", "SRE"],
+        "Finance": ["Accountant", "Controller", "FP&A Analyst"],
+        "People": ["HR Partner", "Recruiter"],
+        "IT": ["IT Administrator", "Security Engineer"],
+    }
+    for dept, n in DEPARTMENTS.items():
+        for k in range(n):
+            first, last = FIRST[i], LAST[i]
+            i += 1
+            out.append(
+                Person(
+                    id=str(uuid.UUID(int=rng.getrandbits(128))),
+                    name=f"{first} {last}",
+                    email=f"{first.lower()}.{last.lower()}@{DOMAIN}",
+                    department=dept,
+                    title=titles[dept][k % len(titles[dept])],
+                )
+            )
+    return out
+
+
+def uid(rng: random.Random) -> str:
+    """A version-4 style GUID from the seeded generator (ids must not change between runs)."""
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def ts(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+GRAPH_COLLECTIONS = (
+    "users",
+    "servicePrincipals",
+    "oauth2PermissionGrants",
+    "appRoleAssignments",
+    "signIns",
+    "directoryAudits",
+    "servicePrincipalSignInActivities",
+)
+GOOGLE_COLLECTIONS = ("users", "tokens", "activities-token", "activities-login", "activities-saml")
+OKTA_COLLECTIONS = ("apps", "app_users", "users", "logs")
+OKTA_API = "https://larkspur.okta.example/api/v1"
+UNVERIFIED_PUBLISHER: dict[str, Any] = {
+    "displayName": None,
+    "verifiedPublisherId": None,
+    "addedDateTime": None,
+}
+
+
+def _collections(names: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    return {name: [] for name in names}
+
+
+@dataclass
+class Tenant:
+    """The collections each fake provider serves (one JSON file each), filled step by step."""
+
+    graph: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: _collections(GRAPH_COLLECTIONS)
+    )
+    google: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: _collections(GOOGLE_COLLECTIONS)
+    )
+    okta: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: _collections(OKTA_COLLECTIONS)
+    )
+    night2: set[str] = field(default_factory=set)
+    """Ids of the items that appear only on the second night."""
+
+
+@dataclass(frozen=True)
+class Directory:
+    """The staff and their ids in each directory."""
+
+    staff: list[Person]
+    by_dept: dict[str, list[Person]]
+    google_ids: dict[str, str]
+    """Email -> Google Workspace user id."""
+    okta_ids: dict[str, str]
+    """Email -> Okta user id."""
+
+
+# -- people ------------------------------------------------------------------------------------
+
+
+def directory(staff: list[Person]) -> Directory:
+    by_dept: dict[str, list[Person]] = {}
+    for p in staff:
+        by_dept.setdefault(p.department, []).append(p)
+    return Directory(
+        staff=staff,
+        by_dept=by_dept,
+        google_ids={p.email: str(100000000000000000000 + staff.index(p)) for p in staff},
+        okta_ids={p.email: "00u" + p.id.replace("-", "")[:17] for p in staff},
+    )
+
+
+def add_people(tenant: Tenant, people_of: Directory) -> None:
+    """Each person in Entra, Google Workspace and Okta."""
+    for p in people_of.staff:
+        tenant.graph["users"].append(
+            {
+                "id": p.id,
+                "userPrincipalName": p.email,
+                "mail": p.email,
+                "displayName": p.name,
+                "department": p.department,
+                "jobTitle": p.title,
+                "accountEnabled": True,
+                "userType": "Member",
+            }
+        )
+        tenant.google["users"].append(
+            {
+                "kind": "admin#directory#user",
+                "id": people_of.google_ids[p.email],
+                "primaryEmail": p.email,
+                "name": {"fullName": p.name},
+                "isAdmin": p.department == "IT",
+                "suspended": False,
+                "orgUnitPath": f"/{p.department}",
+                "organizations": [{"title": p.title, "department": p.department, "primary": True}],
+            }
+        )
+        tenant.okta["users"].append(
+            {
+                "id": people_of.okta_ids[p.email],
+                "status": "ACTIVE",
+                "created": "2024-02-01T09:00:00.000Z",
+                "profile": {
+                    "login": p.email,
+                    "email": p.email,
+                    "firstName": p.name.split()[0],
+                    "lastName": p.name.split()[1],
+                    "department": p.department,
+                    "title": p.title,
+                },
+            }
+        )
+
+
+def members_of(app: DemoApp, by_dept: dict[str, list[Person]]) -> list[Person]:
+    """``app.count`` people drawn from its departments, weighted, the same on every run."""
+    chosen: list[Person] = []
+    pool = [p for d in dict.fromkeys(app.users) for p in by_dept[d]]
+    weights = [app.users.count(p.department) for p in pool]
+    picker = random.Random(app.name)
+    while len(chosen) < min(app.count, len(pool)):
+        pick = picker.choices(pool, weights)[0]
+        if pick not in chosen:
+            chosen.append(pick)
+    return chosen
+
+
+# -- Microsoft's own service principals --------------------------------------------------------
+
+
+def _app_role(role_id: str, value: str, display_name: str) -> dict[str, Any]:
+    return {
+        "id": role_id,
+        "value": value,
+        "displayName": display_name,
+        "allowedMemberTypes": ["Application"],
+        "isEnabled": True,
+        "origin": "Application",
+        "description": display_name,
+    }
+
+
+def graph_resource(rng: random.Random) -> dict[str, Any]:
+    """Microsoft Graph's service principal: the resource every grant and role points at."""
+    return {
+        "id": uid(rng),
+        "appId": GRAPH_APP_ID,
+        "displayName": "Microsoft Graph",
+        "appDisplayName": "Microsoft Graph",
+        "publisherName": "Microsoft Services",
+        "appOwnerOrganizationId": MICROSOFT_TENANT,
+        "servicePrincipalType": "Application",
+        "verifiedPublisher": dict(UNVERIFIED_PUBLISHER),
+        "homepage": None,
+        "replyUrls": [],
+        "tags": [],
+        "accountEnabled": True,
+        "info": {"marketingUrl": None, "privacyStatementUrl": None},
+        "appRoles": [
+            _app_role(
+                "7ab1d382-f21e-4acd-a863-ba3e13f7da61", "Directory.Read.All", "Read directory data"
+            ),
+            _app_role(
+                "01d4889c-1287-42c6-ac1f-5d1e02578ef6",
+                "Files.Read.All",
+                "Read files in all site collections",
+            ),
+        ],
+    }
+
+
+def first_party_app(rng: random.Random, app_id: str, name: str) -> dict[str, Any]:
+    return {
+        "id": uid(rng),
+        "appId": app_id,
+        "displayName": name,
+        "appDisplayName": name,
+        "publisherName": "Microsoft Services",
+        "appOwnerOrganizationId": MICROSOFT_TENANT,
+        "servicePrincipalType": "Application",
+        "verifiedPublisher": dict(UNVERIFIED_PUBLISHER),
+        "homepage": None,
+        "replyUrls": [],
+        "tags": [],
+        "accountEnabled": True,
+        "info": {},
+    }
+
+
+# -- Entra: one app's service principal, grants, roles, consent and sign-ins -------------------
+
+
+@dataclass(frozen=True)
+class EntraApp:
+    """One demo app as Entra sees it, with what its records share."""
+
+    app: DemoApp
+    spec: dict[str, Any]
+    """``DemoApp.entra``."""
+    sp_id: str
+    members: list[Person]
+    last_use: datetime
+    graph_sp: dict[str, Any]
+    """Microsoft Graph's service principal (``graph_resource()``)."""
+
+
+def add_entra_app(
+    tenant: Tenant,
+    rng: random.Random,
+    app: DemoApp,
+    members: list[Person],
+    last_use: datetime,
+    graph_sp: dict[str, Any],
+) -> None:
+    assert app.entra is not None
+    entra = EntraApp(app, app.entra, uid(rng), members, last_use, graph_sp)
+    tenant.graph["servicePrincipals"].append(service_principal(rng, entra))
+    if app.night2:
+        tenant.night2.add(entra.sp_id)
+    add_grants(tenant, rng, entra)
+    add_app_roles(tenant, rng, entra)
+    add_sign_in_activity(tenant, rng, entra)
+    add_consent_audit(tenant, rng, entra)
+    add_sign_ins(tenant, rng, entra)
+
+
+def service_principal(rng: random.Random, entra: EntraApp) -> dict[str, Any]:
+    e = entra.spec
+    name = entra.app.name
+    return {
+        "id": entra.sp_id,
+        "appId": e["appId"],
+        "displayName": name,
+        "appDisplayName": name,
+        "publisherName": e["publisher"],
+        "appOwnerOrganizationId": TENANT_ID
+        if e.get("own")
+        else str(uuid.UUID(int=rng.getrandbits(128))),
+        "servicePrincipalType": "Application",
+        "verifiedPublisher": (
+            {
+                "displayName": e["publisher"],
+                "verifiedPublisherId": str(rng.randrange(10**6, 10**7)),
+                "addedDateTime": "2023-01-10T00:00:00Z",
+            }
+            if e["verified"]
+            else dict(UNVERIFIED_PUBLISHER)
+        ),
+        "homepage": e["homepage"],
+        "replyUrls": e["reply"],
+        "tags": ["WindowsAzureActiveDirectoryIntegratedApp"],
+        "accountEnabled": True,
+        "info": {"marketingUrl": e["homepage"], "privacyStatementUrl": None},
+    }
+
+
+def add_grants(tenant: Tenant, rng: random.Random, entra: EntraApp) -> None:
+    """One admin grant for everyone, or one grant per member."""
+    scope = " ".join(entra.spec["scopes"])
+    grants = tenant.graph["oauth2PermissionGrants"]
+
+    def grant(consent_type: str, principal_id: str | None) -> dict[str, Any]:
+        return {
+            "id": uid(rng),
+            "clientId": entra.sp_id,
+            "consentType": consent_type,
+            "principalId": principal_id,
+            "resourceId": entra.graph_sp["id"],
+            "scope": scope,
+        }
+
+    if entra.spec.get("admin"):
+        grants.append(grant("AllPrincipals", None))
+        return
+    for p in entra.members:
+        grants.append(grant("Principal", p.id))
+        if entra.app.night2:
+            tenant.night2.add(grants[-1]["id"])
+
+
+def add_app_roles(tenant: Tenant, rng: random.Random, entra: EntraApp) -> None:
+    role_ids = {r["value"]: r["id"] for r in entra.graph_sp["appRoles"]}
+    for role in entra.spec.get("app_roles", []):
+        tenant.graph["appRoleAssignments"].append(
+            {
+                "id": uid(rng),
+                "appRoleId": role_ids[role],
+                "createdDateTime": "2026-09-02T10:00:00Z",
+                "principalId": entra.sp_id,
+                "principalType": "ServicePrincipal",
+                "principalDisplayName": entra.app.name,
+                "resourceId": entra.graph_sp["id"],
+                "resourceDisplayName": "Microsoft Graph",
+                "deletedDateTime": None,
+            }
+        )
+
+
+def add_sign_in_activity(tenant: Tenant, rng: random.Random, entra: EntraApp) -> None:
+    activity = {"lastSignInDateTime": ts(entra.last_use), "lastSignInRequestId": uid(rng)}
+    tenant.graph["servicePrincipalSignInActivities"].append(
+        {
+            "id": uid(rng),
+            "appId": entra.spec["appId"],
+            "lastSignInActivity": activity,
+            "delegatedClientSignInActivity": activity,
+            "delegatedResourceSignInActivity": None,
+            "applicationAuthenticationClientSignInActivity": None,
+            "applicationAuthenticationResourceSignInActivity": None,
+        }
+    )
+
+
+def add_consent_audit(tenant: Tenant, rng: random.Random, entra: EntraApp) -> None:
+    """The directory audit of the first member consenting (night 2's apps: last evening)."""
+    app = entra.app
+    consenter = entra.members[0]
+    audit_id = uid(rng)
+    tenant.graph["directoryAudits"].append(
+        {
+            "id": audit_id,
+            "category": "ApplicationManagement",
+            "correlationId": uid(rng),
+            "result": "success",
+            "resultReason": "",
+            "activityDisplayName": "Consent to application",
+            "activityDateTime": ts(
+                (DEMO_NOW - timedelta(hours=20))
+                if app.night2
+                else (DEMO_NOW - timedelta(days=60 + len(app.name)))
+            ),
+            "loggedByService": "Core Directory",
+            "operationType": "Assign",
+            "initiatedBy": {
+                "user": {
+                    "id": consenter.id,
+                    "displayName": consenter.name,
+                    "userPrincipalName": consenter.email,
+                    "ipAddress": None,
+                },
+                "app": None,
+            },
+            "targetResources": [
+                {
+                    "id": entra.sp_id,
+                    "displayName": app.name,
+                    "type": "ServicePrincipal",
+                    "userPrincipalName": None,
+                    "modifiedProperties": [
+                        {
+                            "displayName": "ConsentContext.IsAdminConsent",
+                            "oldValue": None,
+                            "newValue": '"True"' if entra.spec.get("admin") else '"False"',
+                        }
+                    ],
+                }
+            ],
+            "additionalDetails": [],
+        }
+    )
+    if app.night2:
+        tenant.night2.add(audit_id)
+
+
+def add_sign_ins(tenant: Tenant, rng: random.Random, entra: EntraApp) -> None:
+    """Three sign-ins per member, five days apart (night 2's apps: in the last hours)."""
+    app = entra.app
+    for k, p in enumerate(entra.members):
+        for d in range(3):
+            when = entra.last_use - timedelta(days=d * 5, minutes=37 * k)
+            if app.night2:
+                when = DEMO_NOW - timedelta(hours=4 + k + d)
+            event_id = uid(rng)
+            tenant.graph["signIns"].append(
+                {
+                    "id": event_id,
+                    "createdDateTime": ts(when),
+                    "userDisplayName": p.name,
+                    "userPrincipalName": p.email,
+                    "userId": p.id,
+                    "appId": entra.spec["appId"],
+                    "appDisplayName": app.name,
+                    "ipAddress": f"203.0.113.{10 + k}",
+                    "clientAppUsed": "Browser",
+                    "isInteractive": True,
+                    "resourceDisplayName": "Microsoft Graph",
+                    "resourceId": GRAPH_APP_ID,
+                    "conditionalAccessStatus": "notApplied",
+                    "status": {
+                        "errorCode": 0,
+                        "failureReason": None,
+                        "additionalDetails": None,
+                    },
+                }
+            )
+            if app.night2:
+                tenant.night2.add(event_id)
+
+
+# -- Google: tokens and token events -----------------------------------------------------------
+
+
+def add_google_app(
+    tenant: Tenant, rng: random.Random, app: DemoApp, members: list[Person], people_of: Directory
+) -> None:
+    assert app.google is not None
+    g = app.google
+    for p in members:
+        google_id = people_of.google_ids[p.email]
+        tenant.google["tokens"].append(google_token(rng, g, google_id))
+        event = token_event(rng, app, g, p, google_id)
+        tenant.google["activities-token"].append(event)
+        if app.night2:
+            tenant.night2.add(g["clientId"] + "|" + google_id)
+            tenant.night2.add(event["id"]["uniqueQualifier"])
+
+
+def google_token(rng: random.Random, g: dict[str, Any], google_id: str) -> dict[str, Any]:
+    return {
+        "kind": "admin#directory#token",
+        "etag": f'"{uid(rng)}"',
+        "clientId": g["clientId"],
+        "displayText": g["displayText"],
+        "scopes": g["scopes"],
+        "nativeApp": False,
+        "anonymous": False,
+        "userKey": google_id,
+    }
+
+
+def token_event(
+    rng: random.Random, app: DemoApp, g: dict[str, Any], p: Person, google_id: str
+) -> dict[str, Any]:
+    """The ``authorize`` event of the token report (night 2's apps: five hours ago)."""
+    unique = str(rng.randrange(10**17, 10**18))
+    return {
+        "kind": "admin#reports#activity",
+        "id": {
+            "time": ts(
+                DEMO_NOW - timedelta(hours=5) if app.night2 else DEMO_NOW - timedelta(days=40)
+            ).replace("Z", ".000Z"),
+            "uniqueQualifier": unique,
+            "applicationName": "token",
+            "customerId": "C03az79cb",
+        },
+        "etag": f'"{uid(rng)}"',
+        "actor": {
+            "email": p.email,
+            "profileId": google_id,
+            "callerType": "USER",
+        },
+        "ipAddress": "203.0.113.50",
+        "events": [
+            {
+                "type": "auth",
+                "name": "authorize",
+                "parameters": [
+                    {"name": "client_id", "value": g["clientId"]},
+                    {"name": "app_name", "value": g["displayText"]},
+                    {"name": "client_type", "value": "WEB"},
+                    {"name": "scope", "multiValue": g["scopes"]},
+                ],
+            }
+        ],
+    }
+
+
+# -- Okta: the app, its assignments and SSO events ---------------------------------------------
+
+
+def add_okta_app(
+    tenant: Tenant,
+    rng: random.Random,
+    app: DemoApp,
+    members: list[Person],
+    last_use: datetime,
+    people_of: Directory,
+) -> None:
+    assert app.okta is not None
+    o = app.okta
+    app_id = "0oa" + uuid.UUID(int=random.Random(app.name).getrandbits(128)).hex[:17]
+    tenant.okta["apps"].append(okta_app(app_id, o))
+    for k, p in enumerate(members):
+        okta_id = people_of.okta_ids[p.email]
+        tenant.okta["app_users"].append(okta_assignment(app_id, p, okta_id))
+        when = last_use - timedelta(minutes=13 * k)
+        tenant.okta["logs"].append(okta_sso_event(rng, app_id, o, p, okta_id, when))
+
+
+def okta_app(app_id: str, o: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": app_id,
+        "name": o["name"],
+        "label": o["label"],
+        "status": "ACTIVE",
+        "lastUpdated": "2026-06-01T10:00:00.000Z",
+        "created": "2025-02-11T10:00:00.000Z",
+        "signOnMode": o["mode"],
+        "accessibility": {"selfService": False},
+        "visibility": {
+            "autoSubmitToolbar": False,
+            "hide": {"iOS": False, "web": False},
+        },
+        "features": [],
+        "settings": {"app": {}},
+        "_links": {"users": {"href": f"{OKTA_API}/apps/{app_id}/users"}},
+    }
+
+
+def okta_assignment(app_id: str, p: Person, okta_id: str) -> dict[str, Any]:
+    return {
+        "id": okta_id,
+        "appId": app_id,
+        "scope": "USER",
+        "status": "ACTIVE",
+        "created": "2025-03-01T10:00:00.000Z",
+        "lastUpdated": "2025-03-01T10:00:00.000Z",
+        "credentials": {"userName": p.email},
+        "_links": {
+            "app": {"href": f"{OKTA_API}/apps/{app_id}"},
+            "user": {"href": f"{OKTA_API}/users/{okta_id}"},
+        },
+    }
+
+
+def okta_sso_event(
+    rng: random.Random, app_id: str, o: dict[str, Any], p: Person, okta_id: str, when: datetime
+) -> dict[str, Any]:
+    return {
+        "uuid": uid(rng),
+        "published": when.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "eventType": "user.authentication.sso",
+        "version": "0",
+        "severity": "INFO",
+        "legacyEventType": None,
+        "displayMessage": "User single sign on to app",
+        "actor": {
+            "id": okta_id,
+            "type": "User",
+            "alternateId": p.email,
+            "displayName": p.name,
+            "detailEntry": None,
+        },
+        "client": {
+            "ipAddress": "203.0.113.77",
+            "userAgent": {
+                "browser": "CHROME",
+                "os": "Mac OS X",
+                "rawUserAgent": "Mozilla/5.0",
+            },
+        },
+        "outcome": {"result": "SUCCESS", "reason": None},
+        "target": [
+            {
+                "id": app_id,
+                "type": "AppInstance",
+                "alternateId": o["label"],
+                "displayName": o["label"],
+                "detailEntry": {"signOnModeType": o["mode"]},
+            },
+            {
+                "id": "0ua" + okta_id[3:],
+                "type": "AppUser",
+                "alternateId": p.email,
+                "displayName": p.name,
+                "detailEntry": None,
+            },
+        ],
+        "transaction": {"type": "WEB", "id": uid(rng), "detail": {}},
+        "authenticationContext": {"externalSessionId": uid(rng)},
+    }
+
+
+# -- files -------------------------------------------------------------------------------------
+
+
+def expenses_csv(by_dept: dict[str, list[Person]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["Date", "Merchant", "Amount", "Currency", "Employee Email", "Memo"])
+    for k, (day, merchant, amount, currency, dept) in enumerate(EXPENSES):
+        person = by_dept[dept][k % len(by_dept[dept])]
+        writer.writerow([day, merchant, amount, currency, person.email, "Subscription"])
+    return out.getvalue()
+
+
+def usage_csv(by_dept: dict[str, list[Person]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["domain", "user", "last_used"])
+    for domain, dept, n in USAGE:
+        for k in range(n):
+            person = by_dept[dept][(k * 3) % len(by_dept[dept])]
+            writer.writerow([domain, person.email, ts(DEMO_NOW - timedelta(days=k + 2))])
+    return out.getvalue()
+
+
+# -- the whole tenant --------------------------------------------------------------------------
+
+
+def build() -> dict[str, Any]:
+    """The tenant: ``graph``, ``google``, ``okta`` collections, ``files`` texts, ``night2`` ids."""
+    rng = random.Random(SEED)
+    people_of = directory(people(rng))
+    tenant = Tenant()
+    add_people(tenant, people_of)
+    graph_sp = graph_resource(rng)
+    tenant.graph["servicePrincipals"].append(graph_sp)
+    for app_id, name in MICROSOFT_FIRST_PARTY:
+        tenant.graph["servicePrincipals"].append(first_party_app(rng, app_id, name))
+    for app in APPS:
+        members = members_of(app, people_of.by_dept)
+        last_use = DEMO_NOW - timedelta(days=app.last_use_days, hours=3)
+        if app.entra:
+            add_entra_app(tenant, rng, app, members, last_use, graph_sp)
+        if app.google:
+            add_google_app(tenant, rng, app, members, people_of)
+        if app.okta:
+            add_okta_app(tenant, rng, app, members, last_use, people_of)
+    return {
+        "graph": tenant.graph,
+        "google": tenant.google,
+        "okta": tenant.okta,
+        "files": {
+            "expenses.csv": expenses_csv(people_of.by_dept),
+            "usage.csv": usage_csv(people_of.by_dept),
+        },
+        "night2": sorted(tenant.night2),
+    }
+
+
+def write(target: Path = TENANT_DIR) -> list[Path]:
+    """Write the tenant under ``target``; the paths written."""
+    data = build()
+    written = []
+    for provider in ("graph", "google", "okta"):
+        folder = target / provider
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, items in data[provider].items():
+            path = folder / f"{name}.json"
+            path.write_text(
+                json.dumps(items, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+            )
+            written.append(path)
+    folder = target / "files"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in data["files"].items():
+        path = folder / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    path = target / "night2.json"
+    path.write_text(json.dumps(data["night2"], indent=1) + "\n", encoding="utf-8")
+    written.append(path)
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.generate_demo",
+        description="Write the demo tenant's provider-shaped JSON and CSV files.",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=TENANT_DIR,
+        help="folder to write into (default: connectors/demo/tenant)",
+    )
+    args = parser.parse_args(argv)
+    for path in write(args.out):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()
