@@ -165,13 +165,15 @@ def page_data(model: Mapping[str, Any]) -> dict[str, Any]:
     new = set(model["changes"].get("new_apps") or [])
     for app in model["apps"]:
         for scope in app["scopes"]:
-            meanings.setdefault(scope["scope"], scope["meaning"])
+            meanings.setdefault(_meaning_key(scope), scope["meaning"])
         apps.append(
             {
                 **{k: v for k, v in app.items() if k not in ("scopes", "user_list")},
                 "users_shown": app["user_list"][:USERS_SHOWN],
                 "scopes": [
+                    # An application permission carries a fifth item, its kind.
                     [s["scope"], s["level"], s.get("consent", []), s.get("grants", 0)]
+                    + (["application"] if s.get("kind") == "application" else [])
                     for s in app["scopes"]
                 ],
                 "is_new": app["name"] in new,
@@ -180,6 +182,13 @@ def page_data(model: Mapping[str, Any]) -> dict[str, Any]:
     page = {"apps": apps, "findings": model["findings"], "meanings": meanings}
     shown: dict[str, Any] = visible_data(page)
     return shown
+
+
+def _meaning_key(scope: Mapping[str, Any]) -> str:
+    """Where a permission's meaning is kept: an application permission means something else
+    than the delegated one of the same name (every mailbox, not the user's)."""
+    name = str(scope["scope"])
+    return f"application:{name}" if scope.get("kind") == "application" else name
 
 
 @cache

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from scanner.analysis import confirm_view, sanctions
 from scanner.analysis import diff as diffing
 from scanner.analysis import findings as lifecycle
-from scanner.analysis import sanctions
-from scanner.analysis.risk import ScopeTable
+from scanner.analysis.risk import ScopeTable, held_permissions
 from scanner.analysis.text import normalise_name
 from scanner.core.config import Config
 from scanner.core.errors import ShadowitError
@@ -25,7 +25,7 @@ from scanner.core.models import SEVERITIES
 from scanner.store import inventory as stored_inventory
 from scanner.store.database import Store, iso
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 def build(
@@ -112,16 +112,20 @@ def _app(
     app = data["app"]
     grants = {(scope, consent): count for scope, consent, count in data.get("scope_grants", [])}
     scopes = []
-    for scope in data["scopes"]:
-        info = table.info(scope)
-        consents = sorted({c for (s, c) in grants if s == scope})
+    # A scope held as an application permission is its own row, with the application meaning.
+    for scope, app_only in held_permissions(data["scopes"], grants, data["app_only"]):
+        info = table.held(scope, app_only)
+        mine = {
+            c: n for (s, c), n in grants.items() if s == scope and (c == "application") == app_only
+        }
         scopes.append(
             {
                 "scope": scope,
+                "kind": "application" if app_only else "delegated",
                 "level": info.level,
                 "meaning": info.meaning,
-                "consent": consents,
-                "grants": sum(n for (s, _c), n in grants.items() if s == scope),
+                "consent": sorted(mine),
+                "grants": sum(mine.values()),
             }
         )
     order = {lvl: i for i, lvl in enumerate(("critical", "high", "medium", "low"))}
@@ -142,6 +146,8 @@ def _app(
         "client_ids": data["client_ids"],
         "raw_names": data["raw_names"],
         "kinds": data.get("kinds", []),
+        "evidence": _evidence(data.get("evidence", [])),
+        "access": data.get("access", "listed_only"),
         "users": len(data["users"]),
         "user_list": [pseudonym(u) for u in data["users"]],
         "departments": [{"department": d, "users": n} for d, n in data["departments"]],
@@ -164,12 +170,21 @@ def _app(
         "last_seen": data["last_seen"],
         "last_sign_in": data["last_sign_in"],
         "sign_ins_30d": data["sign_ins_30d"],
+        "failed_sign_ins": data.get("failed_sign_ins", 0),
         "spend": data["spend"],
         "spend_currency": data["spend_currency"],
         "likely_owner": pseudonym(data.get("first_user") or data.get("top_user")),
         "confirmation": {"state": "unconfirmed", "owner": None, "answered": None},
         "findings": [],
     }
+
+
+def _evidence(rows: Sequence[Sequence[Any]]) -> dict[str, dict[str, int]]:
+    """(source, kind, count) rows -> ``{source: {kind: count}}``."""
+    by_source: dict[str, dict[str, int]] = {}
+    for source, kind, count in rows:
+        by_source.setdefault(source, {})[kind] = count
+    return by_source
 
 
 def _confirmation(
@@ -180,11 +195,9 @@ def _confirmation(
     now: datetime | None,
 ) -> Any:
     """Ownership confirmation state per app, pending requests and requests for IT."""
-    from scanner.analysis import confirm
-
     period = config.policy.review_period_days
-    expiry = confirm.settings(config).expiry_days
-    view = confirm.report_view(store, apps, period, expiry, now or datetime.now(UTC))
+    expiry = config.confirm.expiry_days
+    view = confirm_view.report_view(store, apps, period, expiry, now or datetime.now(UTC))
     for app in apps:
         state = view.by_app.get(app["key"])
         if state:

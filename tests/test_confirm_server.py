@@ -247,7 +247,7 @@ def test_serving_logs_no_token(setup: tuple) -> None:
     import threading
     import urllib.request
 
-    from reports.confirm.server import ServeLimits, create_server
+    from reports.confirm.serving import ServeLimits, create_server
 
     config, links, clock = setup
     lines = _Lines()

@@ -497,6 +497,13 @@ APPS: list[DemoApp] = [
         users=["Sales", "Marketing", "Engineering", "Finance", "People", "IT"],
         count=25,
     ),
+    DemoApp(
+        # Okta's own Admin Console: the built-in app ``saasure`` every org has; first-party.
+        "Okta Admin Console",
+        okta={"label": "Okta Admin Console", "name": "saasure", "mode": "OPENID_CONNECT"},
+        users=["IT"],
+        count=2,
+    ),
 ]
 MICROSOFT_FIRST_PARTY = [
     ("00000002-0000-0ff1-ce00-000000000000", "Office 365 Exchange Online"),

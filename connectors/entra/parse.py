@@ -158,6 +158,7 @@ def parse_sp_activity(raw: Mapping[str, Any]) -> SignIn | None:
         at=at,
         user_id=None,
         interactive=False,
+        kind="activity",
     )
 
 

@@ -12,7 +12,10 @@ Streams (all read-only):
   in Directory batch requests (at most 1,000 calls each,
   https://developers.google.com/admin-sdk/directory/v1/guides/batch). The first scan, ``--full``
   and every ``full_sweep_days`` sweep every user; the scans in between read the
-  ``token`` audit log instead (``authorize`` -> Grant, ``revoke`` -> Removed).
+  ``token`` audit log instead (``authorize`` -> Grant, ``revoke`` -> Removed). The first scan
+  (and ``--full``) also reads the token log of the ``lookback_days`` window, before its sweep,
+  so apps authorised and revoked before night one are seen (a revoke names its app too); a
+  grant authorised in the window that the sweep finds no token for is removed.
 - ``token_events``, ``login_events``, ``saml_events``: Reports ``activities.list``
   (``admin.reports.audit.readonly``,
   https://developers.google.com/admin-sdk/reports/reference/rest/v1/activities/list) from the last

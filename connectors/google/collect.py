@@ -41,6 +41,7 @@ from connectors.google.parse import (
     _parse_user,
     _shape,
     _signin,
+    _token_event_app,
     _token_event_records,
 )
 from connectors.google.settings import (
@@ -55,7 +56,7 @@ from connectors.google.settings import (
 from connectors.google.transport import BoundedHttp
 from connectors.streams import StatusTable, guarded, status_error
 from scanner.core.errors import AuthError, ConnectorError, PermissionMissing, RetryableError
-from scanner.core.models import Checkpoint, RawApp, SourceRecord, SourceWarning, User
+from scanner.core.models import Checkpoint, RawApp, Removed, SourceRecord, SourceWarning, User
 from scanner.net.http import HttpClient, RateLimiter, RetryPolicy, new_session
 from scanner.net.paging import token_pages
 
@@ -125,6 +126,9 @@ class GoogleConnector:
         """Client IDs whose RawApp this scan already yielded (one per app, not per user)."""
         self._sweeping = False
         """This scan's token sweep is still running (a stream it could not read stops it)."""
+        self._unlisted: set[tuple[str, str]] = set()
+        """(user id, client ID) authorised in this scan's look-back window and not (yet) found
+        by the token sweep; only the first window's events fill it."""
 
     # -- transport ------------------------------------------------------------------------
     def _http(self) -> google_auth_httplib2.AuthorizedHttp:
@@ -165,9 +169,18 @@ class GoogleConnector:
     # -- collect --------------------------------------------------------------------------
     def collect(self, since: Mapping[str, str]) -> Iterator[SourceRecord]:
         self._seen_apps = set()
+        self._unlisted = set()
         self.authorize()
         sweep = self._sweep_due(since)
+        first_window = self.context.full or CURSOR_EVENTS["token"] not in since
+        if first_window:
+            # With no token watermark yet (the first scan, --full) the sweep alone would miss
+            # every app authorised and revoked within the look-back window: read the window's
+            # token events too, before the sweep, so the token listing has the last word.
+            yield from self._token_events(since, first_window=True)
         swept = yield from self._users(sweep)
+        if first_window and swept:
+            yield from self._unlisted_grants()
         if not sweep:
             yield from self._token_events(since)
         # A sweep marks apps not seen as gone; SAML apps are only seen through sign-ins, so a
@@ -261,6 +274,7 @@ class GoogleConnector:
             return
         for raw in tokens:
             app, grant = _shape(lambda r: _parse_token(r, user), "tokens.list", raw)
+            self._unlisted.discard((user.id, app.client_id))
             if app.client_id not in self._seen_apps:
                 self._seen_apps.add(app.client_id)
                 yield app
@@ -370,28 +384,44 @@ class GoogleConnector:
             return earliest
         return min(start, self._now - timedelta(minutes=1))
 
-    def _token_events(self, since: Mapping[str, str]) -> Iterator[SourceRecord]:
+    def _token_events(
+        self, since: Mapping[str, str], first_window: bool = False
+    ) -> Iterator[SourceRecord]:
         """Grant changes since the watermark; only the newest event per (user, app) counts,
-        whatever order the pages come in, and an event seen twice counts once."""
+        whatever order the pages come in, and an event seen twice counts once.
+
+        ``first_window``: read the whole look-back window (no watermark yet), name the app of
+        every event, a revoke too, and remember the grants authorised in it for the sweep to
+        confirm (``_unlisted_grants``)."""
         stream = CURSOR_EVENTS["token"]
-        start = self._window_start("token", since, full=False)
+        start = self._window_start("token", since, full=first_window)
         seen: set[str] = set()
         newest: dict[tuple[str, str], datetime] = {}
+        named: set[str] | None = set() if first_window else None
 
         def pages() -> Iterator[SourceRecord]:
             for event_name in (TOKEN_AUTHORIZE, TOKEN_REVOKE):
                 for events in self._activities("token", start, event_name):
-                    yield from self._newest_token_records(events, seen, newest)
+                    yield from self._newest_token_records(events, seen, newest, named)
                     yield Checkpoint(SOURCE, stream)
 
         yield from self._watermarked(stream, pages())
+
+    def _unlisted_grants(self) -> Iterator[SourceRecord]:
+        """After a complete sweep: a grant the window's events authorised that no token holds
+        any more was revoked (or expired) since, its revoke event perhaps not yet in the log."""
+        for user_id, client_id in sorted(self._unlisted):
+            yield Removed(SOURCE, "grant", client_id=client_id, user_id=user_id, at=self._now)
+        self._unlisted = set()
 
     def _newest_token_records(
         self,
         events: Iterable[_Event],
         seen: set[str],
         newest: dict[tuple[str, str], datetime],
+        named: set[str] | None = None,
     ) -> Iterator[SourceRecord]:
+        """``named``: the first window's client IDs whose app was yielded (None: a later scan)."""
         page_newest: dict[tuple[str, str], _Event] = {}
         for event in events:
             client_id = event.params.get("client_id")
@@ -407,7 +437,27 @@ class GoogleConnector:
                 page_newest[key] = event
         for key, event in page_newest.items():
             newest[key] = event.at
+            if named is not None:
+                yield from self._first_window_event(key, event, named)
             yield from _token_event_records(event)
+
+    def _first_window_event(
+        self, key: tuple[str, str], event: _Event, named: set[str]
+    ) -> Iterator[RawApp]:
+        """Note what a first-window event says before its records go out: an authorisation
+        for the sweep to confirm, or a revoke; a revoke names its app (once) when no
+        authorisation in the window did, as the authorisation may predate the window while
+        the app was still in use inside it."""
+        if event.name == TOKEN_AUTHORIZE:
+            self._unlisted.add(key)
+            named.add(key[1])
+            return
+        self._unlisted.discard(key)
+        if key[1] not in named:
+            app = _token_event_app(event)
+            if app is not None:
+                named.add(key[1])
+                yield app
 
     def _signin_events(
         self, application: str, since: Mapping[str, str], full_window: bool

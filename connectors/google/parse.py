@@ -130,18 +130,12 @@ _parse_time = strict_time
 
 def _token_event_records(event: _Event) -> list[SourceRecord]:
     """``authorize`` -> RawApp + Grant; ``revoke`` -> Removed grant (token audit log)."""
-    client_id = event.params.get("client_id")
-    if not client_id or not event.actor_id:
+    app = _token_event_app(event)
+    if app is None or not event.actor_id:
         return []
+    client_id = app.client_id
     if event.name == TOKEN_REVOKE:
         return [Removed(SOURCE, "grant", client_id=client_id, user_id=event.actor_id, at=event.at)]
-    client_type = str(event.params.get("client_type") or "")
-    app = RawApp(
-        source=SOURCE,
-        client_id=client_id,
-        name=event.params.get("app_name") or client_id,
-        kind="native" if client_type.startswith("NATIVE") else "oauth",
-    )
     scope = event.params.get("scope") or ()
     grant = Grant(
         source=SOURCE,
@@ -154,6 +148,22 @@ def _token_event_records(event: _Event) -> list[SourceRecord]:
         user_email=event.actor_email,
     )
     return [app, grant]
+
+
+def _token_event_app(event: _Event) -> RawApp | None:
+    """The app a token event names: ``app_name`` is "the application for which access was
+    granted or revoked", so ``revoke`` events name it too
+    (https://developers.google.com/admin-sdk/reports/v1/appendix/activity/token)."""
+    client_id = event.params.get("client_id")
+    if not client_id:
+        return None
+    client_type = str(event.params.get("client_type") or "")
+    return RawApp(
+        source=SOURCE,
+        client_id=str(client_id),
+        name=event.params.get("app_name") or str(client_id),
+        kind="native" if client_type.startswith("NATIVE") else "oauth",
+    )
 
 
 def _signin(application: str, event: _Event) -> SignIn | None:
@@ -176,6 +186,7 @@ def _signin(application: str, event: _Event) -> SignIn | None:
         user_email=event.actor_email,
         app_name=str(app_name),
         success=SIGNIN_EVENTS[event.name],
+        kind="saml" if application == "saml" else "sign_in",
     )
 
 

@@ -40,7 +40,9 @@ class GoogleSettings:
     """Replaces the key's ``token_uri`` (tests point it at 127.0.0.1)."""
     ca_bundle: str | None = None
     lookback_days: int = 30
-    """First scan (or ``--full``): read this many days of login and SAML events."""
+    """First scan (or ``--full``): read this many days of token, login and SAML events. At most
+    180: activities.list answers no further back than the last 180 days
+    (https://developers.google.com/admin-sdk/reports/reference/rest/v1/activities/list)."""
     overlap_minutes: int = 60
     """Re-read this much before the last watermark: audit events can arrive late
     (https://support.google.com/a/answer/7061566)."""

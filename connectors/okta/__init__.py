@@ -3,7 +3,9 @@
 Streams (all read-only, each behind one OAuth scope):
 
 - ``users``   ``GET /api/v1/users`` (``okta.users.read``): department, title, status.
-- ``apps``    ``GET /api/v1/apps`` (``okta.apps.read``): one RawApp per app integration.
+- ``apps``    ``GET /api/v1/apps`` (``okta.apps.read``): one RawApp per app integration, tagged
+  ``okta:<name>`` with the integration's ``name`` (the same in every org for Okta's own apps:
+  ``saasure``, ``okta_enduser``...), so the analysis knows Okta's built-in apps as first-party.
 - ``grants``  ``GET /api/v1/apps/{id}/users`` (``okta.apps.read``): one Grant per assigned user, so
   the users of an SSO app are counted even when they never signed in during the lookback.
 - ``signins`` ``GET /api/v1/logs`` (``okta.logs.read``): ``user.authentication.sso`` events become
@@ -84,4 +86,9 @@ SPEC = ConnectorSpec(
     OktaSettings,
     factory,
     "Okta: SSO apps and their users, the directory, System Log sign-ins and OAuth consents",
+    # Every app carries the ``okta:<name>`` tag (``parse_app``): the app ``name`` is Okta's
+    # global id of the integration (``saasure`` is the Admin Console in every org), which the
+    # shipped okta_first_party.csv recognises. An app known only from the System Log has no
+    # name, only its label, so Okta's own apps are recognised by their default label there.
+    capabilities=frozenset({"first_party_ids", "first_party_by_name"}),
 )

@@ -64,7 +64,11 @@ def app_kind(sign_on_mode: str | None) -> str:
 
 
 def parse_app(raw: Mapping[str, Any]) -> RawApp:
-    """One ``/api/v1/apps`` item -> RawApp. Domains come from the app's own URLs."""
+    """One ``/api/v1/apps`` item -> RawApp. Domains come from the app's own URLs.
+
+    ``name`` is the integration's key (``salesforce``, or ``saasure`` for Okta's Admin Console:
+    https://developer.okta.com/docs/api/openapi/okta-management/management/tag/Application/); it
+    becomes the ``okta:<name>`` tag that the ``first_party_ids`` capability promises."""
     settings = raw.get("settings") or {}
     app_settings = settings.get("app") or {}
     oauth = settings.get("oauthClient") or {}
@@ -151,6 +155,7 @@ def parse_sso_event(raw: Mapping[str, Any]) -> SignIn | None:
         user_email=_email_or_none(actor.get("alternateId")),
         app_name=app.get("displayName"),
         success=(raw.get("outcome") or {}).get("result") in (None, "SUCCESS", "ALLOW"),
+        kind="sso",
     )
 
 

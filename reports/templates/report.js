@@ -289,7 +289,7 @@
     ]));
     var scopes = (a.scopes || []).map(function (s) {
       return el("tr", {}, [el("td", {}, [el("code", { text: s[0] })]), el("td", {}, [sevPill(s[1])]),
-        el("td", { text: DATA.meanings[s[0]] || "" }), el("td", { text: (s[2] || []).join(", ") }), el("td", { className: "n", text: s[3] })]);
+        el("td", { text: DATA.meanings[(s[4] === "application" ? "application:" : "") + s[0]] || "" }), el("td", { text: (s[2] || []).join(", ") }), el("td", { className: "n", text: s[3] })]);
     });
     var flags = [a.admin_consent ? "admin consent: granted for everyone in the organisation" : null,
       a.app_only ? "app-only access: acts without a signed-in user" : null].filter(Boolean);

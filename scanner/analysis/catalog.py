@@ -6,6 +6,8 @@ Shipped as data in ``scanner/data``:
   are separated by ``;``. ``source`` says where the facts come from (the vendor site, or the
   documentation page that publishes a client ID).
 - ``google_first_party.csv``: Google's own OAuth clients (``name,client_ids,source``).
+- ``okta_first_party.csv``: Okta's own apps (Admin Console, Dashboard, Workflows...) by the app
+  ``name`` the Okta Applications API gives every instance (``app_name,label,source``).
 - ``microsoft/MicrosoftApps.csv``: Microsoft first-party application IDs (merill/microsoft-info,
   MIT licence, see ``microsoft/LICENSE``).
 
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 DATA_DIR = Path(__file__).parents[1] / "data"
 CATALOG_FILE = DATA_DIR / "catalog.csv"
 GOOGLE_FIRST_PARTY_FILE = DATA_DIR / "google_first_party.csv"
+OKTA_FIRST_PARTY_FILE = DATA_DIR / "okta_first_party.csv"
 MICROSOFT_APPS_FILE = DATA_DIR / "microsoft" / "MicrosoftApps.csv"
 
 MICROSOFT_TENANT_IDS: frozenset[str] = frozenset(
@@ -53,6 +56,16 @@ MICROSOFT_TENANT_IDS: frozenset[str] = frozenset(
     }
 )
 COLUMNS = ("name", "vendor", "category", "domains", "aliases", "client_ids", "source")
+
+FIRST_PARTY_VENDORS: dict[str, tuple[str, str]] = {
+    "google": ("Google", "google.com"),
+    "okta": ("Okta", "okta.com"),
+}
+"""Provider (the source whose connector reports its apps) -> vendor name and domain of its own
+apps. A provider's first-party list is keyed by the source name, so only that source's apps are
+recognised by it (the connector declares ``first_party_ids`` / ``first_party_by_name``)."""
+PROVIDER_FIRST_PARTY_FILES: dict[str, Path] = {"okta": OKTA_FIRST_PARTY_FILE}
+"""Shipped first-party lists identified by the provider's own app id, per provider."""
 
 MARKETING_CATEGORIES: frozenset[str] = frozenset(
     {
@@ -141,6 +154,30 @@ class GoogleFirstParty:
     source: str
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderApp:
+    """One of an identity provider's own apps, as its first-party list names it."""
+
+    provider: str
+    """The source that reports it and whose list holds it: ``okta``, ``google``."""
+    name: str
+    vendor: str
+    domain: str
+    app_id: str | None = None
+    """The provider's global id of the app (Okta's app ``name``: ``saasure``); None when the app
+    is known by name only (Google's token list)."""
+    source: str = ""
+
+    @property
+    def key(self) -> str:
+        """``okta:saasure``, ``google:google-chrome``: stable across tenants and renames."""
+        return f"{self.provider}:{slug(self.app_id or self.name)}"
+
+    @property
+    def category(self) -> str:
+        return f"{self.provider}_first_party"
+
+
 def split_multi(value: str | None) -> tuple[str, ...]:
     """``"a; b;;c"`` -> ``("a", "b", "c")``."""
     if not value:
@@ -157,6 +194,7 @@ class Catalog:
         *,
         microsoft_apps: Mapping[str, str] | None = None,
         google_first_party: Iterable[GoogleFirstParty] = (),
+        provider_apps: Iterable[ProviderApp] = (),
         internal_names: Iterable[str] = (),
         config_aliases: Mapping[str, str] | None = None,
     ) -> None:
@@ -165,6 +203,8 @@ class Catalog:
             k.lower(): v for k, v in (microsoft_apps or {}).items()
         }
         self.google_first_party: tuple[GoogleFirstParty, ...] = tuple(google_first_party)
+        self.provider_apps: tuple[ProviderApp, ...] = tuple(provider_apps)
+        """Identity providers' own apps by their global app id (Okta's built-in apps)."""
         self.internal_names: frozenset[str] = frozenset(internal_names)
         """Names of configured entries that are the company's own apps."""
         self.config_aliases: dict[str, str] = {
@@ -187,6 +227,19 @@ class Catalog:
             self._google_by_name.setdefault(normalise_name(app.name), app)
             for cid in app.client_ids:
                 self._google_by_id[cid.lower()] = app
+        self._provider_by_id: dict[tuple[str, str], ProviderApp] = {}
+        self._provider_by_name: dict[tuple[str, str], ProviderApp] = {}
+        google_vendor, google_domain = FIRST_PARTY_VENDORS["google"]
+        for key, google in self._google_by_name.items():
+            self._provider_by_name[("google", key)] = ProviderApp(
+                "google", google.name, google_vendor, google_domain, source=google.source
+            )
+        for provider_app in self.provider_apps:
+            if provider_app.app_id:
+                id_key = (provider_app.provider, provider_app.app_id.lower())
+                self._provider_by_id.setdefault(id_key, provider_app)
+            name_key = (provider_app.provider, normalise_name(provider_app.name))
+            self._provider_by_name.setdefault(name_key, provider_app)
 
     def _index(self, entry: CatalogEntry) -> None:
         for spelling in (entry.name, *entry.aliases):
@@ -228,6 +281,11 @@ class Catalog:
             entries.values(),
             microsoft_apps=read_microsoft_apps(MICROSOFT_APPS_FILE),
             google_first_party=read_google_first_party(GOOGLE_FIRST_PARTY_FILE),
+            provider_apps=[
+                app
+                for provider, path in PROVIDER_FIRST_PARTY_FILES.items()
+                for app in read_provider_apps(path, provider)
+            ],
             internal_names=internal,
             config_aliases=aliases,
         )
@@ -299,6 +357,14 @@ class Catalog:
         """Google first-party client by already normalised name."""
         return self._google_by_name.get(key)
 
+    def first_party_app(self, provider: str, app_id: str) -> ProviderApp | None:
+        """The provider's own app with that global app id (``("okta", "saasure")``), or None."""
+        return self._provider_by_id.get((provider, app_id.strip().lower()))
+
+    def first_party_named(self, provider: str, key: str) -> ProviderApp | None:
+        """The provider's own app by already normalised name (Google's clients, Okta's labels)."""
+        return self._provider_by_name.get((provider, key))
+
     def is_internal(self, entry: CatalogEntry) -> bool:
         return entry.name in self.internal_names
 
@@ -319,6 +385,12 @@ class Catalog:
             "categories": dict(sorted(categories.items())),
             "microsoft_first_party_ids": len(self.microsoft_apps),
             "google_first_party_clients": len(self.google_first_party),
+            **{
+                f"{provider}_first_party_apps": sum(
+                    1 for a in self.provider_apps if a.provider == provider
+                )
+                for provider in sorted({a.provider for a in self.provider_apps})
+            },
         }
 
 
@@ -441,6 +513,20 @@ def read_google_first_party(path: Path) -> list[GoogleFirstParty]:
     ]
 
 
+def read_provider_apps(path: Path, provider: str) -> list[ProviderApp]:
+    """A provider's first-party list (``app_name,label,source``); InputError names a bad row."""
+    vendor, domain = FIRST_PARTY_VENDORS[provider]
+    apps: list[ProviderApp] = []
+    for line, row in _open_rows(path):
+        app_id = (row.get("app_name") or "").strip()
+        label = (row.get("label") or "").strip()
+        if not app_id or not label:
+            raise InputError(f"{path}:{line}: app_name and label are both needed")
+        source = (row.get("source") or "").strip() or f"{path.name}:{line}"
+        apps.append(ProviderApp(provider, label, vendor, domain, app_id=app_id, source=source))
+    return apps
+
+
 def read_microsoft_apps(path: Path) -> dict[str, str]:
     """AppId -> display name of Microsoft's first-party applications."""
     apps: dict[str, str] = {}
@@ -517,6 +603,7 @@ __all__ = [
     "MICROSOFT_TENANT_IDS",
     "Catalog",
     "GoogleFirstParty",
+    "ProviderApp",
     "host_of",
     "normalise_name",
     "slug",

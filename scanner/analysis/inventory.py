@@ -1,7 +1,12 @@
 """Build the canonical inventory from the store's current state.
 
-Raw apps (one per source and client ID) are resolved to canonical apps; grants, sign-ins and
-spend are gathered per canonical app; each app is classified (marketing or not) and scored.
+Every record that names an app is evidence for it: listings (raw apps, one per source and client
+ID), grants, sign-in/SSO/SAML events and spend. An app exists when any evidence exists: an app
+named only by events, grants or spend (deleted from the IdP since, or never listed by it) is
+resolved through the catalog like a listed one, from the name the events gave it. Evidence is
+gathered per canonical app, counted per source and kind, and summarised as ``access``; usage,
+users and last use come from successful sign-ins only, failures are counted apart. Each app is
+classified (marketing or not) and scored.
 The result is a list of ``InventoryApp`` records, which the reconciler and reports consume, and
 the ``apps`` table (first seen / last seen per canonical app) is updated to match.
 """
@@ -17,7 +22,7 @@ from scanner.analysis.classify import classify_marketing
 from scanner.analysis.resolve import Resolver
 from scanner.analysis.risk import RiskInput, ScopeTable, assess
 from scanner.core.config import OrganisationSettings
-from scanner.core.models import App, InventoryApp
+from scanner.core.models import App, InventoryApp, RawApp
 from scanner.store import inventory as stored
 from scanner.store.database import Store
 
@@ -49,6 +54,9 @@ class _Acc:
     first_grant: tuple[str, str] | None = None
     spend: float = 0.0
     currency: str | None = None
+    evidence: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """(source, kind) -> records."""
+    failed_sign_ins: int = 0
 
 
 def build(
@@ -58,17 +66,20 @@ def build(
     org: OrganisationSettings,
     now: datetime,
     first_party_by_name: frozenset[str] = frozenset(),
+    first_party_ids: frozenset[str] = frozenset(),
 ) -> list[InventoryApp]:
     """Resolve, aggregate, classify and score every current app; update the ``apps`` table.
 
-    ``first_party_by_name``: sources whose apps may be recognised as the provider's own by name
-    (a connector capability)."""
-    resolver = Resolver(catalog, org.own_domains, org.own_tenant_ids, first_party_by_name)
+    ``first_party_by_name``: sources whose apps may be recognised as the provider's own by name;
+    ``first_party_ids``: sources whose apps carry the provider's app id (connector capabilities)."""
+    resolver = Resolver(
+        catalog, org.own_domains, org.own_tenant_ids, first_party_by_name, first_party_ids
+    )
     by_raw: dict[tuple[str, str], _Acc] = {}
     accs: dict[str, _Acc] = {}
     raw_keys: list[stored.RawAppKey] = []
-    for seen in stored.current_raw_apps(store):
-        raw = seen.app
+
+    def add(raw: RawApp, first_seen: datetime | None, last_seen: datetime | None) -> _Acc:
         app = resolver.resolve(raw)
         acc = accs.get(app.key)
         if acc is None:
@@ -82,11 +93,20 @@ def build(
         if raw.publisher and not acc.publisher:
             acc.publisher = raw.publisher
         acc.publisher_verified = acc.publisher_verified or raw.publisher_verified
-        acc.first_seen = _min(acc.first_seen, seen.first_seen)
-        acc.last_seen = _max(acc.last_seen, seen.last_seen)
+        acc.first_seen = _min(acc.first_seen, first_seen)
+        acc.last_seen = _max(acc.last_seen, last_seen)
         acc.created = _min(acc.created, raw.created)
         by_raw[(raw.source, raw.client_id)] = acc
         raw_keys.append(stored.RawAppKey(app.key, raw.source, raw.client_id))
+        return acc
+
+    for seen in stored.current_raw_apps(store):
+        acc = add(seen.app, seen.first_seen, seen.last_seen)
+        if seen.app.kind not in _FILE_KINDS:  # a file row is counted as its spend or usage
+            acc.evidence[(seen.app.source, "listing")] += 1
+    for unlisted in stored.unlisted_apps(store):
+        add(_unlisted_raw(unlisted), unlisted.first_seen, unlisted.last_seen)
+    _gather_events(store, by_raw)
 
     people = _people(store)
     _gather_grants(store, by_raw, people)
@@ -124,6 +144,7 @@ def build(
                 first_seen=_min(acc.created, acc.first_seen),
                 last_sign_in=acc.last_sign_in,
                 now=now,
+                consents=tuple(sorted(acc.scope_grants)),
             ),
             scopes,
         )
@@ -160,11 +181,62 @@ def build(
                     (scope, consent, count)
                     for (scope, consent), count in sorted(acc.scope_grants.items())
                 ),
+                evidence=tuple(
+                    (source, kind, count) for (source, kind), count in sorted(acc.evidence.items())
+                ),
+                access=access_of({kind for _source, kind in acc.evidence}),
+                failed_sign_ins=acc.failed_sign_ins,
             )
         )
     result.sort(key=lambda a: (-a.risk_score, a.name.casefold()))
     stored.save_apps(store, result, raw_keys, now)
     return result
+
+
+_FILE_KINDS = frozenset({"expense", "usage"})
+_SIGN_IN_KINDS = frozenset({"sign_in", "sso", "saml", "activity"})
+_EVENT_APP_KIND = {"sign_in": "sso", "sso": "sso", "saml": "saml", "activity": "sso"}
+"""The ``RawApp.kind`` of an app known only from events of a kind."""
+
+
+def access_of(kinds: set[str]) -> str:
+    """The ``access`` summary (``scanner.core.models.ACCESS``) of an app with evidence of
+    ``kinds``."""
+    if "grant" in kinds:
+        return "oauth"
+    if kinds & _SIGN_IN_KINDS:
+        return "sso" if kinds - _SIGN_IN_KINDS else "sso_only"
+    if kinds & {"listing", "assignment"}:
+        return "listed_only"
+    if kinds == {"expense"}:
+        return "spend_only"
+    if kinds == {"usage"}:
+        return "usage_only"
+    return "files_only"
+
+
+def _unlisted_raw(unlisted: stored.UnlistedApp) -> RawApp:
+    """The raw app to resolve for evidence no current listing has: its gone listing, or one
+    made from the app id and the name the events gave it (like any raw app)."""
+    if unlisted.gone_listing is not None:
+        return unlisted.gone_listing
+    return RawApp(
+        source=unlisted.source,
+        client_id=unlisted.client_id,
+        name=unlisted.name or unlisted.client_id,
+        kind=_EVENT_APP_KIND.get(unlisted.kind or "", unlisted.kind or "oauth"),
+    )
+
+
+def _gather_events(store: Store, by_raw: dict[tuple[str, str], _Acc]) -> None:
+    """Event evidence per source and kind; a per-app "last use" report moves the last use."""
+    for e in stored.event_evidence(store):
+        acc = by_raw.get((e.source, e.client_id))
+        if acc is None:
+            continue
+        acc.evidence[(e.source, e.kind)] += e.events
+        if e.kind == "activity":
+            acc.last_sign_in = _max(acc.last_sign_in, e.last_at)
 
 
 def _people(store: Store) -> dict[str, tuple[str | None, tuple[str, ...]]]:
@@ -191,6 +263,8 @@ def _gather_grants(
         acc = by_raw.get((g.source, g.client_id))
         if acc is None:
             continue
+        # An assignment without scopes (an Okta app user) lets a person sign in; it is no token.
+        acc.evidence[(g.source, "grant" if g.scopes else "assignment")] += 1
         acc.scopes.update(g.scopes)
         for scope in g.scopes:
             acc.scope_grants[(scope, g.consent_type)] += 1
@@ -212,6 +286,9 @@ def _gather_usage(store: Store, by_raw: dict[tuple[str, str], _Acc], now: dateti
         acc = by_raw.get((r.source, r.client_id))
         if acc is None:
             continue
+        acc.failed_sign_ins += r.failures
+        if not r.total:
+            continue  # only failed: not a user, no use
         acc.last_sign_in = _max(acc.last_sign_in, r.last_at)
         acc.sign_ins_30d += r.recent
         key = r.user_key
@@ -226,6 +303,7 @@ def _gather_spend(store: Store, by_raw: dict[tuple[str, str], _Acc]) -> None:
         acc = by_raw.get((r.source, r.client_id))
         if acc is None:
             continue
+        acc.evidence[(r.source, "expense")] += r.lines
         acc.spend += r.total
         acc.currency = acc.currency or r.currency
         acc.users.update(r.emails)

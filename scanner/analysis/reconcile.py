@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from scanner.analysis.risk import ScopeTable
+from scanner.analysis.risk import ScopeInfo, ScopeTable, held_permissions
 from scanner.analysis.sanctions import match
 from scanner.core.errors import ConfigError
 from scanner.core.models import SEVERITIES, Finding, InventoryApp, SanctionEntry, Severity
@@ -49,6 +49,33 @@ BASIC_SCOPES = frozenset(
     }
 )
 """Sign-in basics every SSO app asks for; never counted as over-scoping."""
+
+REACH: dict[str, str] = {
+    # What an application permission reaches with no user signed in, by its resource: Graph
+    # names permissions {resource}.{operation}.{constraint}, and an application permission
+    # (an app role, granted only by an administrator) applies to every user's data of that
+    # resource in the tenant (https://learn.microsoft.com/en-us/graph/permissions-overview,
+    # "Application permissions" and "Permissions naming pattern").
+    "mail": "every mailbox",
+    "mailboxsettings": "every mailbox",
+    "full_access_as_app": "every mailbox",
+    "calendars": "every calendar",
+    "contacts": "every user's contacts",
+    "files": "every user's files",
+    "sites": "every SharePoint site",
+    "notes": "every OneNote notebook",
+    "tasks": "every user's tasks",
+    "chat": "every chat",
+    "chatmessage": "every chat",
+    "channelmessage": "every Teams channel",
+    "user": "every user",
+    "group": "every group",
+    "groupmember": "every group",
+    "directory": "the whole directory",
+    "application": "every app registration",
+    "rolemanagement": "every directory role",
+}
+"""Permission family -> what its application form reaches; anything else: the organisation."""
 
 
 @dataclass(frozen=True)
@@ -193,32 +220,60 @@ def _unsanctioned(s: _Subject) -> Iterator[Finding]:
 
 
 def _admin_consent(s: _Subject) -> Iterator[Finding]:
-    if s.app.admin_consent and s.status not in ("sanctioned", "tolerated"):
-        yield s.finding(
-            "admin_consent",
-            "admin_consent",
-            [
-                f"an administrator consented to {s.app.name} for the whole organisation",
-                "the app is not sanctioned",
-            ],
-            "Review the admin consent in Entra ID (Enterprise applications > Permissions) and "
-            "remove it unless the app is approved.",
+    """Consent for the whole organisation: a delegated admin consent, or application
+    (app-only) permissions, which only an administrator can grant and which reach every
+    user's data with nobody signed in."""
+    application = [scope for scope, app_only in _held(s.app) if app_only]
+    if not (s.app.admin_consent or application) or s.status in ("sanctioned", "tolerated"):
+        return
+    reasons = [
+        f"application permission {scope} on {_reach(scope)}, granted by an admin"
+        for scope in application
+    ]
+    if s.app.admin_consent:
+        reasons.insert(0, f"an administrator consented to {s.app.name} for the whole organisation")
+    reasons.append("the app is not sanctioned")
+    fix = (
+        "Review the admin consent in Entra ID (Enterprise applications > Permissions) and "
+        "remove it unless the app is approved."
+    )
+    if application:
+        fix = (
+            "Review the app's application permissions in Entra ID (Enterprise applications > "
+            "Permissions, Admin consent) and remove them unless the app is approved; they act "
+            "with no user signed in."
         )
+    yield s.finding(
+        "admin_consent",
+        "admin_consent",
+        reasons,
+        fix,
+        **({"application_permissions": application} if application else {}),
+    )
 
 
 def _risky_scopes(s: _Subject) -> Iterator[Finding]:
-    risky = [(scope, s.ctx.scopes.info(scope)) for scope in s.app.scopes]
-    risky = [(scope, info) for scope, info in risky if info.level in ("critical", "high")]
-    if not risky or (s.entry and {scope for scope, _ in risky} <= set(s.entry.approved_scopes)):
+    held = [
+        (scope, app_only, s.ctx.scopes.held(scope, app_only)) for scope, app_only in _held(s.app)
+    ]
+    risky = [(scope, a, info) for scope, a, info in held if info.level in ("critical", "high")]
+    names = list(dict.fromkeys(scope for scope, _, _ in risky))
+    if not risky or (s.entry and set(names) <= set(s.entry.approved_scopes)):
         return
-    worst = "critical" if any(i.level == "critical" for _, i in risky) else "high"
+    worst = "critical" if any(i.level == "critical" for _, _, i in risky) else "high"
     yield s.finding(
         "risky_scopes",
         f"risky_scopes_{worst}",
-        [f"{scope}: {info.meaning} ({info.level})" for scope, info in risky],
+        [_scope_reason(scope, app_only, info) for scope, app_only, info in risky],
         "Check the app needs this access; reduce the scopes or revoke the grants.",
-        scopes=[scope for scope, _ in risky],
+        scopes=names,
     )
+
+
+def _scope_reason(scope: str, app_only: bool, info: ScopeInfo) -> str:
+    if app_only:
+        return f"{scope} (application permission): {info.meaning} ({info.level})"
+    return f"{scope}: {info.meaning} ({info.level})"
 
 
 def _over_scoped(s: _Subject) -> Iterator[Finding]:
@@ -228,7 +283,11 @@ def _over_scoped(s: _Subject) -> Iterator[Finding]:
     approved = set(entry.approved_scopes) | BASIC_SCOPES
     extra = sorted(scope for scope in s.app.scopes if scope not in approved)
     if extra:
-        high = any(s.ctx.scopes.info(scope).level in ("critical", "high") for scope in extra)
+        high = any(
+            s.ctx.scopes.held(scope, app_only).level in ("critical", "high")
+            for scope, app_only in _held(s.app)
+            if scope in extra
+        )
         yield s.finding(
             "over_scoped",
             "over_scoped_high" if high else "over_scoped",
@@ -335,6 +394,17 @@ def _dormant_since(app: InventoryApp, ctx: Context) -> str | None:
         return last.date().isoformat() if last < cutoff else None
     # Never seen in sign-ins: dormant once we have known it long enough.
     return "never (no sign-in recorded)" if app.first_seen < cutoff else None
+
+
+def _held(app: InventoryApp) -> tuple[tuple[str, bool], ...]:
+    """(scope, app_only) for each way the app holds each scope (see ``held_permissions``)."""
+    consents = ((scope, consent) for scope, consent, _count in app.scope_grants)
+    return held_permissions(app.scopes, consents, app.app_only)
+
+
+def _reach(scope: str) -> str:
+    family = scope.rsplit("/", 1)[-1].split(".", 1)[0].casefold()
+    return REACH.get(family, "the whole organisation")
 
 
 def _people(n: int) -> str:

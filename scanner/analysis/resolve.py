@@ -3,10 +3,14 @@
 Rules, first match wins (each leaves an ``Evidence(rule, value, score)``):
 
 1. ``first_party``: the client ID is a Microsoft first-party app ID (``MicrosoftApps.csv``), the
-   app is registered in a Microsoft tenant, or it is one of Google's own OAuth clients
-   (``google_first_party.csv``; by name only from sources whose connector declares the
-   ``first_party_by_name`` capability: Google's token list names Google's own clients). Key
-   ``ms:<appId>`` / ``google:<slug>``; never shadow IT.
+   app is registered in a Microsoft tenant, it is one of Google's own OAuth clients
+   (``google_first_party.csv``), or it is in the first-party list of the provider its source
+   reports for. A source whose connector declares ``first_party_ids`` tags each app with the
+   provider's global app id (``okta:saasure``), looked up in that provider's list
+   (``okta_first_party.csv``); an app without that id is looked up by name only when the
+   connector declares ``first_party_by_name`` (Google's token list names Google's own clients;
+   Okta's System Log names an app by its label). Key ``ms:<appId>`` / ``google:<slug>`` /
+   ``okta:<slug of the app id>``; never shadow IT.
 2. ``client_id``: a client / app ID the catalog lists (published by the vendor). Key
    ``cat:<slug>``.
 3. ``internal``: registered in one of ``organisation.own_tenant_ids``, served from one of
@@ -36,7 +40,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from scanner.analysis.catalog import MICROSOFT_TENANT_IDS, Catalog
+from scanner.analysis.catalog import MICROSOFT_TENANT_IDS, Catalog, ProviderApp
 from scanner.analysis.text import has_confusables, host_of, normalise_name, slug, strip_suffixes
 from scanner.core.models import App, CatalogEntry, Evidence, RawApp
 
@@ -291,10 +295,13 @@ class Resolver:
         own_domains: Sequence[str] = (),
         own_tenant_ids: Sequence[str] = (),
         first_party_by_name: Iterable[str] = (),
+        first_party_ids: Iterable[str] = (),
     ) -> None:
         self.catalog = catalog
         self.first_party_by_name = frozenset(first_party_by_name)
         """Sources that name the provider's own clients instead of giving their client ids."""
+        self.first_party_ids = frozenset(first_party_ids)
+        """Sources whose apps carry the provider's global app id as a ``<source>:<id>`` tag."""
         self.own_domains = tuple(h for h in (host_of(d) for d in own_domains) if h is not None)
         self.own_tenant_ids = frozenset(t.strip().lower() for t in own_tenant_ids)
         self._name_cache: dict[str, _NameMatch | None] = {}
@@ -331,10 +338,6 @@ class Resolver:
                 evidence=(evidence,),
             )
         google = self.catalog.google_by_client_id(raw.client_id)
-        evidence = Evidence("first_party", f"Google's own OAuth client {raw.client_id}")
-        if google is None and raw.source in self.first_party_by_name:
-            google = self.catalog.google_by_name(normalise_name(raw.name))
-            evidence = Evidence("first_party", f"Google's own client named {raw.name!r}")
         if google is not None:
             return App(
                 key=f"google:{slug(google.name)}",
@@ -343,8 +346,42 @@ class Resolver:
                 category="google_first_party",
                 domain="google.com",
                 first_party=True,
-                evidence=(evidence,),
+                evidence=(Evidence("first_party", f"Google's own OAuth client {raw.client_id}"),),
             )
+        return self._provider_first_party(raw)
+
+    def _provider_first_party(self, raw: RawApp) -> App | None:
+        """The source's provider's own app, by its global app id, else (no id) by its name."""
+        app_id = self._provider_app_id(raw)
+        found: ProviderApp | None = None
+        if app_id is not None:
+            # An app with an id is judged by the id alone: a custom app labelled "Okta
+            # Dashboard" is not Okta's.
+            found = self.catalog.first_party_app(raw.source, app_id)
+            what = f"own app {app_id!r}"
+        elif raw.source in self.first_party_by_name:
+            found = self.catalog.first_party_named(raw.source, normalise_name(raw.name))
+            what = f"own client named {raw.name!r}"
+        if found is None:
+            return None
+        return App(
+            key=found.key,
+            name=found.name,
+            vendor=found.vendor,
+            category=found.category,
+            domain=found.domain,
+            first_party=True,
+            evidence=(Evidence("first_party", f"{found.vendor}'s {what}"),),
+        )
+
+    def _provider_app_id(self, raw: RawApp) -> str | None:
+        """The provider's global app id from the ``<source>:<id>`` tag, if the source gives one."""
+        if raw.source not in self.first_party_ids:
+            return None
+        prefix = f"{raw.source}:"
+        for tag in raw.tags:
+            if tag.startswith(prefix) and tag[len(prefix) :].strip():
+                return tag[len(prefix) :].strip()
         return None
 
     def _by_client_id(self, raw: RawApp) -> App | None:

@@ -11,16 +11,18 @@ company overrides rows with ``[catalog] scopes_file`` (columns ``scope,level,mea
 
 The score adds explainable parts, each with its reason (weights in ``WEIGHTS``):
 the most sensitive scope, further high/critical scopes, admin consent, app-only access, the number
-of users, an unverified publisher, a new app, and access still held while unused. First-party apps
-score at most 10 and internal apps lose 15: they are recorded, not flagged.
+of users, an unverified publisher, a new app, and access still held while unused. An application
+(app-only) permission is scored with its application row, never below its delegated form, and
+counts as admin consent too: only an administrator can grant one, for the whole organisation.
+First-party apps score at most 10 and internal apps lose 15: they are recorded, not flagged.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from scanner.core.errors import InputError
@@ -63,6 +65,9 @@ class RiskInput:
     first_seen: datetime | None
     last_sign_in: datetime | None
     now: datetime
+    consents: tuple[tuple[str, str], ...] = ()
+    """(scope, consent type) pairs as granted, which tell an application permission from the
+    delegated one of the same name; without them every scope counts as ``app_only`` says."""
 
 
 @dataclass(frozen=True)
@@ -110,8 +115,38 @@ class ScopeTable:
                 return found
         return ScopeInfo(scope, "medium", UNKNOWN_MEANING, "unknown")
 
+    def held(self, scope: str, app_only: bool) -> ScopeInfo:
+        """What ``scope`` allows as held: an application permission is explained with its
+        application meaning and never ranks below the delegated permission of the same name
+        (it reaches every user's data, not one user's)."""
+        found = self.info(scope, app_only)
+        if not app_only:
+            return found
+        delegated = self.info(scope)
+        if _RANK[delegated.level] > _RANK[found.level]:
+            return replace(found, level=delegated.level)
+        return found
+
     def __len__(self) -> int:
         return len(self._rows)
+
+
+def held_permissions(
+    scopes: Iterable[str], consents: Iterable[tuple[str, str]], app_only: bool
+) -> tuple[tuple[str, bool], ...]:
+    """(scope, app_only) for each way an app holds each of ``scopes``.
+
+    ``consents`` are (scope, consent type) pairs: a scope granted as an application permission
+    (consent type ``application``, an Entra app-role assignment) is app-only, one granted per
+    user or for all users is delegated, and one granted both ways appears twice. A scope with no
+    consent recorded counts as ``app_only`` says (snapshots written before consents were kept).
+    """
+    kinds: dict[str, set[bool]] = {}
+    for scope, consent in consents:
+        kinds.setdefault(scope, set()).add(consent == "application")
+    return tuple(
+        (scope, flag) for scope in scopes for flag in sorted(kinds.get(scope) or {app_only})
+    )
 
 
 def _key(scope: str) -> str:
@@ -224,20 +259,30 @@ def assess(inp: RiskInput, table: ScopeTable) -> RiskAssessment:
     """Score one app 0-100 and say why, most important reason first."""
     score = 0
     reasons: list[str] = []
-    infos = sorted(
-        {table.info(s, inp.app_only) for s in inp.scopes if s.strip()},
-        key=lambda i: (-_RANK[i.level], i.scope),
+    held = sorted(
+        {
+            (table.held(scope, app_only), app_only)
+            for scope, app_only in held_permissions(inp.scopes, inp.consents, inp.app_only)
+            if scope.strip()
+        },
+        key=lambda h: (-_RANK[h[0].level], h[0].scope, h[1]),
     )
-    if infos:
-        worst = infos[0]
+    if held:
+        worst, worst_app_only = held[0]
         score += WEIGHTS[worst.level]
-        reasons.append(f"{worst.level} scope {worst.scope}: {worst.meaning}")
-        sensitive = [i for i in infos[1:] if _RANK[i.level] >= _RANK["high"]]
+        what = "application permission" if worst_app_only else "scope"
+        reasons.append(f"{worst.level} {what} {worst.scope}: {worst.meaning}")
+        mixed = len({app_only for _, app_only in held}) > 1  # a scope may be held both ways
+        sensitive = [
+            i.scope + (" (application)" if app_only and mixed else "")
+            for i, app_only in held[1:]
+            if _RANK[i.level] >= _RANK["high"]
+        ]
         if sensitive:
             score += min(
                 WEIGHTS["extra_sensitive"] * len(sensitive), WEIGHTS["extra_sensitive_cap"]
             )
-            shown = ", ".join(i.scope for i in sensitive[:4])
+            shown = ", ".join(sensitive[:4])
             more = f" and {len(sensitive) - 4} more" if len(sensitive) > 4 else ""
             reasons.append(f"{len(sensitive)} more high-risk scopes: {shown}{more}")
     else:
@@ -248,6 +293,11 @@ def assess(inp: RiskInput, table: ScopeTable) -> RiskAssessment:
     if inp.admin_consent:
         score += WEIGHTS["admin_consent"]
         reasons.append("admin consent: granted for every user in the organisation")
+    elif inp.app_only:
+        # Only an administrator can grant an application permission, and it covers the whole
+        # organisation: admin consent in all but name, so it weighs at least as much.
+        score += WEIGHTS["admin_consent"]
+        reasons.append("admin consent: application permissions granted by an administrator")
     score += _users_part(inp.users, reasons)
     if not inp.publisher_verified and not inp.first_party and not inp.internal:
         score += WEIGHTS["unverified"]
@@ -279,8 +329,11 @@ def _users_part(users: int, reasons: list[str]) -> int:
 def _age_part(inp: RiskInput, reasons: list[str]) -> int:
     part = 0
     if inp.first_seen is not None:
-        age = (inp.now - inp.first_seen).days
-        if 0 <= age < NEW_APP_DAYS:
+        # In UTC calendar days: the store stamps first sightings to the second as each page
+        # commits, after the scan read its clock, so an age in instants would flip with
+        # sub-second timing. An app first seen during this scan is 0 days old.
+        age = max((inp.now.astimezone(UTC).date() - inp.first_seen.astimezone(UTC).date()).days, 0)
+        if age < NEW_APP_DAYS:
             part += WEIGHTS["new_app"]
             reasons.append(f"new: first seen {age} days ago")
     if inp.last_sign_in is not None:

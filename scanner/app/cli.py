@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from functools import wraps
 from pathlib import Path
@@ -18,11 +17,17 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
 from scanner import __version__
 from scanner.app import config as configuration
+from scanner.app.console import (
+    MESSAGE_WIDTH,
+    console,
+    format_diff,
+    print_summary,
+    terminal_progress,
+)
 from scanner.core import logs
 from scanner.core.errors import ShadowitError
 from scanner.core.models import SEVERITIES
@@ -34,10 +39,6 @@ EXIT_CODES_HELP = (
     "Exit codes: 0 success; 2 configuration or credential error; 3 a source failed or was "
     "partial; 4 --fail-on threshold met."
 )
-
-
-def console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
 
 
 def errors_to_exit(func: F) -> F:
@@ -405,88 +406,6 @@ def catalog_stats(config_path: Path | None) -> None:
     click.echo(json.dumps(stats, indent=2, default=str))
 
 
-@contextmanager
-def terminal_progress() -> Iterator[Callable[[str, str], None] | None]:
-    """A live line per source on an interactive terminal; nothing when logged or piped."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.fields[source]}"),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as bar:
-        tasks: dict[str, TaskID] = {}
-
-        def report(source: str, message: str) -> None:
-            if source not in tasks:
-                tasks[source] = bar.add_task(message, source=source)
-            bar.update(tasks[source], description=one_line(message))
-
-        yield report
-
-
-def format_diff(change: Any) -> str:
-    if change.empty:
-        since = f"scan {change.since_scan}" if change.since_scan else "the first scan"
-        return f"No changes between {since} and scan {change.scan}."
-    lines = [f"Changes from scan {change.since_scan} to scan {change.scan}:"]
-    for label, items in (
-        ("New apps", change.new_apps),
-        ("Gone apps", change.gone_apps),
-        ("Findings opened", change.findings_opened),
-        ("Findings resolved", change.findings_resolved),
-    ):
-        if items:
-            lines.append(f"  {label}: {_names(items)}")
-    for n in change.new_users:
-        lines.append(f"  New users of {_names([n['app']])}: {_names(n['users'])}")
-    for e in change.scope_escalations:
-        lines.append(f"  {_names([e['app']])} gained scopes: {_names(e['scopes'])}")
-    return "\n".join(lines)
-
-
-def _names(items: Any) -> str:
-    """Provider names for one line of a listing, each escaped and cut."""
-    return ", ".join(one_line(item, NAME_WIDTH) for item in items)
-
-
-MESSAGE_WIDTH = 2000
-"""Characters of one printed message (an error with its fix) kept; provider text is cut."""
-
-
-def print_summary(summary: dict[str, Any]) -> None:
-    out = console()
-    organisation = escape(one_line(summary["organisation"], NAME_WIDTH))
-    out.print(f"[bold]shadowit scan {summary['scan_id']}[/bold] of {organisation}")
-    for s in summary["sources"]:
-        note = f": {s['error']}" if s.get("error") else ""
-        skipped = f" (not collected: {'; '.join(s['skipped'])})" if s.get("skipped") else ""
-        warned = f", {s['warning_count']} warnings" if s.get("warning_count") else ""
-        out.print(
-            one_line(
-                f"  source {s['source']}: {s['status']}, {s['records']} records{warned}"
-                f"{skipped}{note}",
-                MESSAGE_WIDTH,
-            ),
-            markup=False,
-        )
-    out.print(
-        f"  apps found: {summary['apps']}  marketing apps: {summary['marketing_apps']}  "
-        f"unsanctioned: {summary['unsanctioned']} ({summary['unsanctioned_marketing']} marketing)"
-    )
-    by_sev = ", ".join(f"{k} {v}" for k, v in summary["findings_by_severity"].items())
-    out.print(f"  open findings: {summary['open_findings']} ({by_sev})")
-    if summary.get("new_apps"):
-        new_apps = _names(summary["new_apps"])
-        out.print(f"  new since the last scan: {new_apps}", markup=False)
-    for path in summary.get("written", []):
-        out.print(f"  wrote {one_line(path, None)}", markup=False)
-
-
 def _count_at_or_above(by_severity: dict[str, int], threshold: str) -> int:
     levels = SEVERITIES[: SEVERITIES.index(threshold) + 1]
     return sum(by_severity.get(level, 0) for level in levels)
@@ -590,7 +509,7 @@ def serve(config_path: Path, host: str | None, port: int | None) -> None:
 
     Example: SHADOWIT_CONFIRM_KEY=... shadowit serve --config config.toml --port 8765
     """
-    from reports.confirm.server import serve_forever
+    from reports.confirm.serving import serve_forever
 
     cfg = configuration.load(config_path)
     serve_forever(cfg, host, port, say=click.echo)

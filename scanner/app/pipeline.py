@@ -39,7 +39,7 @@ from scanner.core.errors import (
 from scanner.core.models import Finding, InventoryApp, SanctionEntry, SourceStatus
 from scanner.core.names import checked_addresses, one_line
 from scanner.store import inventory as stored_inventory
-from scanner.store.database import IngestStats, Store, iso
+from scanner.store.database import IngestStats, Store, parse_iso
 
 log = logging.getLogger(__name__)
 
@@ -233,9 +233,10 @@ def analyse(
         config.organisation,
         now,
         first_party_by_name=connectors.with_capability("first_party_by_name", config.sources),
+        first_party_ids=connectors.with_capability("first_party_ids", config.sources),
     )
     policy = sanctions.merge(entries, sanctions.recorded(store, catalog))
-    new_keys = _new_app_keys(store, scan_id, apps, now - timedelta(days=config.policy.new_app_days))
+    new_keys = _new_app_keys(store, scan_id, apps, now, timedelta(days=config.policy.new_app_days))
     ctx = Context(
         now=now,
         scopes=scopes,
@@ -257,28 +258,38 @@ def analyse(
 
 
 def _new_app_keys(
-    store: Store, scan_id: int, apps: Sequence[InventoryApp], since: datetime
+    store: Store, scan_id: int, apps: Sequence[InventoryApp], now: datetime, window: timedelta
 ) -> frozenset[str]:
-    """Apps first seen after the baseline scan and no earlier than ``since``.
+    """Apps first seen after the baseline scan, in a scan that started no more than ``window``
+    before this one.
 
-    The first finished scan is the baseline: everything in it is simply "there".
+    The first finished scan is the baseline: everything in it is simply "there". Both ends are
+    scans as the store recorded them (ids, and starts to the second on the store's clock), so
+    the same store gives the same answer whenever, and however fast, the analysis runs;
+    ``now`` stands in only for a scan with no recorded start.
     """
     finished = store.finished_scan_starts()
     earlier = [sid for sid in finished if sid < scan_id]
     if not earlier:
         return frozenset()
     baseline = min(earlier)
+    this_scan = store.scan(scan_id)
+    cutoff = (parse_iso(this_scan["started"]) if this_scan else None) or now
+    cutoff -= window
     first_scan = {
         key: first
         for key, first in stored_inventory.first_snapshot_scans(store, scan_id).items()
         if first in finished
     }
-    cutoff = iso(since) or ""
     new = set()
     for app in apps:
         first = first_scan.get(app.key)
-        if first is None or (first != baseline and (finished[first] or "") >= cutoff):
+        if first is None:
             new.add(app.key)
+        elif first != baseline:
+            started = parse_iso(finished[first])
+            if started is not None and started >= cutoff:
+                new.add(app.key)
     return frozenset(new)
 
 

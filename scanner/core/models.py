@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
+SignInKind = Literal["sign_in", "sso", "saml", "usage", "activity"]
+"""What a ``SignIn`` is evidence of (see ``SignIn.kind``)."""
+
 ConsentType = Literal["user", "admin", "application"]
 """``user``: one user consented (Entra ``Principal``, a Google token); ``admin``: an admin consented
 for everyone (Entra ``AllPrincipals``); ``application``: app-only permission (Entra app role)."""
@@ -23,11 +26,14 @@ for everyone (Entra ``AllPrincipals``); ``application``: app-only permission (En
 Severity = Literal["critical", "high", "medium", "low", "info"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
 
-Capability = Literal["publisher_verification", "first_party_by_name"]
+Capability = Literal["publisher_verification", "first_party_by_name", "first_party_ids"]
 """What a connector can tell the analysis about the apps it reports (``ConnectorSpec``):
 ``publisher_verification``: whether each app's publisher is verified (Entra's
 ``verifiedPublisher``); ``first_party_by_name``: the provider's own clients are named, not
-identified by client id (Google's token list), so they are recognised by name."""
+identified by client id (Google's token list, Okta's System Log), so an app without a provider
+app id is recognised by name in the provider's shipped first-party list; ``first_party_ids``:
+each app carries the provider's global app id as the tag ``<source>:<id>`` (Okta's app ``name``:
+``okta:saasure``), which the provider's shipped first-party list (keyed by source) recognises."""
 
 FINDING_KINDS: tuple[str, ...] = (
     "unsanctioned",
@@ -89,6 +95,8 @@ class RawApp:
     object_id: str | None = None
     """The source-internal object id (Entra service principal id), if different from client_id."""
     tags: tuple[str, ...] = ()
+    """Labels the source gives the app; a source with the ``first_party_ids`` capability puts the
+    provider's global app id here as ``<source>:<id>`` (``okta:saasure``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +128,12 @@ class SignIn:
     app_name: str | None = None
     success: bool = True
     interactive: bool = True
+    kind: SignInKind = "sign_in"
+    """What the event is evidence of: ``sign_in`` (an IdP sign-in log), ``sso`` (an SSO into an
+    app the IdP fronts, Okta ``user.authentication.sso``), ``saml`` (a SAML sign-in the IdP
+    saw, Google's SAML audit), ``usage`` (a usage-export row) or ``activity`` (the app's last
+    use as a per-app report states it, Entra ``servicePrincipalSignInActivities``: it moves
+    the app's last use but is no sign-in by anyone and is never counted as one)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +301,22 @@ class ScanRun:
     sources: tuple[SourceStatus, ...] = ()
 
 
+ACCESS: tuple[str, ...] = (
+    "oauth",
+    "sso",
+    "sso_only",
+    "listed_only",
+    "spend_only",
+    "usage_only",
+    "files_only",
+)
+"""``InventoryApp.access``: ``oauth`` holds grants or tokens; ``sso`` is signed in to through an
+IdP that lists it (no grant); ``sso_only`` is seen only in sign-in/SSO logs (no listing, no
+grant: an app deleted from the IdP since, a SAML app the IdP does not list); ``listed_only`` is
+listed (or has people assigned) but is never granted nor signed in to; ``spend_only`` and
+``usage_only`` appear only in expense or usage files, ``files_only`` in both and in no IdP."""
+
+
 @dataclass(frozen=True, slots=True)
 class InventoryApp:
     """A canonical app with everything the scan knows of it: the unit of reports and findings."""
@@ -324,6 +354,16 @@ class InventoryApp:
     """How the app was seen: oauth, saml, expense, usage..."""
     scope_grants: tuple[tuple[str, str, int], ...] = ()
     """(scope, consent type, number of grants) for the report's grant table."""
+    evidence: tuple[tuple[str, str, int], ...] = ()
+    """(source, kind, count): every record that names the app, by source and kind, e.g.
+    ``("okta", "sso", 14)``. Kinds: ``listing`` (a current app listing), ``grant`` (a grant or
+    token with scopes), ``assignment`` (a person assigned to the app, no scopes: Okta),
+    ``expense`` (expense lines) and the ``SignIn.kind`` of its events (``sign_in``,
+    ``sso``, ``saml``, ``usage``, ``activity``), counting failed events too."""
+    access: str = "listed_only"
+    """How the app reaches the organisation, derived from its evidence (``ACCESS``)."""
+    failed_sign_ins: int = 0
+    """Failed sign-in events into the app; they count towards no user, usage or last use."""
 
     @property
     def key(self) -> str:

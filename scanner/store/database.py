@@ -599,7 +599,7 @@ class Store:
         fresh = [rows[k] for (k,) in new_keys]
         conn.executemany(
             "INSERT INTO signins (source, event_id, client_id, at, user_id, user_email, app_name, "
-            "success, interactive, scan_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "success, interactive, scan_id, kind) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     s.source,
@@ -612,27 +612,12 @@ class Store:
                     int(s.success),
                     int(s.interactive),
                     scan_id,
+                    s.kind,
                 )
                 for s, at in fresh
             ],
         )
-        daily: dict[tuple[str, str, str, str], list[Any]] = {}
-        for s, at in fresh:
-            key = (s.source, s.client_id, _person_key(s.user_email, s.user_id), at[:10])
-            entry = daily.get(key)
-            if entry is None:
-                daily[key] = [1, at]
-            else:
-                entry[0] += 1
-                if at > entry[1]:
-                    entry[1] = at
-        conn.executemany(
-            "INSERT INTO signin_daily (source, client_id, user_key, day, count, last_at) "
-            "VALUES (?,?,?,?,?,?) ON CONFLICT (source, client_id, user_key, day) DO UPDATE SET "
-            "count = signin_daily.count + excluded.count, "
-            "last_at = max(signin_daily.last_at, excluded.last_at)",
-            [(*key, count, last) for key, (count, last) in daily.items()],
-        )
+        _write_signin_aggregates(conn, fresh)
 
     def _write_spend(self, scan_id: int, spend: list[Spend]) -> None:
         if not spend:
@@ -909,6 +894,61 @@ def raw_app_from_row(r: dict[str, Any]) -> RawApp:
         created=parse_iso(r["created"]),
         object_id=r["object_id"],
         tags=tuple(loads(r["tags"], [])),
+    )
+
+
+def _write_signin_aggregates(conn: sqlite3.Connection, fresh: list[tuple[SignIn, str]]) -> None:
+    """Add newly counted events to the daily counts per (source, app, person, day), successful
+    and failed apart, and to the app's evidence per (source, app, kind).
+
+    ``last_at`` of a day is its last *successful* sign-in (NULL when all failed). An
+    ``activity`` event (a per-app "last use" report) is evidence of use but no sign-in of
+    anyone: it moves only its app's evidence."""
+    daily: dict[tuple[str, str, str, str], list[Any]] = {}
+    evidence: dict[tuple[str, str, str], list[Any]] = {}
+    for s, at in fresh:
+        ev = evidence.get((s.source, s.client_id, s.kind))
+        if ev is None:
+            evidence[(s.source, s.client_id, s.kind)] = [s.app_name, 1, int(not s.success), at, at]
+        else:
+            ev[0] = ev[0] or s.app_name
+            ev[1] += 1
+            ev[2] += int(not s.success)
+            ev[3] = min(ev[3], at)
+            ev[4] = max(ev[4], at)
+        if s.kind == "activity":
+            continue
+        key = (s.source, s.client_id, _person_key(s.user_email, s.user_id), at[:10])
+        entry = daily.get(key)
+        if entry is None:
+            entry = daily[key] = [0, 0, None]
+        if s.success:
+            entry[0] += 1
+            if entry[2] is None or at > entry[2]:
+                entry[2] = at
+        else:
+            entry[1] += 1
+    conn.executemany(
+        "INSERT INTO signin_daily (source, client_id, user_key, day, count, failures, last_at) "
+        "VALUES (?,?,?,?,?,?,?) ON CONFLICT (source, client_id, user_key, day) DO UPDATE SET "
+        "count = signin_daily.count + excluded.count, "
+        "failures = signin_daily.failures + excluded.failures, "
+        "last_at = nullif(max(coalesce(signin_daily.last_at, ''), coalesce(excluded.last_at, '')), "
+        "'')",
+        [(*key, ok, failed, last) for key, (ok, failed, last) in daily.items()],
+    )
+    conn.executemany(
+        "INSERT INTO app_evidence (source, client_id, kind, name, events, failures, first_at, "
+        "last_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (source, client_id, kind) DO UPDATE SET "
+        "name = coalesce(excluded.name, app_evidence.name), "
+        "events = app_evidence.events + excluded.events, "
+        "failures = app_evidence.failures + excluded.failures, "
+        "first_at = min(coalesce(app_evidence.first_at, excluded.first_at), excluded.first_at), "
+        "last_at = max(coalesce(app_evidence.last_at, excluded.last_at), excluded.last_at)",
+        [
+            (*key, name, n, failed, first, last)
+            for key, (name, n, failed, first, last) in evidence.items()
+        ],
     )
 
 

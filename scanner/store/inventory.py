@@ -60,9 +60,41 @@ class PersonUsage(NamedTuple):
     user_key: str
     """Lower-case email, ``id:<source user id>``, or ``*`` when the event named nobody."""
     last_at: datetime | None
+    """The last successful sign-in (None when every one failed)."""
     recent: int
-    """Sign-ins on or after the day asked for."""
+    """Successful sign-ins on or after the day asked for."""
     total: int
+    """Successful sign-ins."""
+    failures: int
+    """Failed sign-ins: no use, counted apart."""
+
+
+class EventEvidence(NamedTuple):
+    """The events of one kind that named one app of one source (``app_evidence``)."""
+
+    source: str
+    client_id: str
+    kind: str
+    events: int
+    """Every event of the kind, failed ones too."""
+    failures: int
+    last_at: datetime | None
+    """The latest event of the kind."""
+
+
+class UnlistedApp(NamedTuple):
+    """An app named by evidence (events, grants, spend) but in no current listing: the gone
+    listing when the store still has it, else the name the events gave it."""
+
+    source: str
+    client_id: str
+    name: str | None
+    """The name the events gave it, if any."""
+    kind: str | None
+    """The kind of event that named it most, if any."""
+    gone_listing: RawApp | None
+    first_seen: datetime | None
+    last_seen: datetime | None
 
 
 class AppSpend(NamedTuple):
@@ -74,6 +106,7 @@ class AppSpend(NamedTuple):
     total: float
     emails: tuple[str, ...]
     """The people named on its expense lines."""
+    lines: int
 
 
 class RawAppKey(NamedTuple):
@@ -132,28 +165,77 @@ def current_grants(store: Store) -> Iterator[CurrentGrant]:
 
 
 def usage_by_person(store: Store, recent_since: str) -> Iterator[PersonUsage]:
-    """Sign-in counts per source, app and person; ``recent`` counts days >= ``recent_since``
-    (YYYY-MM-DD)."""
-    for source, client_id, user_key, last_at, recent, total in store.db.execute(
+    """Sign-in counts per source, app and person, successful and failed apart; ``recent``
+    counts successful sign-ins of days >= ``recent_since`` (YYYY-MM-DD)."""
+    for source, client_id, user_key, last_at, recent, total, failures in store.db.execute(
         "SELECT source, client_id, user_key, max(last_at) AS last_at, "
-        "sum(CASE WHEN day >= ? THEN count ELSE 0 END) AS recent, sum(count) AS total "
-        "FROM signin_daily GROUP BY source, client_id, user_key",
+        "sum(CASE WHEN day >= ? THEN count ELSE 0 END) AS recent, sum(count) AS total, "
+        "sum(failures) AS failures FROM signin_daily GROUP BY source, client_id, user_key",
         [recent_since],
     ):
         yield PersonUsage(
-            source, client_id, user_key, parse_iso(last_at), int(recent or 0), int(total or 0)
+            source,
+            client_id,
+            user_key,
+            parse_iso(last_at),
+            int(recent or 0),
+            int(total or 0),
+            int(failures or 0),
+        )
+
+
+def event_evidence(store: Store) -> Iterator[EventEvidence]:
+    """Every (source, app, kind) that events named, with their counts."""
+    for source, client_id, kind, events, failures, last_at in store.db.execute(
+        "SELECT source, client_id, kind, events, failures, last_at FROM app_evidence "
+        "ORDER BY source, client_id, kind"
+    ):
+        yield EventEvidence(source, client_id, kind, int(events), int(failures), parse_iso(last_at))
+
+
+def unlisted_apps(store: Store) -> Iterator[UnlistedApp]:
+    """Every (source, app) that events, current grants or spend name and no current listing
+    has, with its gone listing when there is one."""
+    named = (
+        "SELECT source, client_id, name, kind, events AS n, first_at, last_at FROM app_evidence "
+        "UNION ALL SELECT source, client_id, NULL, NULL, 0, first_seen, last_seen FROM grants "
+        "WHERE gone_scan IS NULL "
+        "UNION ALL SELECT source, client_id, NULL, NULL, 0, on_day, on_day FROM spend"
+    )
+    rows = store.db.execute(
+        f"SELECT e.source, e.client_id, max(e.name), "
+        f"(SELECT a.kind FROM app_evidence a WHERE a.source = e.source AND a.client_id = "
+        f"e.client_id ORDER BY a.events DESC, a.kind LIMIT 1), min(e.first_at), max(e.last_at) "
+        f"FROM ({named}) e WHERE NOT EXISTS (SELECT 1 FROM raw_apps r WHERE r.source = e.source "
+        f"AND r.client_id = e.client_id AND r.gone_scan IS NULL) "
+        f"GROUP BY e.source, e.client_id ORDER BY e.source, e.client_id"
+    ).fetchall()
+    for source, client_id, name, kind, first, last in rows:
+        gone = list(
+            store.db.query(
+                "SELECT * FROM raw_apps WHERE source = ? AND client_id = ?", [source, client_id]
+            )
+        )
+        yield UnlistedApp(
+            source,
+            client_id,
+            name,
+            kind,
+            raw_app_from_row(gone[0]) if gone else None,
+            parse_iso(first),
+            parse_iso(last),
         )
 
 
 def spend_by_app(store: Store) -> Iterator[AppSpend]:
     """Spend summed per source, app and currency."""
-    for source, client_id, currency, total, emails in store.db.execute(
+    for source, client_id, currency, total, emails, lines in store.db.execute(
         "SELECT source, client_id, currency, sum(amount) AS total, "
-        "group_concat(DISTINCT user_email) AS emails FROM spend "
+        "group_concat(DISTINCT user_email) AS emails, count(*) AS lines FROM spend "
         "GROUP BY source, client_id, currency"
     ):
         named = tuple(e for e in (emails or "").split(",") if e)
-        yield AppSpend(source, client_id, currency, float(total or 0), named)
+        yield AppSpend(source, client_id, currency, float(total or 0), named, int(lines))
 
 
 # -- what the inventory writes ------------------------------------------------------------------

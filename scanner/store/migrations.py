@@ -354,6 +354,64 @@ def _scan_run_owner(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE scan_runs ADD COLUMN error TEXT")
 
 
+def _evidence(db: sqlite_utils.Database) -> None:
+    """Successful and failed sign-ins apart, and every app named by an event kept as evidence.
+
+    ``signin_daily.count`` becomes successful sign-ins only (``failures`` beside it) and its
+    ``last_at`` the last successful one. ``app_evidence`` keeps, per source, app and kind of
+    event, the app's name as the event gave it, so an app seen only in sign-in or SSO logs
+    (deleted from the IdP since, a SAML app it does not list) can still be resolved and shown.
+    Per-app "last use" reports (``SignIn.kind == "activity"``) were counted as one sign-in of a
+    user ``*``; they move to ``app_evidence`` and add no sign-in.
+    """
+    db.execute("ALTER TABLE signin_daily ADD COLUMN failures INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE signins ADD COLUMN kind TEXT")
+    db.execute(
+        "CREATE TABLE app_evidence (source TEXT NOT NULL, client_id TEXT NOT NULL, "
+        "kind TEXT NOT NULL, name TEXT, events INTEGER NOT NULL DEFAULT 0, "
+        "failures INTEGER NOT NULL DEFAULT 0, first_at TEXT, last_at TEXT, "
+        "PRIMARY KEY (source, client_id, kind))"
+    )
+    # The per-app activity report's events were stored with ids 'spsa:<appId>:<time>'.
+    db.execute("UPDATE signins SET kind = 'activity' WHERE event_id LIKE 'spsa:%'")
+    db.execute("UPDATE signins SET kind = 'sign_in' WHERE kind IS NULL")
+    db.execute(
+        "INSERT INTO app_evidence (source, client_id, kind, events, first_at, last_at) "
+        "SELECT source, client_id, 'activity', 0, min(at), max(at) FROM signins "
+        "WHERE kind = 'activity' GROUP BY source, client_id"
+    )
+    # Their daily rows (user '*') go: a pruned event cannot be told apart, so every '*' row of
+    # the Entra source, whose sign-ins always name a user, is one of them.
+    db.execute(
+        "DELETE FROM signin_daily WHERE user_key = '*' AND (source = 'entra' OR EXISTS ("
+        "SELECT 1 FROM signins s WHERE s.kind = 'activity' AND s.source = signin_daily.source "
+        "AND s.client_id = signin_daily.client_id))"
+    )
+    # Failures still in the raw log leave the counts; older ones were pruned and cannot be.
+    db.execute(
+        "CREATE TEMP TABLE failed_days AS SELECT source, client_id, "
+        "coalesce(nullif(user_email, ''), 'id:' || nullif(user_id, ''), '*') AS user_key, "
+        "substr(at, 1, 10) AS day, sum(success = 0) AS n, "
+        "max(CASE WHEN success = 1 THEN at END) AS last_ok FROM signins "
+        "WHERE kind != 'activity' GROUP BY 1, 2, 3, 4 HAVING sum(success = 0) > 0"
+    )
+    db.execute(
+        "UPDATE signin_daily SET failures = f.n, count = max(signin_daily.count - f.n, 0), "
+        "last_at = CASE WHEN signin_daily.count - f.n <= 0 THEN NULL "
+        "ELSE coalesce(f.last_ok, signin_daily.last_at) END "
+        "FROM failed_days f WHERE f.source = signin_daily.source AND f.client_id = "
+        "signin_daily.client_id AND f.user_key = signin_daily.user_key AND f.day = signin_daily.day"
+    )
+    db.execute("DROP TABLE failed_days")
+    db.execute(
+        "INSERT INTO app_evidence (source, client_id, kind, name, events, failures, first_at, "
+        "last_at) SELECT d.source, d.client_id, 'sign_in', (SELECT max(s.app_name) FROM signins s "
+        "WHERE s.source = d.source AND s.client_id = d.client_id), sum(d.count + d.failures), "
+        "sum(d.failures), min(d.day), max(d.last_at) FROM signin_daily d "
+        "GROUP BY d.source, d.client_id"
+    )
+
+
 def signin_key(source: str, event_id: str) -> int:
     """A stable signed 64-bit key for one event of one source (collisions: ~1e-8 at 1e6)."""
     digest = hashlib.blake2b(f"{source}\x00{event_id}".encode(), digest_size=8).digest()
@@ -367,6 +425,7 @@ STEPS: list[Step] = [
     _signin_keys,
     _signin_floors,
     _scan_run_owner,
+    _evidence,
 ]
 
 

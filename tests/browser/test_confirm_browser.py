@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from reports.confirm.server import ConfirmApp, ServeLimits, create_server
+from reports.confirm.server import ConfirmApp
+from reports.confirm.serving import ServeLimits, create_server
 from scanner.app.cli import main
 from scanner.app.config import Config
 from scanner.store.database import Store

@@ -29,7 +29,7 @@ from reports import model as report_model
 from reports.json_report import validate
 from reports.render import render
 from scanner.app import config as configuration
-from scanner.app.cli import print_summary
+from scanner.app.console import print_summary
 from scanner.app.operations import summary_of
 from scanner.app.pipeline import run_scan
 from scanner.core.models import Checkpoint, Grant, RawApp, Skipped, SourceWarning, User

@@ -39,13 +39,8 @@ from reports import staging
 from reports.confirm import send_requests
 from reports.confirm.links import LinkSigner
 from reports.confirm.mail import LinkItem, Outgoing, write_files
-from reports.confirm.server import (
-    SECURITY_HEADERS,
-    ConfirmApp,
-    ConfirmServer,
-    ServeLimits,
-    create_server,
-)
+from reports.confirm.server import SECURITY_HEADERS, ConfirmApp
+from reports.confirm.serving import ConfirmServer, ServeLimits, create_server
 from reports.render import FORMATS, PUBLISH_LOCK, REPORT_FILES, render, tidy
 from scanner.analysis import confirm
 from scanner.analysis.risk import ScopeInfo, ScopeTable
