@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from scanner.analysis import confirm_view, sanctions
+from scanner.analysis import completeness, confirm_view, sanctions
 from scanner.analysis import diff as diffing
 from scanner.analysis import findings as lifecycle
 from scanner.analysis.risk import ScopeTable, held_permissions
@@ -47,20 +47,34 @@ def build(
     scopes_file = config.catalog.scopes_file
     scope_table = ScopeTable.load(config.path(scopes_file) if scopes_file else None)
     pseudonym = _Pseudonyms(redact_users)
+    runs = store.source_runs(scan_id)
+    # What this scan could not read: the figures and findings that need it read "unknown".
+    ledger = completeness.Ledger.of(runs)
     apps = [
-        _app(r.data, r.sanction_status, scope_table, pseudonym)
+        _app(r.data, r.sanction_status, scope_table, pseudonym, ledger)
         for r in stored_inventory.snapshot_data(store, scan_id)
     ]
     _attach_policy(store, config, apps)
     for app in apps:  # a policy owner is a person too
         app["owner"] = pseudonym(app["owner"])
-    findings = [_finding(f, pseudonym) for f in lifecycle.listing(store) if _live_at(f, scan_id)]
+    sources_of = {a["key"]: a["sources"] for a in apps}
+    findings = [
+        _finding(f, pseudonym, _not_rechecked(f, scan_id, sources_of, ledger))
+        for f in lifecycle.listing(store)
+        if _live_at(f, scan_id)
+    ]
     by_app: dict[str, list[dict[str, Any]]] = {}
     for f in findings:
         by_app.setdefault(f["app_key"], []).append(f)
     for app in apps:
         app["findings"] = [
-            {"id": f["id"], "kind": f["kind"], "severity": f["severity"], "status": f["status"]}
+            {
+                "id": f["id"],
+                "kind": f["kind"],
+                "severity": f["severity"],
+                "status": f["status"],
+                "not_rechecked": f["not_rechecked"],
+            }
             for f in by_app.get(app["key"], [])
         ]
     confirmation = _confirmation(store, config, apps, pseudonym, now)
@@ -87,11 +101,12 @@ def build(
                     "status": s.status,
                     "records": s.records,
                     "skipped": list(s.skipped),
+                    "not_collected": sorted(completeness.not_collected(s)),
                     "warnings": [pseudonym.text(w) for w in s.warnings],
                     "error": pseudonym.text(s.error) if s.error else None,
                     "warning_count": s.warning_count,
                 }
-                for s in store.source_runs(scan_id)
+                for s in runs
             ],
         },
         "previous_scan": previous,
@@ -107,9 +122,14 @@ def build(
 
 
 def _app(
-    data: dict[str, Any], status: str, table: ScopeTable, pseudonym: _Pseudonyms
+    data: dict[str, Any],
+    status: str,
+    table: ScopeTable,
+    pseudonym: _Pseudonyms,
+    ledger: completeness.Ledger,
 ) -> dict[str, Any]:
     app = data["app"]
+    sign_ins_unknown = ledger.sign_ins_missing(data["sources"])
     grants = {(scope, consent): count for scope, consent, count in data.get("scope_grants", [])}
     scopes = []
     # A scope held as an application permission is its own row, with the application meaning.
@@ -149,6 +169,9 @@ def _app(
         "evidence": _evidence(data.get("evidence", [])),
         "access": data.get("access", "listed_only"),
         "users": len(data["users"]),
+        # True when a stream that would have named users (sign-ins, grants) of a source that
+        # sees this app was not collected: ``users`` is then a lower bound, "unknown" when 0.
+        "users_unknown": ledger.users_missing(data["sources"]),
         "user_list": [pseudonym(u) for u in data["users"]],
         "departments": [{"department": d, "users": n} for d, n in data["departments"]],
         "marketing_users": data["marketing_users"],
@@ -171,6 +194,9 @@ def _app(
         "last_sign_in": data["last_sign_in"],
         "sign_ins_30d": data["sign_ins_30d"],
         "failed_sign_ins": data.get("failed_sign_ins", 0),
+        # True when the sign-ins of a source that sees this app were not collected: the
+        # sign-in figures (and ``last_sign_in``) are then unknown, not 0 or "never".
+        "sign_ins_unknown": sign_ins_unknown,
         "spend": data["spend"],
         "spend_currency": data["spend_currency"],
         "likely_owner": pseudonym(data.get("first_user") or data.get("top_user")),
@@ -228,7 +254,22 @@ def _attach_policy(store: Store, config: Config, apps: Sequence[dict[str, Any]])
                 break
 
 
-def _finding(row: dict[str, Any], pseudonym: _Pseudonyms) -> dict[str, Any]:
+def _not_rechecked(
+    row: dict[str, Any],
+    scan_id: int,
+    sources_of: dict[str, list[str]],
+    ledger: completeness.Ledger,
+) -> str | None:
+    """Why an active finding was kept without being evaluated by this scan (None: it was)."""
+    if row["status"] == "resolved" or row["last_scan"] == scan_id:
+        return None
+    sources = sources_of.get(row["app_key"])
+    return ledger.not_rechecked(row["kind"], sources) if sources is not None else None
+
+
+def _finding(
+    row: dict[str, Any], pseudonym: _Pseudonyms, not_rechecked: str | None = None
+) -> dict[str, Any]:
     return {
         "id": row["id"],
         "app": row["app_name"],
@@ -243,6 +284,7 @@ def _finding(row: dict[str, Any], pseudonym: _Pseudonyms) -> dict[str, Any]:
         "decided_by": pseudonym(row["decided_by"]),
         "decision_reason": row["decision_reason"] and pseudonym.text(row["decision_reason"]),
         "decided_until": row["decided_until"],
+        "not_rechecked": not_rechecked,
     }
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from connectors.demo import TENANT_DIR
 from reports.json_report import validate
 from scanner.app.cli import main
 from scanner.core.models import FINDING_KINDS
@@ -87,6 +89,74 @@ def test_demo_shows_every_finding_kind(demo_out: Path) -> None:
     assert ("Hootsuite", "new_app") in by
     assert all(f["reasons"] for f in findings)
     assert not any(app.startswith("Microsoft") for app, _ in by)
+
+
+def tenant_file(provider: str, name: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = json.loads((TENANT_DIR / provider / f"{name}.json").read_text())
+    return items
+
+
+def test_demo_has_an_okta_app_deleted_after_its_sso_sign_ins(demo_out: Path) -> None:
+    apps = {a["name"]: a for a in report(demo_out)["apps"]}
+    listed = {a["id"] for a in tenant_file("okta", "apps")}
+    sso_only = [a for a in apps.values() if a["access"] == "sso_only"]
+    assert sso_only, "no app is seen only in sign-in logs"
+    asana = apps["Asana"]
+    assert asana["access"] == "sso_only"
+    assert asana["sources"] == ["okta"]
+    assert asana["evidence"] == {"okta": {"sso": 4}}
+    assert asana["users"] == 4
+    # Its SSO events name an app the Okta apps listing no longer has.
+    assert not set(asana["client_ids"]) & listed
+
+
+def test_demo_has_a_google_saml_app_seen_only_in_the_saml_log(demo_out: Path) -> None:
+    miro = {a["name"]: a for a in report(demo_out)["apps"]}["Miro"]
+    assert miro["sources"] == ["google"]
+    assert miro["evidence"]["google"]["saml"] == 3
+    assert "grant" not in miro["evidence"]["google"]
+    assert "listing" not in miro["evidence"]["google"], (
+        "an app made from the SAML log is no listing"
+    )
+    assert miro["access"] == "sso_only"
+    assert miro["users"] == 3
+
+
+def test_demo_user_with_only_failed_sign_ins_is_counted_apart(demo_out: Path) -> None:
+    signins = tenant_file("graph", "signIns")
+    ok = {(s["appId"], s["userPrincipalName"]) for s in signins if s["status"]["errorCode"] == 0}
+    failed = [s for s in signins if s["status"]["errorCode"] != 0]
+    only_failed = {(s["appId"], s["userPrincipalName"]) for s in failed} - ok
+    assert only_failed, "the demo has no user whose only sign-ins failed"
+    apps = report(demo_out)["apps"]
+    for app_id, user in only_failed:
+        app = next(a for a in apps if app_id in a["client_ids"])
+        attempts = sum(1 for s in failed if s["appId"] == app_id)
+        assert app["failed_sign_ins"] == attempts > 0, app["name"]
+        assert user not in app["user_list"], app["name"]
+        assert app["users"] == len(app["user_list"])
+
+
+def test_demo_has_an_app_only_mail_read_admin_consent(demo_out: Path) -> None:
+    data = report(demo_out)
+    apps = {a["name"]: a for a in data["apps"]}
+    app_only = {
+        name
+        for name, a in apps.items()
+        if a["scopes"] and all(s["consent"] == ["application"] for s in a["scopes"])
+    }
+    assert "InboxPulse" in app_only
+    mail = next(s for s in apps["InboxPulse"]["scopes"] if s["scope"] == "Mail.Read")
+    assert mail["kind"] == "application"
+    assert "every mailbox" in mail["meaning"]
+    finding = next(
+        f for f in data["findings"] if f["app"] == "InboxPulse" and f["kind"] == "admin_consent"
+    )
+    assert finding["status"] == "open"
+    assert any(
+        "application permission Mail.Read" in r and "granted by an admin" in r
+        for r in finding["reasons"]
+    ), finding["reasons"]
 
 
 def test_second_demo_run_adds_a_scan_and_reports_no_changes(demo_out: Path) -> None:

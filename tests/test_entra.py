@@ -287,13 +287,14 @@ def test_missing_directory_permission_skips_grants(harness: Harness) -> None:
     assert len(of(records, SignIn)) > 0 and len(of(records, RawApp)) == 7
 
 
-def test_tenant_without_premium_licence_warns_and_keeps_grants(harness: Harness) -> None:
+def test_tenant_without_premium_licence_skips_signins_and_keeps_grants(harness: Harness) -> None:
     harness.fake.premium = False
     records = harness.collect()
-    assert not of(records, Skipped)
-    warnings = {w.stream: w.message for w in of(records, SourceWarning)}
-    assert "no Microsoft Entra ID P1 or P2 licence" in warnings["signins"]
-    assert "signin_activity" in warnings
+    skipped = {s.stream: s.reason for s in of(records, Skipped)}
+    assert skipped["signins"].startswith(
+        "no Microsoft Entra ID P1 or P2 licence: sign-ins not available"
+    )
+    assert "signin_activity" in skipped
     assert not of(records, SignIn)
     assert "grants" in completed(records) and len(of(records, Grant)) == 7
 

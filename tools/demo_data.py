@@ -504,6 +504,45 @@ APPS: list[DemoApp] = [
         users=["IT"],
         count=2,
     ),
+    # The apps below are appended last so the ids drawn for the ones above stay as they were.
+    DemoApp(
+        # An Okta SAML app deleted from Okta since: its SSO events are still in the System Log,
+        # but the apps listing no longer has it, so only the log shows it (``sso_only``).
+        "Asana",
+        okta={"label": "Asana", "name": "asana", "mode": "SAML_2_0", "deleted": True},
+        users=["Marketing"] * 3 + ["Sales"],
+        count=4,
+        last_use_days=9,
+    ),
+    DemoApp(
+        # A SAML app Google Workspace signs people in to; only the SAML audit log names it.
+        "Miro",
+        google={"saml": "Miro"},
+        users=["Marketing", "Engineering"],
+        count=3,
+        last_use_days=2,
+    ),
+    DemoApp(
+        # App-only access: an admin granted Microsoft Graph's application permission Mail.Read
+        # (every mailbox, no user signed in); no delegated grant, no user sign-ins.
+        "InboxPulse",
+        entra={
+            "appId": "f1e2d3c4-0033-4000-8000-00000000a033",
+            "publisher": "InboxPulse Ltd",
+            "verified": False,
+            "homepage": "https://inboxpulse.example",
+            "reply": ["https://inboxpulse.example/auth/callback"],
+            "app_only": True,
+            "app_roles": ["Mail.Read"],
+        },
+        users=["Marketing"],
+        count=1,
+    ),
+]
+FAILED_SIGN_INS = [
+    # (app, department, attempts): someone outside the app's users tries to sign in to it and
+    # Entra refuses each time (a user not assigned to the app), so they are no user of it.
+    ("Campaign Planner Pro", "Sales", 2),
 ]
 MICROSOFT_FIRST_PARTY = [
     ("00000002-0000-0ff1-ce00-000000000000", "Office 365 Exchange Online"),

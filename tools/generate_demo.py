@@ -11,8 +11,8 @@ shipped files are what this writes):
 
 The steps draw from one seeded generator in a fixed order (people, Microsoft's own apps, then
 per app its Entra service principal, grants, roles, consent audit and sign-ins, its Google tokens
-and token events, its Okta assignments and SSO events): reordering them changes every id after
-the change.
+and token events (or SAML sign-ins), its Okta assignments and SSO events; last, the failed
+sign-ins): reordering them changes every id after the change, so new items go at the end.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from tools.demo_data import (
     APPS,
     DEPARTMENTS,
     EXPENSES,
+    FAILED_SIGN_INS,
     FIRST,
     LAST,
     MICROSOFT_FIRST_PARTY,
@@ -257,6 +258,11 @@ def graph_resource(rng: random.Random) -> dict[str, Any]:
                 "Files.Read.All",
                 "Read files in all site collections",
             ),
+            # The application form of Mail.Read (its id in the permissions reference,
+            # https://learn.microsoft.com/graph/permissions-reference#mailread).
+            _app_role(
+                "810c84a8-4a9e-49e6-bf7d-12d183f40d01", "Mail.Read", "Read mail in all mailboxes"
+            ),
         ],
     }
 
@@ -309,6 +315,11 @@ def add_entra_app(
     tenant.graph["servicePrincipals"].append(service_principal(rng, entra))
     if app.night2:
         tenant.night2.add(entra.sp_id)
+    if entra.spec.get("app_only"):
+        # Only application permissions: no user consents to it and no user signs in to it.
+        add_app_roles(tenant, rng, entra)
+        add_sign_in_activity(tenant, rng, entra, app_only=True)
+        return
     add_grants(tenant, rng, entra)
     add_app_roles(tenant, rng, entra)
     add_sign_in_activity(tenant, rng, entra)
@@ -388,16 +399,21 @@ def add_app_roles(tenant: Tenant, rng: random.Random, entra: EntraApp) -> None:
         )
 
 
-def add_sign_in_activity(tenant: Tenant, rng: random.Random, entra: EntraApp) -> None:
+def add_sign_in_activity(
+    tenant: Tenant, rng: random.Random, entra: EntraApp, app_only: bool = False
+) -> None:
+    """The app's last sign-in: as a delegated client, or (``app_only``) as itself, with its own
+    credentials (servicePrincipalSignInActivity,
+    https://learn.microsoft.com/graph/api/resources/serviceprincipalsigninactivity)."""
     activity = {"lastSignInDateTime": ts(entra.last_use), "lastSignInRequestId": uid(rng)}
     tenant.graph["servicePrincipalSignInActivities"].append(
         {
             "id": uid(rng),
             "appId": entra.spec["appId"],
             "lastSignInActivity": activity,
-            "delegatedClientSignInActivity": activity,
+            "delegatedClientSignInActivity": None if app_only else activity,
             "delegatedResourceSignInActivity": None,
-            "applicationAuthenticationClientSignInActivity": None,
+            "applicationAuthenticationClientSignInActivity": activity if app_only else None,
             "applicationAuthenticationResourceSignInActivity": None,
         }
     )
@@ -464,29 +480,67 @@ def add_sign_ins(tenant: Tenant, rng: random.Random, entra: EntraApp) -> None:
                 when = DEMO_NOW - timedelta(hours=4 + k + d)
             event_id = uid(rng)
             tenant.graph["signIns"].append(
-                {
-                    "id": event_id,
-                    "createdDateTime": ts(when),
-                    "userDisplayName": p.name,
-                    "userPrincipalName": p.email,
-                    "userId": p.id,
-                    "appId": entra.spec["appId"],
-                    "appDisplayName": app.name,
-                    "ipAddress": f"203.0.113.{10 + k}",
-                    "clientAppUsed": "Browser",
-                    "isInteractive": True,
-                    "resourceDisplayName": "Microsoft Graph",
-                    "resourceId": GRAPH_APP_ID,
-                    "conditionalAccessStatus": "notApplied",
-                    "status": {
-                        "errorCode": 0,
-                        "failureReason": None,
-                        "additionalDetails": None,
-                    },
-                }
+                sign_in(event_id, when, p, entra.spec["appId"], app.name, f"203.0.113.{10 + k}")
             )
             if app.night2:
                 tenant.night2.add(event_id)
+
+
+SUCCESS: dict[str, Any] = {"errorCode": 0, "failureReason": None, "additionalDetails": None}
+"""A signIn ``status``: ``errorCode`` 0 is a successful sign-in, any other code the error
+(https://learn.microsoft.com/graph/api/resources/signinstatus)."""
+NOT_ASSIGNED: dict[str, Any] = {
+    # AADSTS50105: the app requires user assignment and this user is not assigned
+    # (https://learn.microsoft.com/entra/identity-platform/reference-error-codes).
+    "errorCode": 50105,
+    "failureReason": "The signed in user is not assigned to a role for the application.",
+    "additionalDetails": None,
+}
+
+
+def sign_in(
+    event_id: str,
+    when: datetime,
+    p: Person,
+    app_id: str,
+    app_name: str,
+    ip: str,
+    status: dict[str, Any] = SUCCESS,
+) -> dict[str, Any]:
+    """One Graph ``signIn`` (https://learn.microsoft.com/graph/api/resources/signin)."""
+    return {
+        "id": event_id,
+        "createdDateTime": ts(when),
+        "userDisplayName": p.name,
+        "userPrincipalName": p.email,
+        "userId": p.id,
+        "appId": app_id,
+        "appDisplayName": app_name,
+        "ipAddress": ip,
+        "clientAppUsed": "Browser",
+        "isInteractive": True,
+        "resourceDisplayName": "Microsoft Graph",
+        "resourceId": GRAPH_APP_ID,
+        "conditionalAccessStatus": "notApplied",
+        "status": dict(status),
+    }
+
+
+def add_failed_sign_ins(tenant: Tenant, rng: random.Random, people_of: Directory) -> None:
+    """``FAILED_SIGN_INS``: attempts Entra refused, by someone who is no user of the app."""
+    apps = {a.name: a for a in APPS}
+    for app_name, dept, attempts in FAILED_SIGN_INS:
+        app = apps[app_name]
+        assert app.entra is not None
+        members = members_of(app, people_of.by_dept)
+        p = next(p for p in people_of.by_dept[dept] if p not in members)
+        for k in range(attempts):
+            when = DEMO_NOW - timedelta(days=2, hours=3 * k)
+            tenant.graph["signIns"].append(
+                sign_in(
+                    uid(rng), when, p, app.entra["appId"], app.name, "203.0.113.90", NOT_ASSIGNED
+                )
+            )
 
 
 # -- Google: tokens and token events -----------------------------------------------------------
@@ -497,6 +551,9 @@ def add_google_app(
 ) -> None:
     assert app.google is not None
     g = app.google
+    if g.get("saml"):
+        add_saml_sign_ins(tenant, rng, app, members, people_of)
+        return
     for p in members:
         google_id = people_of.google_ids[p.email]
         tenant.google["tokens"].append(google_token(rng, g, google_id))
@@ -557,6 +614,43 @@ def token_event(
     }
 
 
+def add_saml_sign_ins(
+    tenant: Tenant, rng: random.Random, app: DemoApp, members: list[Person], people_of: Directory
+) -> None:
+    """A SAML app Google Workspace is the IdP for: one ``login_success`` per member in the SAML
+    audit log (https://developers.google.com/admin-sdk/reports/v1/appendix/activity/saml)."""
+    assert app.google is not None
+    for k, p in enumerate(members):
+        google_id = people_of.google_ids[p.email]
+        when = DEMO_NOW - timedelta(days=app.last_use_days, hours=2 + k)
+        tenant.google["activities-saml"].append(
+            {
+                "kind": "admin#reports#activity",
+                "id": {
+                    "time": ts(when).replace("Z", ".000Z"),
+                    "uniqueQualifier": str(rng.randrange(10**17, 10**18)),
+                    "applicationName": "saml",
+                    "customerId": "C03az79cb",
+                },
+                "etag": f'"{uid(rng)}"',
+                "actor": {"email": p.email, "profileId": google_id, "callerType": "USER"},
+                "ipAddress": "203.0.113.51",
+                "events": [
+                    {
+                        "type": "login",
+                        "name": "login_success",
+                        "parameters": [
+                            {"name": "application_name", "value": app.google["saml"]},
+                            {"name": "initiated_by", "value": "idp"},
+                            {"name": "orgunit_path", "value": f"/{p.department}"},
+                            {"name": "saml_status_code", "value": "SUCCESS_URI"},
+                        ],
+                    }
+                ],
+            }
+        )
+
+
 # -- Okta: the app, its assignments and SSO events ---------------------------------------------
 
 
@@ -571,10 +665,15 @@ def add_okta_app(
     assert app.okta is not None
     o = app.okta
     app_id = "0oa" + uuid.UUID(int=random.Random(app.name).getrandbits(128)).hex[:17]
-    tenant.okta["apps"].append(okta_app(app_id, o))
+    # A deleted app is gone from /apps (and its assignments with it); its SSO events stay in the
+    # System Log.
+    deleted = bool(o.get("deleted"))
+    if not deleted:
+        tenant.okta["apps"].append(okta_app(app_id, o))
     for k, p in enumerate(members):
         okta_id = people_of.okta_ids[p.email]
-        tenant.okta["app_users"].append(okta_assignment(app_id, p, okta_id))
+        if not deleted:
+            tenant.okta["app_users"].append(okta_assignment(app_id, p, okta_id))
         when = last_use - timedelta(minutes=13 * k)
         tenant.okta["logs"].append(okta_sso_event(rng, app_id, o, p, okta_id, when))
 
@@ -709,6 +808,7 @@ def build() -> dict[str, Any]:
             add_google_app(tenant, rng, app, members, people_of)
         if app.okta:
             add_okta_app(tenant, rng, app, members, last_use, people_of)
+    add_failed_sign_ins(tenant, rng, people_of)
     return {
         "graph": tenant.graph,
         "google": tenant.google,

@@ -56,7 +56,13 @@ QUEUED_PAGES = 32
 while the directory streams run. With 4 the reader stalls after 4 pages and the directory
 phase barely overlaps the report budget; 32 bounds the read-ahead to ~16 MB."""
 NO_PREMIUM_LICENCE = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
-"""The 403 code of sign-in logs in a tenant without Microsoft Entra ID P1 or P2."""
+"""The 403 code of sign-in logs in a tenant without Microsoft Entra ID P1 or P2 (message
+"Neither tenant is B2C or tenant doesn't have premium license": Microsoft's "Common errors" of
+https://learn.microsoft.com/en-us/entra/identity/monitoring-health/howto-configure-prerequisites-for-reporting-api;
+the code itself: https://github.com/MicrosoftDocs/azure-docs/pull/77948 and
+https://github.com/microsoftgraph/msgraph-sdk-dotnet/issues/1006)."""
+NO_LICENCE_STREAM = "no Microsoft Entra ID P1 or P2 licence: sign-ins not available"
+"""How a stream the licence stops is recorded (Skipped: the source ends partial)."""
 
 HTTP_ERRORS: StatusTable = {
     401: (
@@ -176,7 +182,8 @@ class EntraConnector:
     def _guarded(
         self, stream: str, permission: str, records: Iterator[SourceRecord]
     ) -> Iterator[SourceRecord]:
-        """Run one stream; a 403 becomes Skipped (or a licence warning), others propagate."""
+        """Run one stream; a 403 (a missing permission or licence) becomes Skipped, others
+        propagate."""
         yield from guarded(
             SOURCE, stream, records, translate=lambda err: self._translate(stream, permission, err)
         )
@@ -187,13 +194,15 @@ class EntraConnector:
         """What an HTTP error ends ``stream`` with: a warning or Skipped, else it raises ours."""
         code, message = _graph_error(err)
         if err.status == 403 and code == NO_PREMIUM_LICENCE:
-            yield SourceWarning(
+            # Not collected, like a missing permission: the source ends partial and what
+            # depends on sign-ins reads "unknown", never 0.
+            yield Skipped(
                 SOURCE,
                 stream,
-                f"tenant {self.settings.tenant_id} has no Microsoft Entra ID P1 or P2 licence, "
-                "which Graph needs for sign-in logs; sign-ins are not collected (grants and apps "
-                "are). See https://learn.microsoft.com/en-us/entra/identity/monitoring-health/"
-                "howto-configure-prerequisites-for-reporting-api",
+                f"{NO_LICENCE_STREAM} (tenant {self.settings.tenant_id}; Graph needs Microsoft "
+                "Entra ID P1 or P2 for sign-in logs, grants and apps are collected). Assign a "
+                "P1 or P2 licence, see https://learn.microsoft.com/en-us/entra/identity/"
+                "monitoring-health/howto-configure-prerequisites-for-reporting-api",
             )
             return
         if err.status == 403:
@@ -567,8 +576,10 @@ class EntraConnector:
                     SOURCE,
                     permission,
                     False,
-                    "the tenant has no Entra ID P1/P2 licence: sign-ins will be skipped",
-                    "sign-in logs through Graph need Microsoft Entra ID P1 or P2",
+                    f"{NO_LICENCE_STREAM}: scans will not collect sign-ins and end partial "
+                    "(exit 3)",
+                    "sign-in logs through Graph need Microsoft Entra ID P1 or P2: assign a "
+                    "licence (docs/entra.md)",
                 )
             base = permission.split(" ")[0]
             return Probe(

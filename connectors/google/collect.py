@@ -56,7 +56,15 @@ from connectors.google.settings import (
 from connectors.google.transport import BoundedHttp
 from connectors.streams import StatusTable, guarded, status_error
 from scanner.core.errors import AuthError, ConnectorError, PermissionMissing, RetryableError
-from scanner.core.models import Checkpoint, RawApp, Removed, SourceRecord, SourceWarning, User
+from scanner.core.models import (
+    FROM_EVENTS,
+    Checkpoint,
+    RawApp,
+    Removed,
+    SourceRecord,
+    SourceWarning,
+    User,
+)
 from scanner.net.http import HttpClient, RateLimiter, RetryPolicy, new_session
 from scanner.net.paging import token_pages
 
@@ -471,7 +479,13 @@ class GoogleConnector:
                 for signin in filter(None, (_signin(application, e) for e in events)):
                     if application == "saml" and signin.client_id not in saml_apps:
                         saml_apps.add(signin.client_id)
-                        yield RawApp(SOURCE, signin.client_id, signin.app_name or "", kind="saml")
+                        yield RawApp(
+                            SOURCE,
+                            signin.client_id,
+                            signin.app_name or "",
+                            kind="saml",
+                            tags=(FROM_EVENTS,),
+                        )
                     yield signin
                 yield Checkpoint(SOURCE, stream)
 

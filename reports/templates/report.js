@@ -190,12 +190,19 @@
       name,
       el("td", { text: label(a.category) }),
       el("td", {}, [statusPill(a.sanction_status)]),
-      el("td", { className: "n", text: a.users }),
+      el("td", { className: "n", text: usersText(a), title: a.users_unknown ? UNKNOWN_WHY : null }),
       el("td", {}, [el("span", { className: "risk", title: a.risk_level }, [bar, el("b", { text: a.risk_score }), el("span", { className: "muted", text: a.risk_level })])]),
       findings,
       el("td", { text: (a.sources || []).join(", ") }),
-      el("td", { className: "muted", text: day(a.last_sign_in) || "never" }),
+      el("td", { className: "muted", text: a.sign_ins_unknown ? "unknown" : (day(a.last_sign_in) || "never"), title: a.sign_ins_unknown ? UNKNOWN_WHY : null }),
     ];
+  }
+
+  /* A figure that depends on a stream not collected reads "unknown", never 0. */
+  var UNKNOWN_WHY = "not collected in this scan (see Scan and sources)";
+  function usersText(a) {
+    if (!a.users_unknown) { return String(a.users); }
+    return a.users ? a.users + "+" : "unknown";
   }
 
   function appSortValue(a, key) {
@@ -238,6 +245,7 @@
     var decided = f.decided_by ? "by " + f.decided_by + (f.decision_reason ? ": " + f.decision_reason : "") + (f.decided_until ? " (until " + f.decided_until + ")" : "") : "";
     return el("div", { className: "finding-card sev-b-" + f.severity }, [
       el("div", {}, [sevPill(f.severity), " ", el("b", { text: label(f.kind) }), " ", el("span", { className: "muted", text: f.status + (decided ? " " + decided : "") + " \u00b7 opened " + day(f.opened) })]),
+      f.not_rechecked ? el("div", { className: "warnbox", text: f.not_rechecked + "; kept as it was" }) : null,
       list(f.reasons || []),
       el("div", {}, [el("b", { text: "What to do: " }), f.remediation || ""]),
     ]);
@@ -272,7 +280,8 @@
       ["Kinds", (a.kinds || []).join(", ")],
       ["Publisher", a.publisher ? a.publisher + (a.publisher_verified ? " (verified)" : " (not verified)") : "not stated"],
       ["First seen", day(a.first_seen)], ["Last seen", day(a.last_seen)],
-      ["Last sign-in", day(a.last_sign_in) || "none recorded"], ["Sign-ins, 30 days", a.sign_ins_30d],
+      ["Last sign-in", a.sign_ins_unknown ? "unknown (sign-ins not collected)" : (day(a.last_sign_in) || "none recorded")],
+      ["Sign-ins, 30 days", a.sign_ins_unknown ? "unknown (sign-ins not collected)" : a.sign_ins_30d],
       ["Spend", a.spend ? a.spend.toFixed(2) + " " + (a.spend_currency || "") : null],
     ])]);
     var top = Math.max.apply(null, (a.departments || []).map(function (d) { return d.users; }).concat([1]));
@@ -282,7 +291,7 @@
       return el("div", { className: "deptbar" }, [el("span", { text: d.department || "no department" }), el("span", {}, [b]), el("span", { className: "n", text: d.users })]);
     });
     var more = a.users - (a.users_shown || []).length;
-    var users = section("Users (" + a.users + ")", depts.concat([
+    var users = section("Users (" + usersText(a) + ")", depts.concat([
       el("p", { className: "muted small", text: a.marketing_reason || "" }),
       el("details", {}, [el("summary", { text: "Who uses it" }), list(a.users_shown || [], "plain"),
         more > 0 ? el("div", { className: "more", text: "and " + more + " more in report.json and inventory.xlsx" }) : null]),
@@ -333,7 +342,7 @@
       var decided = f.decided_by ? el("div", { className: "muted small", text: "by " + f.decided_by + (f.decision_reason ? ": " + f.decision_reason : "") + (f.decided_until ? " until " + f.decided_until : "") }) : null;
       return [
         el("td", {}, [sevPill(f.severity)]), el("td", {}, [appLink(f.app_key, f.app)]),
-        el("td", { text: label(f.kind) }), el("td", {}, [f.status, decided]),
+        el("td", { text: label(f.kind) }), el("td", {}, [f.status, decided, f.not_rechecked ? el("div", { className: "muted small", text: f.not_rechecked }) : null]),
         el("td", {}, [list(f.reasons || [])]), el("td", { text: f.remediation || "" }),
         el("td", { className: "muted nowrap", text: day(f.opened).slice(0, 10) }),
       ];

@@ -1,6 +1,6 @@
 """The SaaS catalog: canonical products, their vendors, domains, spellings and known client IDs.
 
-Shipped as data in ``scanner/data``:
+Shipped as data in ``scanner/data`` (read by ``scanner.analysis.catalog_files``):
 
 - ``catalog.csv``: ``name,vendor,category,domains,aliases,client_ids,source``; multi-values
   are separated by ``;``. ``source`` says where the facts come from (the vendor site, or the
@@ -18,32 +18,39 @@ aliases and category overrides. Lookups go through indexes built once in ``Catal
 
 from __future__ import annotations
 
-import csv
 import math
-import re
-import tomllib
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz, process
 
+from scanner.analysis.catalog_files import CATALOG_FILE as CATALOG_FILE
+from scanner.analysis.catalog_files import CATEGORY_RE
+from scanner.analysis.catalog_files import COLUMNS as COLUMNS
+from scanner.analysis.catalog_files import DATA_DIR as DATA_DIR
+from scanner.analysis.catalog_files import FIRST_PARTY_VENDORS as FIRST_PARTY_VENDORS
+from scanner.analysis.catalog_files import GOOGLE_FIRST_PARTY_FILE as GOOGLE_FIRST_PARTY_FILE
+from scanner.analysis.catalog_files import MICROSOFT_APPS_FILE as MICROSOFT_APPS_FILE
+from scanner.analysis.catalog_files import OKTA_FIRST_PARTY_FILE as OKTA_FIRST_PARTY_FILE
+from scanner.analysis.catalog_files import PROVIDER_FIRST_PARTY_FILES as PROVIDER_FIRST_PARTY_FILES
+from scanner.analysis.catalog_files import GoogleFirstParty as GoogleFirstParty
+from scanner.analysis.catalog_files import ProviderApp as ProviderApp
+from scanner.analysis.catalog_files import read_catalog_file as read_catalog_file
+from scanner.analysis.catalog_files import read_google_first_party as read_google_first_party
+from scanner.analysis.catalog_files import read_microsoft_apps as read_microsoft_apps
+from scanner.analysis.catalog_files import read_provider_apps as read_provider_apps
+from scanner.analysis.catalog_files import split_multi as split_multi
 from scanner.analysis.text import host_of, normalise_name, slug
-from scanner.core.errors import ConfigError, InputError
+from scanner.core.errors import ConfigError
 from scanner.core.models import CatalogEntry
 
 if TYPE_CHECKING:
     from scanner.core.config import CatalogSettings
-
-DATA_DIR = Path(__file__).parents[1] / "data"
-CATALOG_FILE = DATA_DIR / "catalog.csv"
-GOOGLE_FIRST_PARTY_FILE = DATA_DIR / "google_first_party.csv"
-OKTA_FIRST_PARTY_FILE = DATA_DIR / "okta_first_party.csv"
-MICROSOFT_APPS_FILE = DATA_DIR / "microsoft" / "MicrosoftApps.csv"
 
 MICROSOFT_TENANT_IDS: frozenset[str] = frozenset(
     {
@@ -55,17 +62,6 @@ MICROSOFT_TENANT_IDS: frozenset[str] = frozenset(
         "72f988bf-86f1-41af-91ab-2d7cd011db47",
     }
 )
-COLUMNS = ("name", "vendor", "category", "domains", "aliases", "client_ids", "source")
-
-FIRST_PARTY_VENDORS: dict[str, tuple[str, str]] = {
-    "google": ("Google", "google.com"),
-    "okta": ("Okta", "okta.com"),
-}
-"""Provider (the source whose connector reports its apps) -> vendor name and domain of its own
-apps. A provider's first-party list is keyed by the source name, so only that source's apps are
-recognised by it (the connector declares ``first_party_ids`` / ``first_party_by_name``)."""
-PROVIDER_FIRST_PARTY_FILES: dict[str, Path] = {"okta": OKTA_FIRST_PARTY_FILE}
-"""Shipped first-party lists identified by the provider's own app id, per provider."""
 
 MARKETING_CATEGORIES: frozenset[str] = frozenset(
     {
@@ -141,48 +137,6 @@ CATEGORIES: frozenset[str] = MARKETING_CATEGORIES | OTHER_CATEGORIES
 
 INTERNAL_CATEGORY = "internal"
 """A configured entry with this category is one of the company's own apps."""
-
-_CATEGORY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-@dataclass(frozen=True, slots=True)
-class GoogleFirstParty:
-    """One of Google's own OAuth clients (Chrome, Android, iOS Account Manager...)."""
-
-    name: str
-    client_ids: tuple[str, ...]
-    source: str
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderApp:
-    """One of an identity provider's own apps, as its first-party list names it."""
-
-    provider: str
-    """The source that reports it and whose list holds it: ``okta``, ``google``."""
-    name: str
-    vendor: str
-    domain: str
-    app_id: str | None = None
-    """The provider's global id of the app (Okta's app ``name``: ``saasure``); None when the app
-    is known by name only (Google's token list)."""
-    source: str = ""
-
-    @property
-    def key(self) -> str:
-        """``okta:saasure``, ``google:google-chrome``: stable across tenants and renames."""
-        return f"{self.provider}:{slug(self.app_id or self.name)}"
-
-    @property
-    def category(self) -> str:
-        return f"{self.provider}_first_party"
-
-
-def split_multi(value: str | None) -> tuple[str, ...]:
-    """``"a; b;;c"`` -> ``("a", "b", "c")``."""
-    if not value:
-        return ()
-    return tuple(part.strip() for part in value.split(";") if part.strip())
 
 
 class Catalog:
@@ -394,149 +348,6 @@ class Catalog:
         }
 
 
-# -- file readers ----------------------------------------------------------------------------
-
-
-def read_catalog_file(path: Path) -> list[CatalogEntry]:
-    """Entries of a catalog CSV or TOML file; InputError names ``file:line`` on a bad row."""
-    if path.suffix.lower() == ".toml":
-        return list(_read_toml(path))
-    return list(_read_csv(path))
-
-
-def _open_rows(path: Path) -> Iterator[tuple[int, dict[str, str | None]]]:
-    try:
-        handle = path.open(encoding="utf-8-sig", newline="")
-    except FileNotFoundError:
-        raise InputError(f"{path}: catalog file not found (catalog.file)") from None
-    except OSError as err:
-        raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
-    with handle:
-        reader = csv.DictReader(handle)
-        try:
-            for row in reader:
-                yield reader.line_num, row
-        except (csv.Error, UnicodeDecodeError) as err:
-            raise InputError(f"{path}:{reader.line_num}: not valid CSV: {err}") from None
-
-
-def _read_csv(path: Path) -> Iterator[CatalogEntry]:
-    for line, row in _open_rows(path):
-        if None in row:
-            raise InputError(
-                f"{path}:{line}: more fields than the header has; quote values with commas"
-            )
-        missing = [c for c in ("name", "category") if c not in row]
-        if missing:
-            raise InputError(
-                f"{path}:1: missing column {missing[0]!r} (columns: {', '.join(COLUMNS)})"
-            )
-        yield _entry(path, line, row)
-
-
-def _entry(path: Path, line: int, row: Mapping[str, Any]) -> CatalogEntry:
-    where = f"{path}:{line}"
-
-    def text(key: str) -> str:
-        value = row.get(key)
-        if value is None:
-            return ""
-        if not isinstance(value, str):
-            raise InputError(f"{where}: {key} must be text, got {type(value).__name__}")
-        return value.strip()
-
-    def multi(key: str) -> tuple[str, ...]:
-        value = row.get(key)
-        if isinstance(value, list):
-            if not all(isinstance(v, str) for v in value):
-                raise InputError(f"{where}: {key} must be a list of text")
-            return tuple(v.strip() for v in value if v.strip())
-        return split_multi(text(key))
-
-    name = text("name")
-    if not name or not normalise_name(name):
-        raise InputError(f"{where}: name is empty")
-    category = text("category")
-    if not _CATEGORY_RE.match(category):
-        raise InputError(
-            f"{where}: category {category!r} for {name!r} must be lower_snake_case, "
-            f"e.g. email_marketing"
-        )
-    domains = tuple(d.lower().removeprefix("www.") for d in multi("domains"))
-    for domain in domains:
-        if "." not in domain or "/" in domain or " " in domain:
-            raise InputError(f"{where}: {domain!r} is not a domain (write e.g. hubspot.com)")
-    return CatalogEntry(
-        name=name,
-        vendor=text("vendor") or name,
-        category=category,
-        domains=domains,
-        aliases=multi("aliases"),
-        client_ids=multi("client_ids"),
-        source=text("source") or f"{path.name}:{line}",
-    )
-
-
-def _read_toml(path: Path) -> Iterator[CatalogEntry]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: catalog file not found (catalog.file)") from None
-    except OSError as err:
-        raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise InputError(f"{path}: not valid TOML: {err}") from None
-    apps = data.get("app", [])
-    if not isinstance(apps, list):
-        raise InputError(f"{path}: expected [[app]] tables")
-    starts = [n for n, ln in enumerate(text.splitlines(), 1) if ln.strip() == "[[app]]"]
-    for index, table in enumerate(apps):
-        line = starts[index] if index < len(starts) else 0
-        unknown = sorted(set(table) - set(COLUMNS))
-        if unknown:
-            raise InputError(
-                f"{path}:{line}: unknown key {unknown[0]!r} (known: {', '.join(COLUMNS)})"
-            )
-        yield _entry(path, line, table)
-
-
-def read_google_first_party(path: Path) -> list[GoogleFirstParty]:
-    return [
-        GoogleFirstParty(
-            name=(row.get("name") or "").strip(),
-            client_ids=split_multi(row.get("client_ids")),
-            source=(row.get("source") or "").strip(),
-        )
-        for _, row in _open_rows(path)
-    ]
-
-
-def read_provider_apps(path: Path, provider: str) -> list[ProviderApp]:
-    """A provider's first-party list (``app_name,label,source``); InputError names a bad row."""
-    vendor, domain = FIRST_PARTY_VENDORS[provider]
-    apps: list[ProviderApp] = []
-    for line, row in _open_rows(path):
-        app_id = (row.get("app_name") or "").strip()
-        label = (row.get("label") or "").strip()
-        if not app_id or not label:
-            raise InputError(f"{path}:{line}: app_name and label are both needed")
-        source = (row.get("source") or "").strip() or f"{path.name}:{line}"
-        apps.append(ProviderApp(provider, label, vendor, domain, app_id=app_id, source=source))
-    return apps
-
-
-def read_microsoft_apps(path: Path) -> dict[str, str]:
-    """AppId -> display name of Microsoft's first-party applications."""
-    apps: dict[str, str] = {}
-    for _, row in _open_rows(path):
-        app_id = (row.get("AppId") or "").strip().lower()
-        if app_id:
-            apps.setdefault(app_id, (row.get("AppDisplayName") or "").strip() or app_id)
-    return apps
-
-
 # -- config overrides --------------------------------------------------------------------------
 
 
@@ -589,7 +400,7 @@ def _apply_categories(entries: dict[str, CatalogEntry], categories: Mapping[str,
                 f"catalog.categories.{name!r}: no catalog app named {name!r}"
                 f"{_did_you_mean(entries, name)}"
             )
-        if not _CATEGORY_RE.match(category):
+        if not CATEGORY_RE.match(category):
             raise ConfigError(
                 f"catalog.categories.{name!r}: {category!r} must be lower_snake_case "
                 f"(known: {', '.join(sorted(CATEGORIES))})"

@@ -4,13 +4,16 @@
       │  └──accept (who, why, until)──> accepted ──until passes──> open ("expired")
       └── condition gone in a scan ──> resolved ──condition returns──> open ("reopened")
 
-A finding of an app whose source failed or was partial in this scan is never resolved by it:
-missing data is not good news. The rows live in ``scanner.store.findings``.
+A finding whose condition this scan could not evaluate is never resolved by it: missing data
+is not good news. That is every finding of an app whose source failed, and, where a source was
+partial, the findings whose kind needs a stream it could not read (a dormant finding when
+sign-ins were not collected, see ``completeness``). Such a finding stays as it was. The rows
+live in ``scanner.store.findings``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -37,9 +40,14 @@ def apply(
     findings: Sequence[Finding],
     now: datetime,
     protected_apps: Iterable[str] = (),
+    unchecked: Callable[[str, str], bool] | None = None,
 ) -> list[LifecycleChange]:
-    """Merge this scan's findings into the lifecycle; return what changed."""
+    """Merge this scan's findings into the lifecycle; return what changed.
+
+    ``protected_apps``: apps none of whose findings this scan may resolve; ``unchecked(app_key,
+    kind)``: whether this scan could not evaluate that finding's condition (it is kept)."""
     protected = set(protected_apps)
+    kept = unchecked or (lambda _key, _kind: False)
     existing = {r["id"]: r for r in stored.finding_rows(store)}
     changes: list[LifecycleChange] = []
     seen: list[SeenFinding] = []
@@ -52,7 +60,10 @@ def apply(
     resolved = [
         fid
         for fid, row in existing.items()
-        if fid not in current_ids and row["status"] in ACTIVE and row["app_key"] not in protected
+        if fid not in current_ids
+        and row["status"] in ACTIVE
+        and row["app_key"] not in protected
+        and not kept(row["app_key"], row["kind"])
     ]
     stored.record_scan_findings(store, scan_id, now, seen, resolved)
     changes.extend(LifecycleChange(fid, "resolved") for fid in resolved)

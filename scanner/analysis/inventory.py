@@ -14,15 +14,17 @@ the ``apps`` table (first seen / last seen per canonical app) is updated to matc
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import TypeAlias
 
 from scanner.analysis.catalog import Catalog
 from scanner.analysis.classify import classify_marketing
 from scanner.analysis.resolve import Resolver
-from scanner.analysis.risk import RiskInput, ScopeTable, assess
+from scanner.analysis.risk import RiskAssessment, RiskInput, ScopeTable, assess
 from scanner.core.config import OrganisationSettings
-from scanner.core.models import App, InventoryApp, RawApp
+from scanner.core.models import FROM_EVENTS, App, InventoryApp, RawApp
 from scanner.store import inventory as stored
 from scanner.store.database import Store
 
@@ -59,6 +61,43 @@ class _Acc:
     failed_sign_ins: int = 0
 
 
+@dataclass
+class _Apps:
+    """The canonical apps being gathered, and the one each (source, client id) resolved to."""
+
+    resolver: Resolver
+    accs: dict[str, _Acc] = field(default_factory=dict)
+    """Canonical app key -> what is gathered for it."""
+    by_raw: dict[tuple[str, str], _Acc] = field(default_factory=dict)
+    raw_keys: list[stored.RawAppKey] = field(default_factory=list)
+
+    def add(self, raw: RawApp, first_seen: datetime | None, last_seen: datetime | None) -> _Acc:
+        """Resolve ``raw`` and fold its listing facts into its canonical app."""
+        app = self.resolver.resolve(raw)
+        acc = self.accs.get(app.key)
+        if acc is None:
+            acc = self.accs[app.key] = _Acc(app)
+        elif len(app.evidence) and app.evidence[0] not in acc.app.evidence:
+            acc.app = _merge_evidence(acc.app, app)
+        acc.sources.add(raw.source)
+        acc.client_ids.add(raw.client_id)
+        acc.names.add(raw.name)
+        acc.kinds.add(raw.kind)
+        if raw.publisher and not acc.publisher:
+            acc.publisher = raw.publisher
+        acc.publisher_verified = acc.publisher_verified or raw.publisher_verified
+        acc.first_seen = _min(acc.first_seen, first_seen)
+        acc.last_seen = _max(acc.last_seen, last_seen)
+        acc.created = _min(acc.created, raw.created)
+        self.by_raw[(raw.source, raw.client_id)] = acc
+        self.raw_keys.append(stored.RawAppKey(app.key, raw.source, raw.client_id))
+        return acc
+
+
+_People: TypeAlias = dict[str, tuple[str | None, tuple[str, ...]]]
+"""Person key -> (department, groups)."""
+
+
 def build(
     store: Store,
     catalog: Catalog,
@@ -75,48 +114,50 @@ def build(
     resolver = Resolver(
         catalog, org.own_domains, org.own_tenant_ids, first_party_by_name, first_party_ids
     )
-    by_raw: dict[tuple[str, str], _Acc] = {}
-    accs: dict[str, _Acc] = {}
-    raw_keys: list[stored.RawAppKey] = []
-
-    def add(raw: RawApp, first_seen: datetime | None, last_seen: datetime | None) -> _Acc:
-        app = resolver.resolve(raw)
-        acc = accs.get(app.key)
-        if acc is None:
-            acc = accs[app.key] = _Acc(app)
-        elif len(app.evidence) and app.evidence[0] not in acc.app.evidence:
-            acc.app = _merge_evidence(acc.app, app)
-        acc.sources.add(raw.source)
-        acc.client_ids.add(raw.client_id)
-        acc.names.add(raw.name)
-        acc.kinds.add(raw.kind)
-        if raw.publisher and not acc.publisher:
-            acc.publisher = raw.publisher
-        acc.publisher_verified = acc.publisher_verified or raw.publisher_verified
-        acc.first_seen = _min(acc.first_seen, first_seen)
-        acc.last_seen = _max(acc.last_seen, last_seen)
-        acc.created = _min(acc.created, raw.created)
-        by_raw[(raw.source, raw.client_id)] = acc
-        raw_keys.append(stored.RawAppKey(app.key, raw.source, raw.client_id))
-        return acc
-
-    for seen in stored.current_raw_apps(store):
-        acc = add(seen.app, seen.first_seen, seen.last_seen)
-        if seen.app.kind not in _FILE_KINDS:  # a file row is counted as its spend or usage
-            acc.evidence[(seen.app.source, "listing")] += 1
-    for unlisted in stored.unlisted_apps(store):
-        add(_unlisted_raw(unlisted), unlisted.first_seen, unlisted.last_seen)
-    _gather_events(store, by_raw)
+    apps = _Apps(resolver)
+    _resolve_listed(store, apps)
+    _add_unlisted(store, apps)
+    _gather_events(store, apps.by_raw)
 
     people = _people(store)
-    _gather_grants(store, by_raw, people)
-    _gather_usage(store, by_raw, now)
-    _gather_spend(store, by_raw)
+    _gather_grants(store, apps.by_raw, people)
+    _gather_usage(store, apps.by_raw, now)
+    _gather_spend(store, apps.by_raw)
 
+    result = _classify_and_score(apps.accs.values(), catalog, scopes, org, now, people)
+    result.sort(key=lambda a: (-a.risk_score, a.name.casefold()))
+    stored.save_apps(store, result, apps.raw_keys, now)
+    return result
+
+
+def _resolve_listed(store: Store, apps: _Apps) -> None:
+    """Every current listing, resolved to its canonical app."""
+    for seen in stored.current_raw_apps(store):
+        acc = apps.add(seen.app, seen.first_seen, seen.last_seen)
+        # A file row counts as its spend or usage; an app made from events, as those events.
+        if seen.app.kind not in _FILE_KINDS and FROM_EVENTS not in seen.app.tags:
+            acc.evidence[(seen.app.source, "listing")] += 1
+
+
+def _add_unlisted(store: Store, apps: _Apps) -> None:
+    """Apps with evidence (events, grants, spend) that no current listing names."""
+    for unlisted in stored.unlisted_apps(store):
+        apps.add(_unlisted_raw(unlisted), unlisted.first_seen, unlisted.last_seen)
+
+
+def _classify_and_score(
+    accs: Iterable[_Acc],
+    catalog: Catalog,
+    scopes: ScopeTable,
+    org: OrganisationSettings,
+    now: datetime,
+    people: _People,
+) -> list[InventoryApp]:
+    """One ``InventoryApp`` per gathered app: departments, marketing or not, risk."""
     marketing_departments = {d.casefold() for d in org.marketing_departments}
     marketing_groups = {g.casefold() for g in org.marketing_groups}
     result: list[InventoryApp] = []
-    for acc in accs.values():
+    for acc in accs:
         departments: Counter[str] = Counter()
         marketing_users = 0
         for person in acc.users:
@@ -148,49 +189,58 @@ def build(
             ),
             scopes,
         )
-        first_seen = acc.first_seen or now
         result.append(
-            InventoryApp(
-                app=acc.app,
-                sources=tuple(sorted(acc.sources)),
-                client_ids=tuple(sorted(acc.client_ids)),
-                raw_names=tuple(sorted(acc.names)),
-                users=tuple(sorted(acc.users)),
-                departments=tuple(sorted(departments.items(), key=lambda d: (-d[1], d[0]))),
-                marketing_users=marketing_users,
-                scopes=tuple(sorted(acc.scopes)),
-                admin_consent=acc.admin_consent,
-                app_only=acc.app_only,
-                publisher=acc.publisher,
-                publisher_verified=acc.publisher_verified,
-                first_seen=first_seen,
-                last_seen=acc.last_seen or now,
-                last_sign_in=acc.last_sign_in,
-                sign_ins_30d=acc.sign_ins_30d,
-                spend=round(acc.spend, 2),
-                spend_currency=acc.currency,
-                is_marketing=is_marketing,
-                marketing_reason=reason,
-                risk_score=risk.score,
-                risk_level=risk.level,
-                risk_reasons=risk.reasons,
-                first_user=acc.first_grant[1] if acc.first_grant else None,
-                top_user=acc.usage.most_common(1)[0][0] if acc.usage else None,
-                kinds=tuple(sorted(acc.kinds)),
-                scope_grants=tuple(
-                    (scope, consent, count)
-                    for (scope, consent), count in sorted(acc.scope_grants.items())
-                ),
-                evidence=tuple(
-                    (source, kind, count) for (source, kind), count in sorted(acc.evidence.items())
-                ),
-                access=access_of({kind for _source, kind in acc.evidence}),
-                failed_sign_ins=acc.failed_sign_ins,
-            )
+            _inventory_app(acc, departments, marketing_users, (is_marketing, reason), risk, now)
         )
-    result.sort(key=lambda a: (-a.risk_score, a.name.casefold()))
-    stored.save_apps(store, result, raw_keys, now)
     return result
+
+
+def _inventory_app(
+    acc: _Acc,
+    departments: Counter[str],
+    marketing_users: int,
+    marketing: tuple[bool, str],
+    risk: RiskAssessment,
+    now: datetime,
+) -> InventoryApp:
+    """The record of one app, from what was gathered for it and how it was judged."""
+    is_marketing, reason = marketing
+    return InventoryApp(
+        app=acc.app,
+        sources=tuple(sorted(acc.sources)),
+        client_ids=tuple(sorted(acc.client_ids)),
+        raw_names=tuple(sorted(acc.names)),
+        users=tuple(sorted(acc.users)),
+        departments=tuple(sorted(departments.items(), key=lambda d: (-d[1], d[0]))),
+        marketing_users=marketing_users,
+        scopes=tuple(sorted(acc.scopes)),
+        admin_consent=acc.admin_consent,
+        app_only=acc.app_only,
+        publisher=acc.publisher,
+        publisher_verified=acc.publisher_verified,
+        first_seen=acc.first_seen or now,
+        last_seen=acc.last_seen or now,
+        last_sign_in=acc.last_sign_in,
+        sign_ins_30d=acc.sign_ins_30d,
+        spend=round(acc.spend, 2),
+        spend_currency=acc.currency,
+        is_marketing=is_marketing,
+        marketing_reason=reason,
+        risk_score=risk.score,
+        risk_level=risk.level,
+        risk_reasons=risk.reasons,
+        first_user=acc.first_grant[1] if acc.first_grant else None,
+        top_user=acc.usage.most_common(1)[0][0] if acc.usage else None,
+        kinds=tuple(sorted(acc.kinds)),
+        scope_grants=tuple(
+            (scope, consent, count) for (scope, consent), count in sorted(acc.scope_grants.items())
+        ),
+        evidence=tuple(
+            (source, kind, count) for (source, kind), count in sorted(acc.evidence.items())
+        ),
+        access=access_of({kind for _source, kind in acc.evidence}),
+        failed_sign_ins=acc.failed_sign_ins,
+    )
 
 
 _FILE_KINDS = frozenset({"expense", "usage"})
@@ -239,9 +289,9 @@ def _gather_events(store: Store, by_raw: dict[tuple[str, str], _Acc]) -> None:
             acc.last_sign_in = _max(acc.last_sign_in, e.last_at)
 
 
-def _people(store: Store) -> dict[str, tuple[str | None, tuple[str, ...]]]:
+def _people(store: Store) -> _People:
     """Person key -> (department, groups), across sources (first source with a value wins)."""
-    people: dict[str, tuple[str | None, tuple[str, ...]]] = {}
+    people: _People = {}
     for r in stored.current_users(store):
         groups = r.groups
         for key in (r.email, f"{r.source}:{r.id}"):
@@ -256,7 +306,7 @@ def _people(store: Store) -> dict[str, tuple[str | None, tuple[str, ...]]]:
 def _gather_grants(
     store: Store,
     by_raw: dict[tuple[str, str], _Acc],
-    people: dict[str, tuple[str | None, tuple[str, ...]]],
+    people: _People,
 ) -> None:
     emails = stored.user_emails(store)
     for g in stored.current_grants(store):

@@ -88,6 +88,9 @@ class Context:
     severity: Mapping[str, str] = field(default_factory=dict)
     publisher_sources: frozenset[str] = frozenset()
     """Sources that report whether an app's publisher is verified (a connector capability)."""
+    sign_ins_missing: frozenset[str] = frozenset()
+    """Sources whose sign-ins this scan could not read (``completeness.Ledger.sign_in_gaps``):
+    an app they see is not judged dormant from the sign-ins that happen to be stored."""
 
     def level(self, row: str) -> Severity:
         value = self.severity.get(row) or SEVERITY[row]
@@ -325,6 +328,11 @@ def _unverified_publisher(s: _Subject) -> Iterator[Finding]:
 
 def _dormant(s: _Subject) -> Iterator[Finding]:
     dormant = _dormant_since(s.app, s.ctx)
+    if dormant is not None and s.ctx.sign_ins_missing.intersection(s.app.sources):
+        # Sign-ins not collected: the newest one may be among those not read, so the
+        # condition cannot be evaluated. An existing finding is kept as it was (the pipeline
+        # protects it); none is opened on stored data alone.
+        return
     if dormant is not None:
         yield s.finding(
             "dormant",

@@ -1,10 +1,12 @@
 """Run a scan: every enabled connector into the store, then resolve, reconcile and snapshot.
 
-Each source ends ``ok``, ``partial`` (it yielded Skipped) or ``failed`` (its error is kept in
-the scan's source status); a failed source never makes its apps look gone and never resolves
-their findings. The scan run is ``finished`` only after every source ended and the inventory
-was rebuilt; reports read finished runs only. A scan stopped by an expected error (the store
-full, read-only or locked) ends ``failed`` with that error. A lock keeps two scans off one store.
+Each source ends ``ok``, ``partial`` (it yielded Skipped: a stream it could not read, for a
+missing permission or licence) or ``failed`` (its error is kept in the scan's source status); a
+failed source never makes its apps look gone and never resolves their findings, and a stream
+not collected never resolves a finding that needs it (``scanner.analysis.completeness``). The
+scan run is ``finished`` only after every source ended and the inventory was rebuilt; reports
+read finished runs only. A scan stopped by an expected error (the store full, read-only or
+locked) ends ``failed`` with that error. A lock keeps two scans off one store.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ import requests
 
 import connectors
 from connectors.base import ConnectorContext
+from scanner.analysis import completeness, inventory, sanctions
 from scanner.analysis import findings as lifecycle
-from scanner.analysis import inventory, sanctions
 from scanner.analysis.catalog import Catalog
 from scanner.analysis.reconcile import Context, check_severity_overrides, reconcile
 from scanner.analysis.risk import ScopeTable
@@ -237,6 +239,7 @@ def analyse(
     )
     policy = sanctions.merge(entries, sanctions.recorded(store, catalog))
     new_keys = _new_app_keys(store, scan_id, apps, now, timedelta(days=config.policy.new_app_days))
+    ledger = completeness.Ledger.of(statuses, record_sources)
     ctx = Context(
         now=now,
         scopes=scopes,
@@ -245,14 +248,18 @@ def analyse(
         confirmed_owners=store.confirmed_owners(now, config.policy.review_period_days),
         severity=config.policy.severity,
         publisher_sources=connectors.with_capability("publisher_verification", config.sources),
+        sign_ins_missing=ledger.sign_in_gaps(),
     )
     found = reconcile(apps, policy, ctx)
-    troubled = {s.source for s in statuses if s.status in ("failed", "partial")}
-    troubled_sources = set(troubled)
-    for name in troubled:
-        troubled_sources |= record_sources.get(name, set())
-    protected = {a.key for a in apps if troubled_sources & set(a.sources)}
-    changes = lifecycle.apply(store, scan_id, found, now, protected)
+    # A finding this scan could not evaluate (its source failed, or a stream its kind needs
+    # was not collected) is kept as it was, never resolved by absence.
+    sources_of = {a.key: a.sources for a in apps}
+
+    def unchecked(app_key: str, kind: str) -> bool:
+        sources = sources_of.get(app_key)
+        return sources is not None and ledger.not_rechecked(kind, sources) is not None
+
+    changes = lifecycle.apply(store, scan_id, found, now, unchecked=unchecked)
     _snapshot(store, scan_id, apps, policy)
     return ScanResult(scan_id, list(statuses), apps, found, changes, sorted(new_keys))
 

@@ -26,6 +26,10 @@ for everyone (Entra ``AllPrincipals``); ``application``: app-only permission (En
 Severity = Literal["critical", "high", "medium", "low", "info"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
 
+FROM_EVENTS = "from_events"
+"""``RawApp.tags`` value: the connector made this app from sign-in events, not from a listing
+(Google's SAML apps are known only from the SAML audit log), so it is not listing evidence."""
+
 Capability = Literal["publisher_verification", "first_party_by_name", "first_party_ids"]
 """What a connector can tell the analysis about the apps it reports (``ConnectorSpec``):
 ``publisher_verification``: whether each app's publisher is verified (Entra's
@@ -96,7 +100,8 @@ class RawApp:
     """The source-internal object id (Entra service principal id), if different from client_id."""
     tags: tuple[str, ...] = ()
     """Labels the source gives the app; a source with the ``first_party_ids`` capability puts the
-    provider's global app id here as ``<source>:<id>`` (``okta:saasure``)."""
+    provider's global app id here as ``<source>:<id>`` (``okta:saasure``). ``FROM_EVENTS``
+    marks an app the connector only knows from sign-in events (no listing names it)."""
 
 
 @dataclass(frozen=True, slots=True)

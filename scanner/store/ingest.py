@@ -1,0 +1,473 @@
+"""The record-ingest path of ``Store``: batches, upserts, sign-in de-duplication and daily
+aggregates, checkpoints, removals and complete listings.
+
+``ingest()`` streams a connector's records in batches and commits at each ``Checkpoint`` (the
+cursor is saved in the same transaction as the page before it), so an interrupted scan resumes
+at the last committed page and, because every write is an upsert on a natural key and sign-ins
+are de-duplicated by event id, counts nothing twice.
+
+An item of a current-state table is gone only when a *complete* listing of its stream did not
+contain it (``_mark_unseen_gone``, when its source ends), or the source said it was removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlite_utils
+
+from scanner.core.errors import StoreError
+from scanner.core.models import (
+    STREAMS,
+    Checkpoint,
+    Grant,
+    RawApp,
+    Removed,
+    SignIn,
+    Skipped,
+    SourceRecord,
+    SourceWarning,
+    Spend,
+    User,
+)
+from scanner.store.migrations import signin_key
+from scanner.store.values import dumps, iso
+
+# The Store's logger: these lines are the store's, whichever of its modules writes them.
+log = logging.getLogger("scanner.store.database")
+
+BATCH = 5000
+"""Records waiting before a page boundary is used as a commit point."""
+MAX_KEPT_WARNINGS = 200
+
+
+@dataclass
+class IngestStats:
+    """What one source's records amounted to in one scan."""
+
+    records: int = 0
+    skipped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    warning_count: int = 0
+    complete_streams: set[tuple[str, str]] = field(default_factory=set)
+    """(record source, stream) pairs listed in full this scan."""
+    record_sources: set[str] = field(default_factory=set)
+    """The ``source`` names the records carried (a file import may name its own)."""
+
+    def status(self) -> str:
+        return "partial" if self.skipped else "ok"
+
+
+_STREAM_TABLE = {"users": "users", "apps": "raw_apps", "grants": "grants"}
+
+
+class RecordIngest:
+    """The record-ingest half of ``Store``, its subclass, which provides ``db`` and ``clock``."""
+
+    db: sqlite_utils.Database
+    clock: Callable[[], datetime]
+
+    def ingest(
+        self,
+        scan_id: int,
+        source: str,
+        records: Iterable[SourceRecord],
+        stats: IngestStats | None = None,
+        on_commit: Callable[[IngestStats], None] | None = None,
+    ) -> IngestStats:
+        """Stream ``records`` into the store, committing at Checkpoints.
+
+        A Checkpoint that carries a cursor or ends a complete listing is committed together
+        with the records before it, at once. A plain page boundary is a commit point that is
+        used once ``BATCH`` records are waiting, so a large tenant does not pay a commit per
+        page. Exceptions from the generator propagate after what was already committed stays.
+        Records buffered since the last commit are written before the exception propagates:
+        they are upserts, so keeping them is safe and loses nothing. A write the store refused
+        (a ``StoreError``: disk full, read-only, locked) is not tried again.
+        """
+        stats = stats if stats is not None else IngestStats()
+        batch = _Batch()
+        try:
+            for record in records:
+                if isinstance(record, Checkpoint):
+                    if record.complete and record.stream in STREAMS:
+                        stats.complete_streams.add((record.source, record.stream))
+                    if record.cursor is None and not record.complete and batch.size < BATCH:
+                        continue
+                    self._commit(scan_id, batch, record)
+                    if on_commit is not None:
+                        on_commit(stats)
+                    batch = _Batch()
+                    continue
+                if isinstance(record, Skipped):
+                    text = f"{record.stream}: {record.reason}"
+                    if text not in stats.skipped:
+                        stats.skipped.append(text)
+                    continue
+                if isinstance(record, SourceWarning):
+                    stats.warning_count += 1
+                    if len(stats.warnings) < MAX_KEPT_WARNINGS:
+                        stats.warnings.append(f"{record.stream}: {record.message}")
+                    continue
+                if batch.size and isinstance(record, Removed) != bool(batch.removed):
+                    # Removals and upserts are written in the order they came, so "remove all
+                    # of app X, then here are X's grants" and "granted, then revoked" both hold.
+                    self._commit(scan_id, batch, None)
+                    batch = _Batch()
+                batch.add(record)
+                stats.records += 1
+                stats.record_sources.add(record.source)
+                if batch.size >= 2 * BATCH:
+                    self._commit(scan_id, batch, None)
+                    batch = _Batch()
+        except StoreError:
+            raise  # the store refused a write: writing the rest would fail the same way
+        except BaseException:
+            if batch.size:
+                self._commit(scan_id, batch, None)
+            raise
+        if batch.size:
+            self._commit(scan_id, batch, None)
+        return stats
+
+    def _commit(self, scan_id: int, batch: _Batch, checkpoint: Checkpoint | None) -> None:
+        now = iso(self.clock())
+        with self.db.atomic():
+            self._write_users(scan_id, now, batch.users)
+            self._write_apps(scan_id, now, batch.apps)
+            self._write_grants(scan_id, now, batch.grants)
+            self._write_signins(scan_id, batch.signins)
+            self._write_spend(scan_id, batch.spend)
+            self._write_removed(scan_id, batch.removed)
+            if checkpoint is not None and checkpoint.cursor is not None:
+                self.db.execute(
+                    "INSERT INTO checkpoints (source, stream, cursor, scan_id, updated) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, stream) DO UPDATE SET "
+                    "cursor=excluded.cursor, scan_id=excluded.scan_id, updated=excluded.updated",
+                    [checkpoint.source, checkpoint.stream, checkpoint.cursor, scan_id, now],
+                )
+
+    _SEEN_UPDATE = "last_seen=excluded.last_seen, last_scan=excluded.last_scan, gone_scan=NULL"
+
+    def _write_users(self, scan_id: int, now: str | None, users: list[User]) -> None:
+        if not users:
+            return
+        self.db.conn.executemany(
+            "INSERT INTO users (source, id, email, display_name, department, job_title, groups, "
+            "enabled, is_guest, is_admin, first_seen, last_seen, first_scan, last_scan) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (source, id) DO UPDATE SET "
+            "email=excluded.email, display_name=excluded.display_name, "
+            "department=excluded.department, job_title=excluded.job_title, "
+            "groups=excluded.groups, enabled=excluded.enabled, is_guest=excluded.is_guest, "
+            f"is_admin=excluded.is_admin, {self._SEEN_UPDATE}",
+            [
+                (
+                    u.source,
+                    u.id,
+                    u.email.lower() if u.email else None,
+                    u.display_name,
+                    u.department,
+                    u.job_title,
+                    dumps(list(u.groups)),
+                    int(u.enabled),
+                    int(u.is_guest),
+                    int(u.is_admin),
+                    now,
+                    now,
+                    scan_id,
+                    scan_id,
+                )
+                for u in users
+            ],
+        )
+
+    def _write_apps(self, scan_id: int, now: str | None, apps: list[RawApp]) -> None:
+        if not apps:
+            return
+        self.db.conn.executemany(
+            "INSERT INTO raw_apps (source, client_id, name, kind, publisher, publisher_verified, "
+            "publisher_tenant, homepage, reply_urls, domains, enabled, created, object_id, tags, "
+            "first_seen, last_seen, first_scan, last_scan) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT (source, client_id) DO UPDATE SET name=excluded.name, "
+            "kind=excluded.kind, publisher=excluded.publisher, "
+            "publisher_verified=excluded.publisher_verified, "
+            "publisher_tenant=excluded.publisher_tenant, homepage=excluded.homepage, "
+            "reply_urls=excluded.reply_urls, domains=excluded.domains, enabled=excluded.enabled, "
+            "created=coalesce(excluded.created, raw_apps.created), "
+            "object_id=excluded.object_id, tags=excluded.tags, "
+            f"{self._SEEN_UPDATE}",
+            [
+                (
+                    a.source,
+                    a.client_id,
+                    a.name,
+                    a.kind,
+                    a.publisher,
+                    int(a.publisher_verified),
+                    a.publisher_tenant,
+                    a.homepage,
+                    dumps(list(a.reply_urls)),
+                    dumps(list(a.domains)),
+                    int(a.enabled),
+                    iso(a.created),
+                    a.object_id,
+                    dumps(list(a.tags)),
+                    now,
+                    now,
+                    scan_id,
+                    scan_id,
+                )
+                for a in apps
+            ],
+        )
+
+    def _write_grants(self, scan_id: int, now: str | None, grants: list[Grant]) -> None:
+        if not grants:
+            return
+        self.db.conn.executemany(
+            "INSERT INTO grants (source, client_id, user_key, consent_type, resource, scopes, "
+            "user_id, user_email, granted_at, first_seen, last_seen, first_scan, last_scan) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT (source, client_id, user_key, consent_type, resource) DO UPDATE SET "
+            "scopes=excluded.scopes, user_email=coalesce(excluded.user_email, grants.user_email), "
+            "granted_at=coalesce(grants.granted_at, excluded.granted_at), "
+            f"{self._SEEN_UPDATE}",
+            [
+                (
+                    g.source,
+                    g.client_id,
+                    g.user_id or "*",
+                    g.consent_type,
+                    g.resource or "",
+                    dumps(sorted(set(g.scopes))),
+                    g.user_id,
+                    g.user_email.lower() if g.user_email else None,
+                    iso(g.granted_at),
+                    now,
+                    now,
+                    scan_id,
+                    scan_id,
+                )
+                for g in grants
+            ],
+        )
+
+    def _write_signins(self, scan_id: int, signins: list[SignIn]) -> None:
+        if not signins:
+            return
+        conn = self.db.conn
+        floors: dict[str, str] = dict(conn.execute("SELECT source, day FROM signin_floors"))
+        rows: dict[int, tuple[SignIn, str]] = {}
+        below_floor = 0
+        for s in signins:
+            at = iso(s.at) or ""
+            floor = floors.get(s.source)
+            if floor is not None and at[:10] < floor:
+                # Its key may have been pruned: it cannot be told from one already counted.
+                below_floor += 1
+                continue
+            rows.setdefault(signin_key(s.source, s.event_id), (s, at))
+        if below_floor:
+            log.info(
+                "not counted: %d sign-ins dated before the de-duplication floor of their "
+                "source (older than [store] signin_retention_days when last pruned)",
+                below_floor,
+            )
+        conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS incoming_keys (key INTEGER PRIMARY KEY, day TEXT)"
+        )
+        conn.execute("DELETE FROM incoming_keys")
+        conn.executemany(
+            "INSERT INTO incoming_keys VALUES (?, ?)", [(k, at[:10]) for k, (_, at) in rows.items()]
+        )
+        # Only keys never stored before come back from RETURNING (OR IGNORE skips the rest),
+        # so a re-read overlap window or a repeated page cannot inflate usage.
+        new_keys = conn.execute(
+            "INSERT OR IGNORE INTO signin_keys (key, day) SELECT key, day FROM incoming_keys "
+            "WHERE true RETURNING key"
+        ).fetchall()
+        fresh = [rows[k] for (k,) in new_keys]
+        conn.executemany(
+            "INSERT INTO signins (source, event_id, client_id, at, user_id, user_email, app_name, "
+            "success, interactive, scan_id, kind) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    s.source,
+                    s.event_id,
+                    s.client_id,
+                    at,
+                    s.user_id,
+                    s.user_email.lower() if s.user_email else None,
+                    s.app_name,
+                    int(s.success),
+                    int(s.interactive),
+                    scan_id,
+                    s.kind,
+                )
+                for s, at in fresh
+            ],
+        )
+        _write_signin_aggregates(conn, fresh)
+
+    def _write_spend(self, scan_id: int, spend: list[Spend]) -> None:
+        if not spend:
+            return
+        self.db.conn.executemany(
+            "INSERT OR REPLACE INTO spend (source, line_id, client_id, amount, currency, on_day, "
+            "user_email, scan_id) VALUES (?,?,?,?,?,?,?,?)",
+            [
+                (
+                    s.source,
+                    s.line_id,
+                    s.client_id,
+                    s.amount,
+                    s.currency,
+                    s.on.isoformat(),
+                    s.user_email.lower() if s.user_email else None,
+                    scan_id,
+                )
+                for s in spend
+            ],
+        )
+
+    def _write_removed(self, scan_id: int, removed: list[Removed]) -> None:
+        for r in removed:
+            if r.kind == "app":
+                self.db.execute(
+                    "UPDATE raw_apps SET gone_scan=? WHERE source=? AND client_id=? "
+                    "AND gone_scan IS NULL",
+                    [scan_id, r.source, r.client_id],
+                )
+                self.db.execute(
+                    "UPDATE grants SET gone_scan=? WHERE source=? AND client_id=? "
+                    "AND gone_scan IS NULL",
+                    [scan_id, r.source, r.client_id],
+                )
+            elif r.kind == "grant":
+                sql = "UPDATE grants SET gone_scan=? WHERE source=? AND gone_scan IS NULL"
+                params: list[Any] = [scan_id, r.source]
+                if r.client_id is not None:
+                    sql += " AND client_id=?"
+                    params.append(r.client_id)
+                if r.user_id is not None:
+                    sql += " AND user_key=?"
+                    params.append(r.user_id)
+                self.db.execute(sql, params)
+            elif r.kind == "user":
+                self.db.execute(
+                    "UPDATE users SET gone_scan=? WHERE source=? AND id=? AND gone_scan IS NULL",
+                    [scan_id, r.source, r.user_id],
+                )
+
+    def _mark_unseen_gone(self, scan_id: int, streams: set[tuple[str, str]]) -> None:
+        for source, stream in sorted(streams):
+            table = _STREAM_TABLE.get(stream)
+            if table is None:
+                continue
+            self.db.execute(
+                f"UPDATE {table} SET gone_scan=? WHERE source=? AND gone_scan IS NULL "
+                "AND (last_scan IS NULL OR last_scan < ?)",
+                [scan_id, source, scan_id],
+            )
+
+
+def _write_signin_aggregates(conn: sqlite3.Connection, fresh: list[tuple[SignIn, str]]) -> None:
+    """Add newly counted events to the daily counts per (source, app, person, day), successful
+    and failed apart, and to the app's evidence per (source, app, kind).
+
+    ``last_at`` of a day is its last *successful* sign-in (NULL when all failed). An
+    ``activity`` event (a per-app "last use" report) is evidence of use but no sign-in of
+    anyone: it moves only its app's evidence."""
+    daily: dict[tuple[str, str, str, str], list[Any]] = {}
+    evidence: dict[tuple[str, str, str], list[Any]] = {}
+    for s, at in fresh:
+        ev = evidence.get((s.source, s.client_id, s.kind))
+        if ev is None:
+            evidence[(s.source, s.client_id, s.kind)] = [s.app_name, 1, int(not s.success), at, at]
+        else:
+            ev[0] = ev[0] or s.app_name
+            ev[1] += 1
+            ev[2] += int(not s.success)
+            ev[3] = min(ev[3], at)
+            ev[4] = max(ev[4], at)
+        if s.kind == "activity":
+            continue
+        key = (s.source, s.client_id, _person_key(s.user_email, s.user_id), at[:10])
+        entry = daily.get(key)
+        if entry is None:
+            entry = daily[key] = [0, 0, None]
+        if s.success:
+            entry[0] += 1
+            if entry[2] is None or at > entry[2]:
+                entry[2] = at
+        else:
+            entry[1] += 1
+    conn.executemany(
+        "INSERT INTO signin_daily (source, client_id, user_key, day, count, failures, last_at) "
+        "VALUES (?,?,?,?,?,?,?) ON CONFLICT (source, client_id, user_key, day) DO UPDATE SET "
+        "count = signin_daily.count + excluded.count, "
+        "failures = signin_daily.failures + excluded.failures, "
+        "last_at = nullif(max(coalesce(signin_daily.last_at, ''), coalesce(excluded.last_at, '')), "
+        "'')",
+        [(*key, ok, failed, last) for key, (ok, failed, last) in daily.items()],
+    )
+    conn.executemany(
+        "INSERT INTO app_evidence (source, client_id, kind, name, events, failures, first_at, "
+        "last_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (source, client_id, kind) DO UPDATE SET "
+        "name = coalesce(excluded.name, app_evidence.name), "
+        "events = app_evidence.events + excluded.events, "
+        "failures = app_evidence.failures + excluded.failures, "
+        "first_at = min(coalesce(app_evidence.first_at, excluded.first_at), excluded.first_at), "
+        "last_at = max(coalesce(app_evidence.last_at, excluded.last_at), excluded.last_at)",
+        [
+            (*key, name, n, failed, first, last)
+            for key, (name, n, failed, first, last) in evidence.items()
+        ],
+    )
+
+
+def _person_key(email: str | None, user_id: str | None) -> str:
+    if email:
+        return email.lower()
+    if user_id:
+        return f"id:{user_id}"
+    return "*"
+
+
+class _Batch:
+    """Records buffered between two commits, by table."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.users: list[User] = []
+        self.apps: list[RawApp] = []
+        self.grants: list[Grant] = []
+        self.signins: list[SignIn] = []
+        self.spend: list[Spend] = []
+        self.removed: list[Removed] = []
+
+    def add(self, record: SourceRecord) -> None:
+        self.size += 1
+        if isinstance(record, SignIn):
+            self.signins.append(record)
+        elif isinstance(record, User):
+            self.users.append(record)
+        elif isinstance(record, RawApp):
+            self.apps.append(record)
+        elif isinstance(record, Grant):
+            self.grants.append(record)
+        elif isinstance(record, Spend):
+            self.spend.append(record)
+        elif isinstance(record, Removed):
+            self.removed.append(record)
+        else:
+            raise TypeError(f"not a source record: {type(record).__name__}")
+
+    def __len__(self) -> int:
+        return self.size
