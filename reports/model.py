@@ -21,7 +21,7 @@ from scanner.analysis.risk import ScopeTable, held_permissions
 from scanner.analysis.text import normalise_name
 from scanner.core.config import Config
 from scanner.core.errors import ShadowitError
-from scanner.core.models import SEVERITIES
+from scanner.core.models import SEVERITIES, SourceStatus
 from scanner.store import inventory as stored_inventory
 from scanner.store.database import Store, iso
 
@@ -63,20 +63,7 @@ def build(
         for f in lifecycle.listing(store)
         if _live_at(f, scan_id)
     ]
-    by_app: dict[str, list[dict[str, Any]]] = {}
-    for f in findings:
-        by_app.setdefault(f["app_key"], []).append(f)
-    for app in apps:
-        app["findings"] = [
-            {
-                "id": f["id"],
-                "kind": f["kind"],
-                "severity": f["severity"],
-                "status": f["status"],
-                "not_rechecked": f["not_rechecked"],
-            }
-            for f in by_app.get(app["key"], [])
-        ]
+    _link_findings(apps, findings)
     confirmation = _confirmation(store, config, apps, pseudonym, now)
     previous = store.previous_scan(scan_id)
     change = diffing.diff(store, scan_id, previous)
@@ -95,19 +82,7 @@ def build(
             "started": scan["started"],
             "finished": scan["finished"],
             "full": bool(scan["full"]),
-            "sources": [
-                {
-                    "source": s.source,
-                    "status": s.status,
-                    "records": s.records,
-                    "skipped": list(s.skipped),
-                    "not_collected": sorted(completeness.not_collected(s)),
-                    "warnings": [pseudonym.text(w) for w in s.warnings],
-                    "error": pseudonym.text(s.error) if s.error else None,
-                    "warning_count": s.warning_count,
-                }
-                for s in runs
-            ],
+            "sources": [_source_run(s, pseudonym) for s in runs],
         },
         "previous_scan": previous,
         "summary": _summary(apps, open_findings),
@@ -121,6 +96,37 @@ def build(
     }
 
 
+def _link_findings(apps: list[dict[str, Any]], findings: list[dict[str, Any]]) -> None:
+    """Each app lists its findings (id, kind, severity, status) for the app detail."""
+    by_app: dict[str, list[dict[str, Any]]] = {}
+    for f in findings:
+        by_app.setdefault(f["app_key"], []).append(f)
+    for app in apps:
+        app["findings"] = [
+            {
+                "id": f["id"],
+                "kind": f["kind"],
+                "severity": f["severity"],
+                "status": f["status"],
+                "not_rechecked": f["not_rechecked"],
+            }
+            for f in by_app.get(app["key"], [])
+        ]
+
+
+def _source_run(s: SourceStatus, pseudonym: _Pseudonyms) -> dict[str, Any]:
+    return {
+        "source": s.source,
+        "status": s.status,
+        "records": s.records,
+        "skipped": list(s.skipped),
+        "not_collected": sorted(completeness.not_collected(s)),
+        "warnings": [pseudonym.text(w) for w in s.warnings],
+        "error": pseudonym.text(s.error) if s.error else None,
+        "warning_count": s.warning_count,
+    }
+
+
 def _app(
     data: dict[str, Any],
     status: str,
@@ -130,26 +136,7 @@ def _app(
 ) -> dict[str, Any]:
     app = data["app"]
     sign_ins_unknown = ledger.sign_ins_missing(data["sources"])
-    grants = {(scope, consent): count for scope, consent, count in data.get("scope_grants", [])}
-    scopes = []
-    # A scope held as an application permission is its own row, with the application meaning.
-    for scope, app_only in held_permissions(data["scopes"], grants, data["app_only"]):
-        info = table.held(scope, app_only)
-        mine = {
-            c: n for (s, c), n in grants.items() if s == scope and (c == "application") == app_only
-        }
-        scopes.append(
-            {
-                "scope": scope,
-                "kind": "application" if app_only else "delegated",
-                "level": info.level,
-                "meaning": info.meaning,
-                "consent": sorted(mine),
-                "grants": sum(mine.values()),
-            }
-        )
-    order = {lvl: i for i, lvl in enumerate(("critical", "high", "medium", "low"))}
-    scopes.sort(key=lambda s: (order.get(s["level"], 9), s["scope"]))
+    scopes = _held_scopes(data, table)
     return {
         "key": app["key"],
         "name": app["name"],
@@ -203,6 +190,31 @@ def _app(
         "confirmation": {"state": "unconfirmed", "owner": None, "answered": None},
         "findings": [],
     }
+
+
+def _held_scopes(data: dict[str, Any], table: ScopeTable) -> list[dict[str, Any]]:
+    """The app's permissions, most sensitive first; one held as an application permission is
+    its own row, with the application meaning."""
+    grants = {(scope, consent): count for scope, consent, count in data.get("scope_grants", [])}
+    scopes = []
+    for scope, app_only in held_permissions(data["scopes"], grants, data["app_only"]):
+        info = table.held(scope, app_only)
+        mine = {
+            c: n for (s, c), n in grants.items() if s == scope and (c == "application") == app_only
+        }
+        scopes.append(
+            {
+                "scope": scope,
+                "kind": "application" if app_only else "delegated",
+                "level": info.level,
+                "meaning": info.meaning,
+                "consent": sorted(mine),
+                "grants": sum(mine.values()),
+            }
+        )
+    order = {lvl: i for i, lvl in enumerate(("critical", "high", "medium", "low"))}
+    scopes.sort(key=lambda s: (order.get(s["level"], 9), s["scope"]))
+    return scopes
 
 
 def _evidence(rows: Sequence[Sequence[Any]]) -> dict[str, dict[str, int]]:
