@@ -69,6 +69,11 @@ def app_rows(model: Mapping[str, Any]) -> list[dict[str, Any]]:
             "sanction_status": a["sanction_status"],
             "owner": a["owner"],
             "users": a["users"],
+            # What a spreadsheet needs to not read a missing figure as 0: ``users`` is then a
+            # lower bound, and ``last_sign_in`` is unknown rather than "never".
+            "users_unknown": a.get("users_unknown", False),
+            "failed_sign_ins": a.get("failed_sign_ins", 0),
+            "access": a.get("access", ""),
             "risk_score": a["risk_score"],
             "risk_level": a["risk_level"],
             "risk_reasons": a["risk_reasons"],
@@ -78,6 +83,7 @@ def app_rows(model: Mapping[str, Any]) -> list[dict[str, Any]]:
             "matched_by": [f"{m['rule']}: {m['value']}" for m in a["matched_by"]],
             "first_seen": a["first_seen"],
             "last_sign_in": a["last_sign_in"],
+            "sign_ins_unknown": a.get("sign_ins_unknown", False),
             "open_findings": len([f for f in a["findings"] if f["status"] != "resolved"]),
         }
         for a in model["apps"]

@@ -129,3 +129,18 @@ def test_redact_users_leaves_no_email_in_any_format(cfg: Any, tmp_path: Path) ->
 def test_pseudonyms_are_stable_across_runs(cfg: Any) -> None:
     first, second = build_model(cfg, redact=True), build_model(cfg, redact=True)
     assert [a["user_list"] for a in first["apps"]] == [a["user_list"] for a in second["apps"]]
+
+
+def test_missing_sign_ins_are_marked_unknown_in_the_tables(cfg: Any, tmp_path: Path) -> None:
+    """A 0 that only means "not collected" must not look like a real 0 in a spreadsheet."""
+    model = build_model(cfg)
+    target = model["apps"][0]
+    target.update(users=0, users_unknown=True, sign_ins_unknown=True, last_sign_in=None)
+    render(model, tmp_path, ["csv", "xlsx"])
+    [row] = [r for r in rows(tmp_path / "apps.csv") if r["app"] == target["name"]]
+    assert (row["users"], row["users_unknown"], row["sign_ins_unknown"]) == ("0", "True", "True")
+    others = [r for r in rows(tmp_path / "apps.csv") if r["app"] != target["name"]]
+    assert others and all(r["users_unknown"] == "False" for r in others)
+    sheet = openpyxl.load_workbook(tmp_path / "inventory.xlsx")["apps"]
+    header = [c.value for c in sheet[1]]
+    assert {"users_unknown", "sign_ins_unknown", "failed_sign_ins", "access"} <= set(header)
