@@ -40,7 +40,7 @@ from scanner.analysis import confirm
 from scanner.analysis.risk import ScopeTable
 from scanner.core.config import Config, ConfirmSettings
 from scanner.core.errors import ShadowitError, StoreError
-from scanner.core.names import NAME_WIDTH, one_line, visible
+from scanner.core.names import NAME_WIDTH, is_email, one_line, visible
 from scanner.store.database import Store
 
 log = logging.getLogger(__name__)
@@ -220,7 +220,7 @@ class ConfirmApp:
     ) -> Response:
         nonce = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
         facts = confirm.app_facts(store, asked.app_key)
-        users = [u for u in (facts.users if facts else ()) if confirm.is_email(u)]
+        users = [u for u in (facts.users if facts else ()) if is_email(u)]
         body = _TEMPLATES.get_template("page.html.j2").render(
             organisation=self.config.organisation.name,
             asked=asked,

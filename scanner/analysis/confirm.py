@@ -34,6 +34,7 @@ from scanner.analysis.text import normalise_name
 from scanner.core import names
 from scanner.core.config import Config, ConfirmSettings, OrganisationSettings
 from scanner.core.errors import ConfigError, ShadowitError
+from scanner.core.names import is_email
 from scanner.core.settings import secret
 from scanner.store import confirmations as stored
 from scanner.store import snapshots
@@ -89,11 +90,6 @@ def signing_key(s: ConfirmSettings, config: Config) -> str:
             "print(secrets.token_urlsafe(32))'`"
         )
     return value
-
-
-def is_email(value: str) -> bool:
-    """An address that can go into a header as it is (``scanner.core.names.is_email``)."""
-    return names.is_email(value)
 
 
 # -- records ------------------------------------------------------------------------------
