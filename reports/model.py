@@ -25,7 +25,7 @@ from scanner.core.models import SEVERITIES, SourceStatus
 from scanner.store import inventory as stored_inventory
 from scanner.store.database import Store, iso
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 
 def build(
@@ -156,6 +156,11 @@ def _app(
         "evidence": _evidence(data.get("evidence", [])),
         "access": data.get("access", "listed_only"),
         "users": len(data["users"]),
+        # Distinct people across sources and spellings (``users`` is the same count), and how
+        # many of them have no account in use any more (disabled, suspended or deleted).
+        "people": len(data["users"]),
+        "people_disabled": data.get("people_disabled", 0),
+        "people_disabled_list": [pseudonym(u) for u in data.get("disabled_users", [])],
         # True when a stream that would have named users (sign-ins, grants) of a source that
         # sees this app was not collected: ``users`` is then a lower bound, "unknown" when 0.
         "users_unknown": ledger.users_missing(data["sources"]),

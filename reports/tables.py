@@ -72,6 +72,7 @@ def app_rows(model: Mapping[str, Any]) -> list[dict[str, Any]]:
             # What a spreadsheet needs to not read a missing figure as 0: ``users`` is then a
             # lower bound, and ``last_sign_in`` is unknown rather than "never".
             "users_unknown": a.get("users_unknown", False),
+            "people_disabled": a.get("people_disabled", 0),
             "failed_sign_ins": a.get("failed_sign_ins", 0),
             "access": a.get("access", ""),
             "risk_score": a["risk_score"],

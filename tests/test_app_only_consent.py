@@ -31,9 +31,9 @@ from scanner.store.database import Store
 from tests import memory_source
 from tests.memory_source import FEED
 from tests.test_entra import (  # noqa: F401  (fixtures: one TLS FakeGraph per test)
-    CLIENT_ID,
     NOW,
     SECRET,
+    entra_config_text,
     fake,
     server,
     session,
@@ -57,22 +57,7 @@ def scanned(
     """One scan of the documented Entra payloads through the pipeline, with no sanctioned list."""
     monkeypatch.setenv("ENTRA_TEST_SECRET", SECRET)
     path = tmp_path / "config.toml"
-    path.write_text(
-        f"""
-[organisation]
-name = "Contoso"
-[store]
-path = "shadowit.db"
-[sources.entra]
-tenant_id = "{fake.tenant}"
-client_id = "{CLIENT_ID}"
-client_secret_env = "ENTRA_TEST_SECRET"
-authority_host = "{server.url}"
-graph_url = "{server.url}"
-reports_calls = 100
-""",
-        encoding="utf-8",
-    )
+    path.write_text(entra_config_text(server, fake), encoding="utf-8")
     config = configuration.load(path)
     return config, run_scan(config, now=NOW, session=session, sleep=lambda _s: None)
 

@@ -29,9 +29,9 @@ from scanner.app.pipeline import ScanResult, run_scan
 from scanner.core.models import SourceStatus
 from scanner.store.database import Store
 from tests.test_entra import (  # noqa: F401  (fixtures: one TLS FakeGraph per test)
-    CLIENT_ID,
     NOW,
     SECRET,
+    entra_config_text,
     fake,
     server,
     session,
@@ -62,24 +62,7 @@ def config(
 ) -> configuration.Config:
     monkeypatch.setenv("ENTRA_TEST_SECRET", SECRET)
     path = tmp_path / "config.toml"
-    path.write_text(
-        f"""
-[organisation]
-name = "Contoso"
-[store]
-path = "shadowit.db"
-[policy]
-dormant_days = 3
-[sources.entra]
-tenant_id = "{fake.tenant}"
-client_id = "{CLIENT_ID}"
-client_secret_env = "ENTRA_TEST_SECRET"
-authority_host = "{server.url}"
-graph_url = "{server.url}"
-reports_calls = 100
-""",
-        encoding="utf-8",
-    )
+    path.write_text(entra_config_text(server, fake, policy="dormant_days = 3"), encoding="utf-8")
     return configuration.load(path)
 
 

@@ -50,6 +50,25 @@ def fake() -> FakeGraph:
     return graph
 
 
+def entra_config_text(server: LoopbackServer, fake: FakeGraph, policy: str = "") -> str:
+    """A config scanning ``fake`` through ``server`` (secret in ENTRA_TEST_SECRET), with an
+    optional ``[policy]`` body."""
+    policy_table = f"[policy]\n{policy}\n" if policy else ""
+    return f"""
+[organisation]
+name = "Contoso"
+[store]
+path = "shadowit.db"
+{policy_table}[sources.entra]
+tenant_id = "{fake.tenant}"
+client_id = "{CLIENT_ID}"
+client_secret_env = "ENTRA_TEST_SECRET"
+authority_host = "{server.url}"
+graph_url = "{server.url}"
+reports_calls = 100
+"""
+
+
 class Switch:
     """One TLS server for the module (a CA per test is slow); each test plugs in its fake."""
 

@@ -133,6 +133,32 @@ def test_saml_sign_ins_alone_make_an_app_never_listed(tmp_path: Path) -> None:
     store.close()
 
 
+def test_an_app_known_only_from_events_is_gone_once_its_events_are_older_than_retention(
+    tmp_path: Path,
+) -> None:
+    """Miro's SAML sign-in is on 2026-11-14; with 90 days kept it is still seen on 2027-02-11
+    and no longer on 2027-02-13, while a listed app stays whatever its events' age."""
+    store = Store.open(tmp_path / "inv.db", clock=lambda: NOW)
+    scan(store, "google", google_saml())
+    scan(store, "entra", entra_listing())
+
+    def names(on: datetime) -> set[str]:
+        apps = inventory.build(
+            store,
+            Catalog.load(),
+            ScopeTable.load(None),
+            OrganisationSettings(),
+            on,
+            events_days=90,
+        )
+        return {a.name for a in apps}
+
+    assert {"Miro", "Figma"} <= names(datetime(2027, 2, 11, tzinfo=UTC))
+    later = names(datetime(2027, 2, 13, tzinfo=UTC))
+    assert "Miro" not in later and "Figma" in later
+    store.close()
+
+
 def test_user_with_only_failed_sign_ins_is_not_a_user_and_counts_as_failures(
     tmp_path: Path,
 ) -> None:

@@ -2,7 +2,9 @@
 
 Everything is deterministic (fixed seed, fixed clock ``DEMO_NOW``). Items whose id is listed in
 ``tenant/night2.json`` appear only on the second night, so the demo shows "new since last
-night". The people and apps are in ``tools/demo_data.py``. Rewrite ``connectors/demo/tenant/``
+night". The people and apps are in ``tools/demo_data.py``; the steps per provider in
+``demo_people`` (directories), ``demo_google`` and ``demo_okta``, the shared item shapes in
+``demo_shapes``, the Entra steps and the files here. Rewrite ``connectors/demo/tenant/``
 after editing either file, from the repository root (``tests/test_demo_tenant.py`` checks the
 shipped files are what this writes):
 
@@ -12,7 +14,8 @@ shipped files are what this writes):
 The steps draw from one seeded generator in a fixed order (people, Microsoft's own apps, then
 per app its Entra service principal, grants, roles, consent audit and sign-ins, its Google tokens
 and token events (or SAML sign-ins), its Okta assignments and SSO events; last, the failed
-sign-ins): reordering them changes every id after the change, so new items go at the end.
+sign-ins, then the identity variants): reordering them changes every id after the change, so
+new items go at the end.
 """
 
 from __future__ import annotations
@@ -24,185 +27,43 @@ import json
 import random
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from connectors.demo import DEMO_NOW, DOMAIN, TENANT_DIR
+from connectors.demo import DEMO_NOW, TENANT_DIR
 from tools.demo_data import (
     APPS,
-    DEPARTMENTS,
     EXPENSES,
     FAILED_SIGN_INS,
-    FIRST,
-    LAST,
     MICROSOFT_FIRST_PARTY,
     USAGE,
     DemoApp,
     Person,
 )
+from tools.demo_google import add_google_app
+from tools.demo_okta import add_okta_app
+from tools.demo_people import Directory, add_identity_variants, add_people, directory, people
+from tools.demo_shapes import (
+    GRAPH_APP_ID,
+    NOT_ASSIGNED,
+    Tenant,
+    sign_in,
+    ts,
+    uid,
+)
 
 TENANT_ID = "5b1f3c2e-8a4d-4c6e-9f1a-2d3e4f5a6b7c"
 MICROSOFT_TENANT = "f8cdef31-a31e-4b4a-93e4-5f571e91255a"
-GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 SEED = 20261120
 
 
-def people(rng: random.Random) -> list[Person]:
-    """The staff, department by department, in ``DEPARTMENTS`` order."""
-    out = []
-    i = 0
-    titles = {
-        "Marketing": [
-            "Content Lead",
-            "Growth Marketer",
-            "Brand Designer",
-            "Marketing Ops Manager",
-            "Social Media Manager",
-            "SEO Specialist",
-            "Events Manager",
-        ],
-        "Sales": ["Account Executive", "Sales Manager", "SDR"],
-        "Engineering": ["Software Engineer", "Engineering Manager", "SRE"],
-        "Finance": ["Accountant", "Controller", "FP&A Analyst"],
-        "People": ["HR Partner", "Recruiter"],
-        "IT": ["IT Administrator", "Security Engineer"],
-    }
-    for dept, n in DEPARTMENTS.items():
-        for k in range(n):
-            first, last = FIRST[i], LAST[i]
-            i += 1
-            out.append(
-                Person(
-                    id=str(uuid.UUID(int=rng.getrandbits(128))),
-                    name=f"{first} {last}",
-                    email=f"{first.lower()}.{last.lower()}@{DOMAIN}",
-                    department=dept,
-                    title=titles[dept][k % len(titles[dept])],
-                )
-            )
-    return out
-
-
-def uid(rng: random.Random) -> str:
-    """A version-4 style GUID from the seeded generator (ids must not change between runs)."""
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
-
-
-def ts(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-GRAPH_COLLECTIONS = (
-    "users",
-    "servicePrincipals",
-    "oauth2PermissionGrants",
-    "appRoleAssignments",
-    "signIns",
-    "directoryAudits",
-    "servicePrincipalSignInActivities",
-)
-GOOGLE_COLLECTIONS = ("users", "tokens", "activities-token", "activities-login", "activities-saml")
-OKTA_COLLECTIONS = ("apps", "app_users", "users", "logs")
-OKTA_API = "https://larkspur.okta.example/api/v1"
 UNVERIFIED_PUBLISHER: dict[str, Any] = {
     "displayName": None,
     "verifiedPublisherId": None,
     "addedDateTime": None,
 }
-
-
-def _collections(names: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
-    return {name: [] for name in names}
-
-
-@dataclass
-class Tenant:
-    """The collections each fake provider serves (one JSON file each), filled step by step."""
-
-    graph: dict[str, list[dict[str, Any]]] = field(
-        default_factory=lambda: _collections(GRAPH_COLLECTIONS)
-    )
-    google: dict[str, list[dict[str, Any]]] = field(
-        default_factory=lambda: _collections(GOOGLE_COLLECTIONS)
-    )
-    okta: dict[str, list[dict[str, Any]]] = field(
-        default_factory=lambda: _collections(OKTA_COLLECTIONS)
-    )
-    night2: set[str] = field(default_factory=set)
-    """Ids of the items that appear only on the second night."""
-
-
-@dataclass(frozen=True)
-class Directory:
-    """The staff and their ids in each directory."""
-
-    staff: list[Person]
-    by_dept: dict[str, list[Person]]
-    google_ids: dict[str, str]
-    """Email -> Google Workspace user id."""
-    okta_ids: dict[str, str]
-    """Email -> Okta user id."""
-
-
-# -- people ------------------------------------------------------------------------------------
-
-
-def directory(staff: list[Person]) -> Directory:
-    by_dept: dict[str, list[Person]] = {}
-    for p in staff:
-        by_dept.setdefault(p.department, []).append(p)
-    return Directory(
-        staff=staff,
-        by_dept=by_dept,
-        google_ids={p.email: str(100000000000000000000 + staff.index(p)) for p in staff},
-        okta_ids={p.email: "00u" + p.id.replace("-", "")[:17] for p in staff},
-    )
-
-
-def add_people(tenant: Tenant, people_of: Directory) -> None:
-    """Each person in Entra, Google Workspace and Okta."""
-    for p in people_of.staff:
-        tenant.graph["users"].append(
-            {
-                "id": p.id,
-                "userPrincipalName": p.email,
-                "mail": p.email,
-                "displayName": p.name,
-                "department": p.department,
-                "jobTitle": p.title,
-                "accountEnabled": True,
-                "userType": "Member",
-            }
-        )
-        tenant.google["users"].append(
-            {
-                "kind": "admin#directory#user",
-                "id": people_of.google_ids[p.email],
-                "primaryEmail": p.email,
-                "name": {"fullName": p.name},
-                "isAdmin": p.department == "IT",
-                "suspended": False,
-                "orgUnitPath": f"/{p.department}",
-                "organizations": [{"title": p.title, "department": p.department, "primary": True}],
-            }
-        )
-        tenant.okta["users"].append(
-            {
-                "id": people_of.okta_ids[p.email],
-                "status": "ACTIVE",
-                "created": "2024-02-01T09:00:00.000Z",
-                "profile": {
-                    "login": p.email,
-                    "email": p.email,
-                    "firstName": p.name.split()[0],
-                    "lastName": p.name.split()[1],
-                    "department": p.department,
-                    "title": p.title,
-                },
-            }
-        )
 
 
 def members_of(app: DemoApp, by_dept: dict[str, list[Person]]) -> list[Person]:
@@ -486,46 +347,6 @@ def add_sign_ins(tenant: Tenant, rng: random.Random, entra: EntraApp) -> None:
                 tenant.night2.add(event_id)
 
 
-SUCCESS: dict[str, Any] = {"errorCode": 0, "failureReason": None, "additionalDetails": None}
-"""A signIn ``status``: ``errorCode`` 0 is a successful sign-in, any other code the error
-(https://learn.microsoft.com/graph/api/resources/signinstatus)."""
-NOT_ASSIGNED: dict[str, Any] = {
-    # AADSTS50105: the app requires user assignment and this user is not assigned
-    # (https://learn.microsoft.com/entra/identity-platform/reference-error-codes).
-    "errorCode": 50105,
-    "failureReason": "The signed in user is not assigned to a role for the application.",
-    "additionalDetails": None,
-}
-
-
-def sign_in(
-    event_id: str,
-    when: datetime,
-    p: Person,
-    app_id: str,
-    app_name: str,
-    ip: str,
-    status: dict[str, Any] = SUCCESS,
-) -> dict[str, Any]:
-    """One Graph ``signIn`` (https://learn.microsoft.com/graph/api/resources/signin)."""
-    return {
-        "id": event_id,
-        "createdDateTime": ts(when),
-        "userDisplayName": p.name,
-        "userPrincipalName": p.email,
-        "userId": p.id,
-        "appId": app_id,
-        "appDisplayName": app_name,
-        "ipAddress": ip,
-        "clientAppUsed": "Browser",
-        "isInteractive": True,
-        "resourceDisplayName": "Microsoft Graph",
-        "resourceId": GRAPH_APP_ID,
-        "conditionalAccessStatus": "notApplied",
-        "status": dict(status),
-    }
-
-
 def add_failed_sign_ins(tenant: Tenant, rng: random.Random, people_of: Directory) -> None:
     """``FAILED_SIGN_INS``: attempts Entra refused, by someone who is no user of the app."""
     apps = {a.name: a for a in APPS}
@@ -541,225 +362,6 @@ def add_failed_sign_ins(tenant: Tenant, rng: random.Random, people_of: Directory
                     uid(rng), when, p, app.entra["appId"], app.name, "203.0.113.90", NOT_ASSIGNED
                 )
             )
-
-
-# -- Google: tokens and token events -----------------------------------------------------------
-
-
-def add_google_app(
-    tenant: Tenant, rng: random.Random, app: DemoApp, members: list[Person], people_of: Directory
-) -> None:
-    assert app.google is not None
-    g = app.google
-    if g.get("saml"):
-        add_saml_sign_ins(tenant, rng, app, members, people_of)
-        return
-    for p in members:
-        google_id = people_of.google_ids[p.email]
-        tenant.google["tokens"].append(google_token(rng, g, google_id))
-        event = token_event(rng, app, g, p, google_id)
-        tenant.google["activities-token"].append(event)
-        if app.night2:
-            tenant.night2.add(g["clientId"] + "|" + google_id)
-            tenant.night2.add(event["id"]["uniqueQualifier"])
-
-
-def google_token(rng: random.Random, g: dict[str, Any], google_id: str) -> dict[str, Any]:
-    return {
-        "kind": "admin#directory#token",
-        "etag": f'"{uid(rng)}"',
-        "clientId": g["clientId"],
-        "displayText": g["displayText"],
-        "scopes": g["scopes"],
-        "nativeApp": False,
-        "anonymous": False,
-        "userKey": google_id,
-    }
-
-
-def token_event(
-    rng: random.Random, app: DemoApp, g: dict[str, Any], p: Person, google_id: str
-) -> dict[str, Any]:
-    """The ``authorize`` event of the token report (night 2's apps: five hours ago)."""
-    unique = str(rng.randrange(10**17, 10**18))
-    return {
-        "kind": "admin#reports#activity",
-        "id": {
-            "time": ts(
-                DEMO_NOW - timedelta(hours=5) if app.night2 else DEMO_NOW - timedelta(days=40)
-            ).replace("Z", ".000Z"),
-            "uniqueQualifier": unique,
-            "applicationName": "token",
-            "customerId": "C03az79cb",
-        },
-        "etag": f'"{uid(rng)}"',
-        "actor": {
-            "email": p.email,
-            "profileId": google_id,
-            "callerType": "USER",
-        },
-        "ipAddress": "203.0.113.50",
-        "events": [
-            {
-                "type": "auth",
-                "name": "authorize",
-                "parameters": [
-                    {"name": "client_id", "value": g["clientId"]},
-                    {"name": "app_name", "value": g["displayText"]},
-                    {"name": "client_type", "value": "WEB"},
-                    {"name": "scope", "multiValue": g["scopes"]},
-                ],
-            }
-        ],
-    }
-
-
-def add_saml_sign_ins(
-    tenant: Tenant, rng: random.Random, app: DemoApp, members: list[Person], people_of: Directory
-) -> None:
-    """A SAML app Google Workspace is the IdP for: one ``login_success`` per member in the SAML
-    audit log (https://developers.google.com/admin-sdk/reports/v1/appendix/activity/saml)."""
-    assert app.google is not None
-    for k, p in enumerate(members):
-        google_id = people_of.google_ids[p.email]
-        when = DEMO_NOW - timedelta(days=app.last_use_days, hours=2 + k)
-        tenant.google["activities-saml"].append(
-            {
-                "kind": "admin#reports#activity",
-                "id": {
-                    "time": ts(when).replace("Z", ".000Z"),
-                    "uniqueQualifier": str(rng.randrange(10**17, 10**18)),
-                    "applicationName": "saml",
-                    "customerId": "C03az79cb",
-                },
-                "etag": f'"{uid(rng)}"',
-                "actor": {"email": p.email, "profileId": google_id, "callerType": "USER"},
-                "ipAddress": "203.0.113.51",
-                "events": [
-                    {
-                        "type": "login",
-                        "name": "login_success",
-                        "parameters": [
-                            {"name": "application_name", "value": app.google["saml"]},
-                            {"name": "initiated_by", "value": "idp"},
-                            {"name": "orgunit_path", "value": f"/{p.department}"},
-                            {"name": "saml_status_code", "value": "SUCCESS_URI"},
-                        ],
-                    }
-                ],
-            }
-        )
-
-
-# -- Okta: the app, its assignments and SSO events ---------------------------------------------
-
-
-def add_okta_app(
-    tenant: Tenant,
-    rng: random.Random,
-    app: DemoApp,
-    members: list[Person],
-    last_use: datetime,
-    people_of: Directory,
-) -> None:
-    assert app.okta is not None
-    o = app.okta
-    app_id = "0oa" + uuid.UUID(int=random.Random(app.name).getrandbits(128)).hex[:17]
-    # A deleted app is gone from /apps (and its assignments with it); its SSO events stay in the
-    # System Log.
-    deleted = bool(o.get("deleted"))
-    if not deleted:
-        tenant.okta["apps"].append(okta_app(app_id, o))
-    for k, p in enumerate(members):
-        okta_id = people_of.okta_ids[p.email]
-        if not deleted:
-            tenant.okta["app_users"].append(okta_assignment(app_id, p, okta_id))
-        when = last_use - timedelta(minutes=13 * k)
-        tenant.okta["logs"].append(okta_sso_event(rng, app_id, o, p, okta_id, when))
-
-
-def okta_app(app_id: str, o: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": app_id,
-        "name": o["name"],
-        "label": o["label"],
-        "status": "ACTIVE",
-        "lastUpdated": "2026-06-01T10:00:00.000Z",
-        "created": "2025-02-11T10:00:00.000Z",
-        "signOnMode": o["mode"],
-        "accessibility": {"selfService": False},
-        "visibility": {
-            "autoSubmitToolbar": False,
-            "hide": {"iOS": False, "web": False},
-        },
-        "features": [],
-        "settings": {"app": {}},
-        "_links": {"users": {"href": f"{OKTA_API}/apps/{app_id}/users"}},
-    }
-
-
-def okta_assignment(app_id: str, p: Person, okta_id: str) -> dict[str, Any]:
-    return {
-        "id": okta_id,
-        "appId": app_id,
-        "scope": "USER",
-        "status": "ACTIVE",
-        "created": "2025-03-01T10:00:00.000Z",
-        "lastUpdated": "2025-03-01T10:00:00.000Z",
-        "credentials": {"userName": p.email},
-        "_links": {
-            "app": {"href": f"{OKTA_API}/apps/{app_id}"},
-            "user": {"href": f"{OKTA_API}/users/{okta_id}"},
-        },
-    }
-
-
-def okta_sso_event(
-    rng: random.Random, app_id: str, o: dict[str, Any], p: Person, okta_id: str, when: datetime
-) -> dict[str, Any]:
-    return {
-        "uuid": uid(rng),
-        "published": when.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-        "eventType": "user.authentication.sso",
-        "version": "0",
-        "severity": "INFO",
-        "legacyEventType": None,
-        "displayMessage": "User single sign on to app",
-        "actor": {
-            "id": okta_id,
-            "type": "User",
-            "alternateId": p.email,
-            "displayName": p.name,
-            "detailEntry": None,
-        },
-        "client": {
-            "ipAddress": "203.0.113.77",
-            "userAgent": {
-                "browser": "CHROME",
-                "os": "Mac OS X",
-                "rawUserAgent": "Mozilla/5.0",
-            },
-        },
-        "outcome": {"result": "SUCCESS", "reason": None},
-        "target": [
-            {
-                "id": app_id,
-                "type": "AppInstance",
-                "alternateId": o["label"],
-                "displayName": o["label"],
-                "detailEntry": {"signOnModeType": o["mode"]},
-            },
-            {
-                "id": "0ua" + okta_id[3:],
-                "type": "AppUser",
-                "alternateId": p.email,
-                "displayName": p.name,
-                "detailEntry": None,
-            },
-        ],
-        "transaction": {"type": "WEB", "id": uid(rng), "detail": {}},
-        "authenticationContext": {"externalSessionId": uid(rng)},
-    }
 
 
 # -- files -------------------------------------------------------------------------------------
@@ -809,6 +411,7 @@ def build() -> dict[str, Any]:
         if app.okta:
             add_okta_app(tenant, rng, app, members, last_use, people_of)
     add_failed_sign_ins(tenant, rng, people_of)
+    add_identity_variants(tenant, rng, people_of)
     return {
         "graph": tenant.graph,
         "google": tenant.google,

@@ -22,7 +22,12 @@ DEFAULT_ACCESS_ROLE = "00000000-0000-0000-0000-000000000000"
 
 # $select trimmed to the fields we use. Users: department, userType and accountEnabled are
 # "returned only on $select" (https://learn.microsoft.com/en-us/graph/api/user-list).
-USER_FIELDS = "id,userPrincipalName,mail,displayName,department,jobTitle,accountEnabled,userType"
+# otherMails and proxyAddresses name the same person ("SMTP:" the primary address, "smtp:" the
+# others): https://learn.microsoft.com/en-us/graph/api/resources/user
+USER_FIELDS = (
+    "id,userPrincipalName,mail,displayName,department,jobTitle,accountEnabled,userType,"
+    "otherMails,proxyAddresses"
+)
 SP_FIELDS = (
     "id,appId,displayName,appDisplayName,publisherName,verifiedPublisher,"
     "appOwnerOrganizationId,servicePrincipalType,homepage,info,replyUrls,tags,accountEnabled,"

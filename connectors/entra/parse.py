@@ -58,7 +58,33 @@ def parse_user(raw: Mapping[str, Any]) -> User:
         job_title=raw.get("jobTitle") or None,
         enabled=raw.get("accountEnabled") is not False,
         is_guest=raw.get("userType") == "Guest",
+        aliases=_user_aliases(raw, upn),
     )
+
+
+def _user_aliases(raw: Mapping[str, Any], upn: str | None) -> tuple[str, ...]:
+    """The UPN, ``otherMails``, the SMTP ``proxyAddresses`` and, for a guest, the home address
+    its UPN carries (``alice_contoso.com#EXT#@tenant.onmicrosoft.com`` -> alice@contoso.com)."""
+    found: list[str] = [upn] if upn else []
+    found += [m for m in raw.get("otherMails") or () if isinstance(m, str)]
+    for proxy in raw.get("proxyAddresses") or ():
+        kind, _, address = proxy.partition(":") if isinstance(proxy, str) else ("", "", "")
+        if kind.strip().lower() == "smtp" and address.strip():
+            found.append(address.strip())
+    home = guest_home_address(upn)
+    if home:
+        found.append(home)
+    return tuple(dict.fromkeys(a for a in found if "@" in a))
+
+
+def guest_home_address(upn: str | None) -> str | None:
+    """The home address of a B2B guest from its UPN (the ``@`` of the address becomes the last
+    ``_`` before ``#EXT#``), or None when ``upn`` is no guest UPN."""
+    local, marker, _tenant = (upn or "").partition("#EXT#")
+    name, underscore, domain = local.rpartition("_")
+    if not marker or not underscore or not name or "." not in domain:
+        return None
+    return f"{name}@{domain}"
 
 
 _SSO_KINDS = {"saml": "saml", "password": "sso", "oidc": "oauth"}

@@ -40,6 +40,13 @@ def _parse_user(raw: Mapping[str, Any]) -> User:
         groups=(org_unit,) if org_unit else (),
         enabled=not (raw.get("suspended") or raw.get("archived")),
         is_admin=bool(raw.get("isAdmin")),
+        # aliases and nonEditableAliases: the user's other addresses, in the same reference.
+        aliases=tuple(
+            a
+            for key in ("aliases", "nonEditableAliases")
+            for a in raw.get(key) or ()
+            if isinstance(a, str) and "@" in a
+        ),
     )
 
 

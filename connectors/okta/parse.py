@@ -130,6 +130,9 @@ def parse_user(raw: Mapping[str, Any]) -> User:
         job_title=profile.get("title") or None,
         enabled=raw.get("status") not in _DISABLED_STATUSES,
         is_guest=(profile.get("userType") or "").lower() in ("guest", "contractor"),
+        # The login is the sign-in name and often, not always, the email
+        # (https://developer.okta.com/docs/api/openapi/okta-management/management/tag/User/).
+        aliases=tuple(a for a in (_email_or_none(profile.get("login")),) if a),
     )
 
 

@@ -204,6 +204,17 @@
     if (!a.users_unknown) { return String(a.users); }
     return a.users ? a.users + "+" : "unknown";
   }
+  function markDisabled(a) {
+    var disabled = a.people_disabled_list || [];
+    return (a.users_shown || []).map(function (u) {
+      return disabled.indexOf(u) >= 0 ? u + " (disabled)" : u;
+    });
+  }
+  /* "12, 2 of them disabled": each person once across sources, disabled ones counted apart. */
+  function peopleText(a) {
+    var n = usersText(a);
+    return a.people_disabled ? n + ", " + a.people_disabled + " of them disabled" : n;
+  }
 
   function appSortValue(a, key) {
     switch (key) {
@@ -282,6 +293,8 @@
       ["First seen", day(a.first_seen)], ["Last seen", day(a.last_seen)],
       ["Last sign-in", a.sign_ins_unknown ? "unknown (sign-ins not collected)" : (day(a.last_sign_in) || "none recorded")],
       ["Sign-ins, 30 days", a.sign_ins_unknown ? "unknown (sign-ins not collected)" : a.sign_ins_30d],
+      ["Failed sign-ins", a.sign_ins_unknown ? "unknown (sign-ins not collected)" : (a.failed_sign_ins || null)],
+      ["Access", a.access ? label(a.access) : null],
       ["Spend", a.spend ? a.spend.toFixed(2) + " " + (a.spend_currency || "") : null],
     ])]);
     var top = Math.max.apply(null, (a.departments || []).map(function (d) { return d.users; }).concat([1]));
@@ -291,9 +304,9 @@
       return el("div", { className: "deptbar" }, [el("span", { text: d.department || "no department" }), el("span", {}, [b]), el("span", { className: "n", text: d.users })]);
     });
     var more = a.users - (a.users_shown || []).length;
-    var users = section("Users (" + usersText(a) + ")", depts.concat([
+    var users = section("People (" + peopleText(a) + ")", depts.concat([
       el("p", { className: "muted small", text: a.marketing_reason || "" }),
-      el("details", {}, [el("summary", { text: "Who uses it" }), list(a.users_shown || [], "plain"),
+      el("details", {}, [el("summary", { text: "Who uses it" }), list(markDisabled(a), "plain"),
         more > 0 ? el("div", { className: "more", text: "and " + more + " more in report.json and inventory.xlsx" }) : null]),
     ]));
     var scopes = (a.scopes || []).map(function (s) {

@@ -17,16 +17,16 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TypeAlias
 
 from scanner.analysis.catalog import Catalog
 from scanner.analysis.classify import classify_marketing
+from scanner.analysis.people import People
 from scanner.analysis.resolve import Resolver
 from scanner.analysis.risk import RiskAssessment, RiskInput, ScopeTable, assess
 from scanner.core.config import OrganisationSettings
 from scanner.core.models import FROM_EVENTS, App, InventoryApp, RawApp
 from scanner.store import inventory as stored
-from scanner.store.database import Store
+from scanner.store.database import Store, iso
 
 UNKNOWN_DEPARTMENT = "(unknown)"
 
@@ -94,10 +94,6 @@ class _Apps:
         return acc
 
 
-_People: TypeAlias = dict[str, tuple[str | None, tuple[str, ...]]]
-"""Person key -> (department, groups)."""
-
-
 def build(
     store: Store,
     catalog: Catalog,
@@ -106,23 +102,27 @@ def build(
     now: datetime,
     first_party_by_name: frozenset[str] = frozenset(),
     first_party_ids: frozenset[str] = frozenset(),
+    events_days: int | None = None,
 ) -> list[InventoryApp]:
     """Resolve, aggregate, classify and score every current app; update the ``apps`` table.
 
     ``first_party_by_name``: sources whose apps may be recognised as the provider's own by name;
-    ``first_party_ids``: sources whose apps carry the provider's app id (connector capabilities)."""
+    ``first_party_ids``: sources whose apps carry the provider's app id (connector capabilities);
+    ``events_days``: an app that no listing, grant or spend names is kept while its latest event
+    is at most this many days old (``store.signin_retention_days``), then it is no longer seen."""
     resolver = Resolver(
         catalog, org.own_domains, org.own_tenant_ids, first_party_by_name, first_party_ids
     )
     apps = _Apps(resolver)
     _resolve_listed(store, apps)
-    _add_unlisted(store, apps)
+    since = iso(now - timedelta(days=events_days)) if events_days is not None else None
+    _add_unlisted(store, apps, since)
     _gather_events(store, apps.by_raw)
 
-    people = _people(store)
+    people = People(stored.directory_users(store))
     _gather_grants(store, apps.by_raw, people)
-    _gather_usage(store, apps.by_raw, now)
-    _gather_spend(store, apps.by_raw)
+    _gather_usage(store, apps.by_raw, people, now)
+    _gather_spend(store, apps.by_raw, people)
 
     result = _classify_and_score(apps.accs.values(), catalog, scopes, org, now, people)
     result.sort(key=lambda a: (-a.risk_score, a.name.casefold()))
@@ -139,9 +139,10 @@ def _resolve_listed(store: Store, apps: _Apps) -> None:
             acc.evidence[(seen.app.source, "listing")] += 1
 
 
-def _add_unlisted(store: Store, apps: _Apps) -> None:
-    """Apps with evidence (events, grants, spend) that no current listing names."""
-    for unlisted in stored.unlisted_apps(store):
+def _add_unlisted(store: Store, apps: _Apps, events_since: str | None) -> None:
+    """Apps with evidence (events, grants, spend) that no current listing names; events only
+    count from ``events_since`` on."""
+    for unlisted in stored.unlisted_apps(store, events_since):
         apps.add(_unlisted_raw(unlisted), unlisted.first_seen, unlisted.last_seen)
 
 
@@ -151,7 +152,7 @@ def _classify_and_score(
     scopes: ScopeTable,
     org: OrganisationSettings,
     now: datetime,
-    people: _People,
+    people: People,
 ) -> list[InventoryApp]:
     """One ``InventoryApp`` per gathered app: departments, marketing or not, risk."""
     marketing_departments = {d.casefold() for d in org.marketing_departments}
@@ -160,8 +161,13 @@ def _classify_and_score(
     for acc in accs:
         departments: Counter[str] = Counter()
         marketing_users = 0
-        for person in acc.users:
-            dept, groups = people.get(person, (None, ()))
+        disabled: list[str] = []
+        for key in acc.users:
+            person = people.get(key)
+            dept = person.department if person else None
+            groups = person.groups if person else ()
+            if person is not None and person.disabled:
+                disabled.append(key)
             departments[dept or UNKNOWN_DEPARTMENT] += 1
             if (dept and dept.casefold() in marketing_departments) or any(
                 g.casefold() in marketing_groups for g in groups
@@ -190,7 +196,13 @@ def _classify_and_score(
             scopes,
         )
         result.append(
-            _inventory_app(acc, departments, marketing_users, (is_marketing, reason), risk, now)
+            replace(
+                _inventory_app(
+                    acc, departments, marketing_users, (is_marketing, reason), risk, now
+                ),
+                people_disabled=len(disabled),
+                disabled_users=tuple(sorted(disabled)),
+            )
         )
     return result
 
@@ -289,26 +301,11 @@ def _gather_events(store: Store, by_raw: dict[tuple[str, str], _Acc]) -> None:
             acc.last_sign_in = _max(acc.last_sign_in, e.last_at)
 
 
-def _people(store: Store) -> _People:
-    """Person key -> (department, groups), across sources (first source with a value wins)."""
-    people: _People = {}
-    for r in stored.current_users(store):
-        groups = r.groups
-        for key in (r.email, f"{r.source}:{r.id}"):
-            if not key:
-                continue
-            known = people.get(key)
-            if known is None or (known[0] is None and r.department):
-                people[key] = (r.department, groups or (known[1] if known else ()))
-    return people
-
-
 def _gather_grants(
     store: Store,
     by_raw: dict[tuple[str, str], _Acc],
-    people: _People,
+    people: People,
 ) -> None:
-    emails = stored.user_emails(store)
     for g in stored.current_grants(store):
         acc = by_raw.get((g.source, g.client_id))
         if acc is None:
@@ -322,15 +319,17 @@ def _gather_grants(
             acc.admin_consent = True
         elif g.consent_type == "application":
             acc.app_only = True
-        if g.user_id:
-            person = g.user_email or emails.get((g.source, g.user_id)) or f"{g.source}:{g.user_id}"
+        person = people.key(g.source, g.user_id, g.user_email) if g.user_id else None
+        if person is not None:
             acc.users.add(person)
             when = g.granted_at or g.first_seen or ""
             if acc.first_grant is None or when < acc.first_grant[0]:
                 acc.first_grant = (when, person)
 
 
-def _gather_usage(store: Store, by_raw: dict[tuple[str, str], _Acc], now: datetime) -> None:
+def _gather_usage(
+    store: Store, by_raw: dict[tuple[str, str], _Acc], people: People, now: datetime
+) -> None:
     since = (now - timedelta(days=30)).date().isoformat()
     for r in stored.usage_by_person(store, since):
         acc = by_raw.get((r.source, r.client_id))
@@ -342,13 +341,19 @@ def _gather_usage(store: Store, by_raw: dict[tuple[str, str], _Acc], now: dateti
         acc.last_sign_in = _max(acc.last_sign_in, r.last_at)
         acc.sign_ins_30d += r.recent
         key = r.user_key
-        if key and key != "*":
-            person = key if not key.startswith("id:") else f"{r.source}:{key[3:]}"
+        person = (
+            people.key(r.source, user_id=key[3:])
+            if key.startswith("id:")
+            else people.key(r.source, email=key)
+            if key and key != "*"
+            else None
+        )
+        if person is not None:
             acc.users.add(person)
             acc.usage[person] += r.total
 
 
-def _gather_spend(store: Store, by_raw: dict[tuple[str, str], _Acc]) -> None:
+def _gather_spend(store: Store, by_raw: dict[tuple[str, str], _Acc], people: People) -> None:
     for r in stored.spend_by_app(store):
         acc = by_raw.get((r.source, r.client_id))
         if acc is None:
@@ -356,7 +361,7 @@ def _gather_spend(store: Store, by_raw: dict[tuple[str, str], _Acc]) -> None:
         acc.evidence[(r.source, "expense")] += r.lines
         acc.spend += r.total
         acc.currency = acc.currency or r.currency
-        acc.users.update(r.emails)
+        acc.users.update(k for e in r.emails if (k := people.key(r.source, email=e)) is not None)
 
 
 def _merge_evidence(existing: App, other: App) -> App:

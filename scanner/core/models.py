@@ -72,6 +72,10 @@ class User:
     enabled: bool = True
     is_guest: bool = False
     is_admin: bool = False
+    aliases: tuple[str, ...] = ()
+    """Every other address this source knows the person by (UPN, other mails, proxy addresses,
+    aliases, a login, a guest's home address): events and grants that name any of them name
+    this person."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,7 +335,8 @@ class InventoryApp:
     client_ids: tuple[str, ...]
     raw_names: tuple[str, ...]
     users: tuple[str, ...]
-    """People (lower-case email, or ``source:id`` when no email is known) with a grant or use."""
+    """People with a grant or use, each once across sources and spellings (their smallest
+    primary address in lower case, or ``source:id`` when no address is known)."""
     departments: tuple[tuple[str, int], ...]
     """(department, number of users), most first; ``(unknown)`` for users without one."""
     marketing_users: int
@@ -369,6 +374,11 @@ class InventoryApp:
     """How the app reaches the organisation, derived from its evidence (``ACCESS``)."""
     failed_sign_ins: int = 0
     """Failed sign-in events into the app; they count towards no user, usage or last use."""
+    people_disabled: int = 0
+    """How many of ``users`` no longer have an account in use (disabled, suspended or deleted
+    in every directory that lists them)."""
+    disabled_users: tuple[str, ...] = ()
+    """Those of ``users``, kept and marked rather than dropped."""
 
     @property
     def key(self) -> str:

@@ -159,12 +159,13 @@ class RecordIngest:
             return
         self.db.conn.executemany(
             "INSERT INTO users (source, id, email, display_name, department, job_title, groups, "
-            "enabled, is_guest, is_admin, first_seen, last_seen, first_scan, last_scan) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (source, id) DO UPDATE SET "
+            "enabled, is_guest, is_admin, aliases, first_seen, last_seen, first_scan, "
+            "last_scan) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT (source, id) DO UPDATE SET "
             "email=excluded.email, display_name=excluded.display_name, "
             "department=excluded.department, job_title=excluded.job_title, "
             "groups=excluded.groups, enabled=excluded.enabled, is_guest=excluded.is_guest, "
-            f"is_admin=excluded.is_admin, {self._SEEN_UPDATE}",
+            f"is_admin=excluded.is_admin, aliases=excluded.aliases, {self._SEEN_UPDATE}",
             [
                 (
                     u.source,
@@ -177,6 +178,7 @@ class RecordIngest:
                     int(u.enabled),
                     int(u.is_guest),
                     int(u.is_admin),
+                    dumps(_aliases(u)) if u.aliases else None,
                     now,
                     now,
                     scan_id,
@@ -430,6 +432,12 @@ def _write_signin_aggregates(conn: sqlite3.Connection, fresh: list[tuple[SignIn,
             for key, (name, n, failed, first, last) in evidence.items()
         ],
     )
+
+
+def _aliases(user: User) -> list[str]:
+    """The user's other addresses, lower-case, without their primary one, each once."""
+    primary = (user.email or "").lower()
+    return sorted({a.lower() for a in user.aliases if a and a.lower() != primary})
 
 
 def _person_key(email: str | None, user_id: str | None) -> str:

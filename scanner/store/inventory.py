@@ -28,13 +28,19 @@ class CurrentRawApp:
 
 
 class DirectoryUser(NamedTuple):
-    """A current user: who they are and where they sit in the organisation."""
+    """A user of a source directory: who they are, the addresses that name them, where they
+    sit in the organisation and whether the account is still in use."""
 
     source: str
     id: str
     email: str | None
+    aliases: tuple[str, ...]
     department: str | None
     groups: tuple[str, ...]
+    enabled: bool
+    is_guest: bool
+    gone: bool
+    """No longer listed by its directory (deleted)."""
 
 
 class CurrentGrant(NamedTuple):
@@ -134,23 +140,24 @@ def current_raw_apps(store: Store) -> Iterator[CurrentRawApp]:
         )
 
 
-def current_users(store: Store) -> Iterator[DirectoryUser]:
-    """Every user not gone, by source name."""
-    for source, user_id, email, department, groups in store.db.execute(
-        "SELECT source, id, email, department, groups FROM users WHERE gone_scan IS NULL "
-        "ORDER BY source"
+def directory_users(store: Store) -> Iterator[DirectoryUser]:
+    """Every user the store has seen, deleted ones too, by source and id."""
+    for row in store.db.execute(
+        "SELECT source, id, email, aliases, department, groups, enabled, is_guest, "
+        "gone_scan IS NOT NULL FROM users ORDER BY source, id"
     ):
-        yield DirectoryUser(source, user_id, email, department, _strings(groups))
-
-
-def user_emails(store: Store) -> dict[tuple[str, str], str]:
-    """(source, user id) -> email, for every user with one, gone or not."""
-    return {
-        (source, user_id): email
-        for source, user_id, email in store.db.execute(
-            "SELECT source, id, email FROM users WHERE email IS NOT NULL"
+        source, user_id, email, aliases, department, groups, enabled, guest, gone = row
+        yield DirectoryUser(
+            source,
+            user_id,
+            email,
+            _strings(aliases),
+            department,
+            _strings(groups),
+            bool(enabled),
+            bool(guest),
+            bool(gone),
         )
-    }
 
 
 def current_grants(store: Store) -> Iterator[CurrentGrant]:
@@ -193,11 +200,13 @@ def event_evidence(store: Store) -> Iterator[EventEvidence]:
         yield EventEvidence(source, client_id, kind, int(events), int(failures), parse_iso(last_at))
 
 
-def unlisted_apps(store: Store) -> Iterator[UnlistedApp]:
-    """Every (source, app) that events, current grants or spend name and no current listing
-    has, with its gone listing when there is one."""
+def unlisted_apps(store: Store, events_since: str | None = None) -> Iterator[UnlistedApp]:
+    """Every (source, app) that events (the latest at or after ``events_since``, an ISO time),
+    current grants or spend name and no current listing has, with its gone listing when there
+    is one."""
     named = (
         "SELECT source, client_id, name, kind, events AS n, first_at, last_at FROM app_evidence "
+        "WHERE last_at >= :since "
         "UNION ALL SELECT source, client_id, NULL, NULL, 0, first_seen, last_seen FROM grants "
         "WHERE gone_scan IS NULL "
         "UNION ALL SELECT source, client_id, NULL, NULL, 0, on_day, on_day FROM spend"
@@ -208,7 +217,8 @@ def unlisted_apps(store: Store) -> Iterator[UnlistedApp]:
         f"e.client_id ORDER BY a.events DESC, a.kind LIMIT 1), min(e.first_at), max(e.last_at) "
         f"FROM ({named}) e WHERE NOT EXISTS (SELECT 1 FROM raw_apps r WHERE r.source = e.source "
         f"AND r.client_id = e.client_id AND r.gone_scan IS NULL) "
-        f"GROUP BY e.source, e.client_id ORDER BY e.source, e.client_id"
+        f"GROUP BY e.source, e.client_id ORDER BY e.source, e.client_id",
+        {"since": events_since or ""},
     ).fetchall()
     for source, client_id, name, kind, first, last in rows:
         gone = list(

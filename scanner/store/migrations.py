@@ -412,6 +412,13 @@ def _evidence(db: sqlite_utils.Database) -> None:
     )
 
 
+def _user_aliases(db: sqlite_utils.Database) -> None:
+    """Every other address a directory gives a person (UPN, other mails, proxy addresses,
+    aliases, an Okta login, a guest's home address), so one person is counted once across
+    sources and spellings. Users stored before it have none until their next listing."""
+    db.execute("ALTER TABLE users ADD COLUMN aliases TEXT")
+
+
 def signin_key(source: str, event_id: str) -> int:
     """A stable signed 64-bit key for one event of one source (collisions: ~1e-8 at 1e6)."""
     digest = hashlib.blake2b(f"{source}\x00{event_id}".encode(), digest_size=8).digest()
@@ -426,6 +433,7 @@ STEPS: list[Step] = [
     _signin_floors,
     _scan_run_owner,
     _evidence,
+    _user_aliases,
 ]
 
 

@@ -119,7 +119,7 @@ def test_app_details_open_with_evidence_users_scopes_and_findings(
         "OWNER AND CONFIRMATION",
         "WHY IT IS RISKY",
         "WHERE IT WAS FOUND",
-        "USERS",
+        "PEOPLE",
         "WHAT IT CAN REACH",
     ):
         assert heading in text.upper(), heading
@@ -127,6 +127,32 @@ def test_app_details_open_with_evidence_users_scopes_and_findings(
     detail.screenshot(path=str(screenshots / "report-demo-detail.png"))
     page.locator("#apps-table tbody tr.row").first.click()
     assert page.locator("#apps-table tr.detail").count() == 0
+
+
+def test_app_details_count_people_once_and_the_disabled_apart(
+    demo_report: Path, open_report: Any
+) -> None:
+    """The demo's Slack users include a leaver disabled in every directory; Canva's include an
+    agency guest who signs in with her #EXT# UPN, counted once by her home address."""
+    apps = {a["name"]: a for a in json.loads((demo_report / "report.json").read_text())["apps"]}
+    slack, canva = apps["Slack"], apps["Canva"]
+    assert slack["people_disabled"] == 1 and canva["people_disabled"] == 0
+    page = open_report(demo_report / "report.html").page
+    for app, heading in (
+        (slack, f"PEOPLE ({slack['people']}, 1 OF THEM DISABLED)"),
+        (canva, f"PEOPLE ({canva['people']})"),
+    ):
+        page.fill("#app-search", app["name"])
+        row = page.locator("#apps-table tbody tr.row").filter(
+            has=page.get_by_text(app["name"], exact=True)
+        )
+        row.first.click()
+        detail = page.locator("#apps-table tr.detail")
+        assert heading in detail.inner_text().upper()
+        detail.get_by_text("Who uses it").click()
+        marked = [t for t in detail.locator("ul.plain li").all_inner_texts() if "(disabled)" in t]
+        assert marked == [f"{u} (disabled)" for u in app["people_disabled_list"]]
+        row.first.click()
 
 
 def test_change_chip_opens_the_new_app(demo_report: Path, open_report: Any) -> None:

@@ -19,6 +19,7 @@ import os
 import shutil
 import socket
 import sqlite3
+import stat
 import subprocess
 import sys
 import tempfile
@@ -115,6 +116,11 @@ def run_shadowit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         setpriv = shutil.which("setpriv")
         if setpriv is None:
             pytest.skip("running as root and setpriv is not there to drop privileges")
+        closed = _closed_to_others(SHADOWIT)
+        if closed is not None:
+            pytest.skip(
+                f"{closed} is closed to other users: the unprivileged run cannot reach {SHADOWIT}"
+            )
         ids = [f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
         command = [setpriv, *ids, *command]
     return subprocess.run(
@@ -126,6 +132,15 @@ def run_shadowit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         timeout=120,
         check=False,
     )
+
+
+def _closed_to_others(path: Path) -> Path | None:
+    """The first folder above ``path`` that other users cannot enter (a checkout in a 0700
+    temporary folder), or None."""
+    for folder in path.absolute().parents:
+        if not folder.stat().st_mode & stat.S_IXOTH:
+            return folder
+    return None
 
 
 def give_away(folder: Path) -> None:
