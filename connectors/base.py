@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Protocol
 
 import requests
 
+from scanner.core import paths
 from scanner.core.errors import ConfigError
 from scanner.core.models import Capability, SourceRecord
 from scanner.net.http import MIB, RetryPolicy
@@ -45,10 +46,10 @@ class ConnectorContext:
     options: Mapping[str, Any] = field(default_factory=dict)
 
     def resolve_path(self, value: str) -> Path:
-        path = Path(value).expanduser()
-        if not path.is_absolute() and self.config_path is not None:
-            path = self.config_path.parent / path
-        return path
+        """A path setting against the config file's folder (``scanner.core.paths.resolve``);
+        settings loaded from a file hold resolved paths already, so this changes only
+        settings built in code."""
+        return paths.resolve(value, self.config_path)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,15 @@
 """``shadowit browse``: the inventory in Datasette, with canned queries for the reviewer.
 
-Datasette is an optional extra (``pip install 'shadow-it-scanner[browse]'``). The store is
-served read-only (``--immutable``) on 127.0.0.1, with a generated metadata file holding the
-canned queries below. Canned queries live under ``databases.<name>.queries`` in the metadata
-file (Datasette 0.x; https://docs.datasette.io/en/0.64/sql_queries.html#canned-queries), and
-the database name is the file name without its extension
+Datasette is an optional extra (``pip install -e '.[browse]'`` in a source checkout,
+``pip install 'shadow-it-scanner[browse]'`` where the package was installed from a wheel). The
+store is served read-only (``--immutable``) on 127.0.0.1, with a generated metadata file holding
+the canned queries below. Datasette runs as a child process in its own session: SIGINT or
+SIGTERM to ``shadowit browse`` stops it (SIGTERM, then SIGKILL after ``STOP_GRACE_SECONDS``)
+and ``shadowit browse`` ends only once it is gone.
+
+Canned queries live under ``databases.<name>.queries`` in the metadata file (Datasette 0.x;
+https://docs.datasette.io/en/0.64/sql_queries.html#canned-queries), and the database name is
+the file name without its extension
 (https://docs.datasette.io/en/0.64/metadata.html#per-database-and-per-table-metadata).
 
 The queries are plain SQLite over the store's tables, so the tests run each one with sqlite3
@@ -14,20 +19,33 @@ scope table, for the scopes actually granted) are written into the SQL when it i
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import json
+import signal
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from scanner.analysis.risk import ScopeTable
 from scanner.core.config import Config
 from scanner.core.errors import ShadowitError
+from scanner.core.paths import os_reason
+from scanner.store.findings import open_sql
 
-INSTALL_HINT = "datasette is not installed: pip install 'shadow-it-scanner[browse]'"
+DISTRIBUTION = "shadow-it-scanner"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_GRACE_SECONDS = 5.0
+"""How long Datasette (uvicorn, which ends its connections on SIGTERM) gets before SIGKILL."""
+POLL_SECONDS = 0.2
 RISKY_LEVELS = ("critical", "high")
 
 LATEST_SCAN = "(SELECT max(id) FROM scan_runs WHERE status = 'finished')"
@@ -40,7 +58,7 @@ UNSANCTIONED_MARKETING = f"""
 SELECT s.name AS app, a.vendor, a.category, s.user_count AS users,
        s.risk_score, s.risk_level, a.marketing_reason, s.sources, a.first_seen,
        (SELECT count(*) FROM findings f
-         WHERE f.app_key = s.app_key AND f.status != 'resolved') AS open_findings
+         WHERE f.app_key = s.app_key AND {open_sql("f")}) AS open_findings
 FROM app_snapshots s JOIN apps a ON a.key = s.app_key
 WHERE s.scan_id = {LATEST_SCAN}
   AND s.sanction_status = 'unsanctioned' AND s.is_marketing = 1
@@ -170,12 +188,69 @@ def metadata(db_path: Path, config: Config) -> dict[str, Any]:
 
 
 def write_metadata(db_path: Path, config: Config, out: Path) -> Path:
-    out.write_text(json.dumps(metadata(db_path, config), indent=2) + "\n", encoding="utf-8")
+    """Write the metadata file ``out``; an I/O failure is one line naming the file and fix."""
+    text = json.dumps(metadata(db_path, config), indent=2) + "\n"
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise ShadowitError(
+            f"{out}: cannot write the Datasette metadata ({os_reason(err, out)}); shadowit browse "
+            f"writes it beside the inventory, so this user needs write access to {out.parent} "
+            "(or move what is in the way)"
+        ) from None
     return out
 
 
 def datasette_installed() -> bool:
     return importlib.util.find_spec("datasette") is not None
+
+
+def install_hint(
+    distributions: Iterable[importlib.metadata.Distribution] | None = None,
+    here: Path = Path(__file__),
+) -> str:
+    """How to add the ``browse`` extra to this copy of shadowit: in its checkout for an
+    editable install, by the package's name for one installed from a wheel."""
+    checkout = source_checkout(distributions, here)
+    if checkout is not None:
+        return f"datasette is not installed; in {checkout} run: pip install -e '.[browse]'"
+    return f"datasette is not installed: pip install '{DISTRIBUTION}[browse]'"
+
+
+def source_checkout(
+    distributions: Iterable[importlib.metadata.Distribution] | None = None,
+    here: Path = Path(__file__),
+) -> Path | None:
+    """The source checkout this copy runs from, or None when it was installed from a wheel.
+
+    pip records where a distribution came from in its ``direct_url.json``
+    (https://packaging.python.org/en/latest/specifications/direct-url-data-structure/): an
+    editable install has ``dir_info.editable`` and the checkout's ``file://`` URL; a wheel
+    from an index has no such file, a wheel file ``archive_info``. Run from a tree with no
+    install record at all (``PYTHONPATH``), the ``pyproject.toml`` above the packages says so.
+    """
+    found = (
+        importlib.metadata.distributions(name=DISTRIBUTION)
+        if distributions is None
+        else distributions
+    )
+    for dist in found:
+        text = dist.read_text("direct_url.json")
+        if not text:
+            continue  # a wheel from an index, or a checkout's own .egg-info
+        try:
+            origin = json.loads(text)
+        except ValueError:
+            continue
+        if not isinstance(origin, dict):
+            continue
+        dir_info = origin.get("dir_info")
+        url = origin.get("url")
+        if isinstance(dir_info, dict) and dir_info.get("editable") and isinstance(url, str):
+            return Path(url2pathname(urlsplit(url).path))
+        return None
+    root = here.resolve().parents[1]
+    return root if (root / "pyproject.toml").is_file() else None
 
 
 def command(db_path: Path, metadata_path: Path, port: int) -> list[str]:
@@ -191,7 +266,7 @@ def command(db_path: Path, metadata_path: Path, port: int) -> list[str]:
 def browse(config: Config, port: int = 8001, open_browser: bool = True) -> int:
     """Write the metadata next to the store and run Datasette until it is stopped."""
     if not datasette_installed():
-        raise ShadowitError(INSTALL_HINT)
+        raise ShadowitError(install_hint())
     db_path = config.store_path
     if not db_path.exists():
         raise ShadowitError(
@@ -201,4 +276,49 @@ def browse(config: Config, port: int = 8001, open_browser: bool = True) -> int:
     argv = command(db_path, meta, port)
     if open_browser:
         argv.append("--open")
-    return subprocess.call(argv)
+    return run_until_stopped(argv)
+
+
+def run_until_stopped(argv: list[str], grace: float = STOP_GRACE_SECONDS) -> int:
+    """Run ``argv`` and wait for it; SIGINT or SIGTERM to this process stops it.
+
+    The child gets its own session, so a terminal's Ctrl-C reaches this process only and the
+    child is stopped once, by SIGTERM; one still running ``grace`` seconds later is killed.
+    Returns 0 after a stop asked for by a signal, the child's exit code when it ended by
+    itself. The child is never left running, whatever ends this function.
+    """
+    asked: list[float] = []
+    child: subprocess.Popen[bytes] | None = None
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        if not asked:
+            asked.append(time.monotonic())
+            if child is not None and child.returncode is None:
+                child.terminate()
+
+    previous = _handle(STOP_SIGNALS, stop)
+    try:
+        child = subprocess.Popen(argv, start_new_session=True)
+        if asked:  # a signal came before the child existed
+            child.terminate()
+        while True:
+            try:
+                code = child.wait(POLL_SECONDS)
+                break
+            except subprocess.TimeoutExpired:
+                if asked and time.monotonic() - asked[0] >= grace:
+                    child.kill()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if child is not None and child.poll() is None:
+            child.kill()
+            child.wait()
+    return 0 if asked else code
+
+
+def _handle(signals: Iterable[signal.Signals], handler: Any) -> dict[signal.Signals, Any]:
+    """Install ``handler`` for ``signals`` (only the main thread may); the previous ones."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, handler) for sig in signals}

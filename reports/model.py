@@ -11,7 +11,7 @@ import hashlib
 import re
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from scanner.analysis import completeness, confirm_view, sanctions
@@ -58,9 +58,11 @@ def build(
     for app in apps:  # a policy owner is a person too
         app["owner"] = pseudonym(app["owner"])
     sources_of = {a["key"]: a["sources"] for a in apps}
+    # Open or not as of the report's day (an acceptance whose end date has come is open).
+    today = (now or datetime.now(UTC)).date()
     findings = [
-        _finding(f, pseudonym, _not_rechecked(f, scan_id, sources_of, ledger))
-        for f in lifecycle.listing(store)
+        _finding(f, pseudonym, today, _not_rechecked(f, scan_id, sources_of, ledger))
+        for f in lifecycle.listing(store, today=today)
         if _live_at(f, scan_id)
     ]
     _link_findings(apps, findings)
@@ -71,7 +73,7 @@ def build(
     changes["new_users"] = [
         {"app": c["app"], "users": [pseudonym(u) for u in c["users"]]} for c in changes["new_users"]
     ]
-    open_findings = [f for f in findings if f["status"] != "resolved"]
+    open_findings = [f for f in findings if f["open"]]
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": iso(now or datetime.now(UTC)),
@@ -108,6 +110,7 @@ def _link_findings(apps: list[dict[str, Any]], findings: list[dict[str, Any]]) -
                 "kind": f["kind"],
                 "severity": f["severity"],
                 "status": f["status"],
+                "open": f["open"],
                 "not_rechecked": f["not_rechecked"],
             }
             for f in by_app.get(app["key"], [])
@@ -285,8 +288,10 @@ def _not_rechecked(
 
 
 def _finding(
-    row: dict[str, Any], pseudonym: _Pseudonyms, not_rechecked: str | None = None
+    row: dict[str, Any], pseudonym: _Pseudonyms, today: date, not_rechecked: str | None = None
 ) -> dict[str, Any]:
+    decided_by = pseudonym(row["decided_by"])
+    reason = row["decision_reason"] and pseudonym.text(row["decision_reason"])
     return {
         "id": row["id"],
         "app": row["app_name"],
@@ -294,13 +299,19 @@ def _finding(
         "kind": row["kind"],
         "severity": row["severity"],
         "status": row["status"],
+        # Open or acknowledged, or accepted past its end date (scanner.store.findings.is_open):
+        # what the cards, the "open only" filter and --fail-on count.
+        "open": row["open"],
         "reasons": [pseudonym.text(r) for r in row["reasons"]],
         "remediation": pseudonym.text(row["remediation"]) if row["remediation"] else None,
         "opened": row["opened"],
         "resolved": row["resolved"],
-        "decided_by": pseudonym(row["decided_by"]),
-        "decision_reason": row["decision_reason"] and pseudonym.text(row["decision_reason"]),
+        "decided_by": decided_by,
+        "decision_reason": reason,
         "decided_until": row["decided_until"],
+        "decision": lifecycle.decision_text(
+            {**row, "decided_by": decided_by, "decision_reason": reason}, today
+        ),
         "not_rechecked": not_rechecked,
     }
 

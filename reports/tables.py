@@ -85,7 +85,7 @@ def app_rows(model: Mapping[str, Any]) -> list[dict[str, Any]]:
             "first_seen": a["first_seen"],
             "last_sign_in": a["last_sign_in"],
             "sign_ins_unknown": a.get("sign_ins_unknown", False),
-            "open_findings": len([f for f in a["findings"] if f["status"] != "resolved"]),
+            "open_findings": len([f for f in a["findings"] if f["open"]]),
         }
         for a in model["apps"]
     ]

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from connectors.base import ConnectorContext
+from connectors.google.settings import GoogleSettings
 from scanner.app import config
 from scanner.core.errors import ConfigError
-from scanner.core.settings import build, secret
+from scanner.core.settings import build, check_ranges, path_settings, secret
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -118,3 +120,40 @@ def test_confirm_settings_are_typed_on_the_config() -> None:
     assert isinstance(loaded.confirm, config.ConfirmSettings)
     assert loaded.confirm.expiry_days == 5
     assert config.from_dict({}).confirm == config.ConfirmSettings()
+
+
+def test_ranges_are_the_same_loaded_or_built_in_code(tmp_path: Path) -> None:
+    """One range per setting: ``build`` refuses it on load, ``check_ranges`` in code."""
+    path = write(
+        tmp_path,
+        '[sources.google]\nadmin_email = "a@acme.example"\nkey_env = "K"\nconcurrency = 0\n',
+    )
+    with pytest.raises(ConfigError) as loaded:
+        config.load(path)
+    with pytest.raises(ConfigError) as built:
+        check_ranges(
+            GoogleSettings(admin_email="a@acme.example", key_env="K", concurrency=0),
+            "sources.google",
+            path,
+        )
+    expected = f"sources.google.concurrency: 0 is out of range (1 to 64) ({path})"
+    assert str(loaded.value) == str(built.value) == expected
+
+
+def test_path_settings_are_resolved_once_and_listed(tmp_path: Path) -> None:
+    cfg = config.load(
+        write(
+            tmp_path,
+            '[sources.okta]\norg_url = "https://acme.okta.com"\ntoken_file = "okta.token"\n'
+            'ca_bundle = "/etc/ssl/proxy.pem"\n',
+        )
+    )
+    okta = cfg.sources["okta"]
+    assert [(key, str(p), m.reads) for key, p, m in path_settings(okta, "sources.okta")] == [
+        ("sources.okta.token_file", str(tmp_path / "okta.token"), True),
+        ("sources.okta.ca_bundle", "/etc/ssl/proxy.pem", True),
+    ]
+    # A resolved path stays what it is when a connector resolves it again.
+    context = ConnectorContext(config_path=tmp_path / "config.toml")
+    assert context.resolve_path(okta.token_file) == tmp_path / "okta.token"
+    assert cfg.path(cfg.report.out) == tmp_path / "reports"

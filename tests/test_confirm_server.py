@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import hashlib
+import hmac
 import logging
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from werkzeug.test import Client, TestResponse
 
 from reports.confirm import send_requests
-from reports.confirm.links import LinkSigner, link_url, redact_path
+from reports.confirm.links import SALT, LinkSigner, link_url, redact_path
 from reports.confirm.server import ConfirmApp
 from scanner.analysis import confirm
 from scanner.app.config import Config
@@ -165,6 +169,83 @@ def test_a_link_made_for_another_person_or_app_is_invalid(setup: tuple) -> None:
         assert client.get(f"/c/{wrong_owner}").status_code == 403
         assert client.get(f"/c/{wrong_app}").status_code == 403
         assert client.get(f"/c/{right}").status_code == 200
+
+
+def _payload(token: str) -> dict[str, str]:
+    """What anyone holding a link can read from it: the token's payload is only base64."""
+    data: dict[str, str] = URLSafeTimedSerializer("no key needed").load_payload(
+        token.split(".", 1)[0].encode()
+    )
+    return data
+
+
+def _old_style_token(request: confirm.ConfirmRequest, signed_at: datetime) -> str:
+    """A link as ``confirm send`` made them before the owner digest was keyed: the same
+    serializer, salt and key, with ``"o"``, an unkeyed SHA-256 of the address."""
+
+    class Then(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(signed_at.timestamp())
+
+    old = URLSafeTimedSerializer(
+        KEY, salt=SALT, signer=Then, signer_kwargs={"digest_method": hashlib.sha256}
+    )
+    digest = hashlib.sha256(request.owner.strip().lower().encode()).hexdigest()[:16]
+    return str(old.dumps({"r": request.id, "a": request.app_key, "o": digest}))
+
+
+def _jasper(config: Config) -> confirm.ConfirmRequest:
+    store = Store.open(config.store_path)
+    try:
+        return next(r for r in confirm.requests(store) if r.app_name == "Jasper")
+    finally:
+        store.close()
+
+
+def test_a_new_link_carries_a_keyed_owner_digest_that_no_guess_can_be_checked_against(
+    setup: tuple,
+) -> None:
+    _config, links, _clock = setup
+    claims = _payload(links["Jasper"].rsplit("/", 1)[1])
+    assert set(claims) == {"r", "a", "h"}, "no unkeyed digest in a new link"
+    owner = "ana@acme.example"  # Jasper's likely owner: first marketing consent
+    expected = hmac.new(
+        KEY.encode(), b"shadowit.confirm.owner.v1|" + owner.encode(), hashlib.sha256
+    ).hexdigest()[:32]
+    assert claims["h"] == expected
+    # Offline, a holder of the link can hash guesses, but none of them matches without the key.
+    guesses = ["ana@acme.example", "ben@acme.example", "eve@acme.example", "lead@acme.example"]
+    for guess in guesses:
+        unkeyed = hashlib.sha256(guess.encode()).hexdigest()
+        assert not unkeyed.startswith(claims["h"]) and not claims["h"].startswith(unkeyed[:16])
+    assert LinkSigner("another-key-" + "x" * 30, 14).owner_digest(owner) != claims["h"]
+    assert LinkSigner(KEY, 14).owner_digest(" Ana@ACME.example ") == claims["h"]
+
+
+def test_an_old_style_link_works_until_it_expires_and_not_after(setup: tuple) -> None:
+    config, _links, clock = setup
+    jasper = _jasper(config)
+    token = _old_style_token(jasper, NOW)
+    assert set(_payload(token)) == {"r", "a", "o"}
+    with signing_key():
+        client = _client(config, clock)
+        clock.now = NOW + timedelta(days=13, hours=23)
+        page = client.get(f"/c/{token}")
+        assert page.status_code == 200 and "Does your team own Jasper?" in page.get_data(
+            as_text=True
+        )
+        clock.now = NOW + timedelta(days=14, seconds=1)
+        expired = client.get(f"/c/{token}")
+        assert expired.status_code == 403 and INVALID in expired.get_data(as_text=True)
+        # An old-style link names its owner too: one made for someone else is refused.
+        clock.now = NOW + timedelta(hours=1)
+        other = _old_style_token(dataclasses.replace(jasper, owner="ben@acme.example"), NOW)
+        assert client.get(f"/c/{other}").status_code == 403
+        answered = client.post(
+            f"/c/{token}", data={"answer": "stopped", "note": "x", "csrf": _csrf(page)}
+        )
+    assert answered.status_code == 200, answered.get_data(as_text=True)
+    assert [(a.app_name, a.answer) for a in _attestations(config)] == [("Jasper", "stopped")]
 
 
 def test_csrf_missing_or_wrong_records_nothing(setup: tuple) -> None:

@@ -17,6 +17,7 @@ import click
 import pytest
 import yaml
 
+from reports.confirm.serving import SHUTDOWN_SECONDS
 from scanner.app import config as configuration
 from scanner.app.cli import main
 
@@ -24,9 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 DOC = ROOT / "docs" / "deploy.md"
 SERVICE = DEPLOY / "systemd" / "shadowit.service"
+SERVE_UNIT = DEPLOY / "systemd" / "shadowit-serve.service"
 TIMER = DEPLOY / "systemd" / "shadowit.timer"
 CRON = DEPLOY / "cron" / "shadowit.cron"
 MANIFEST = DEPLOY / "kubernetes" / "cronjob.yaml"
+SERVE_MANIFEST = DEPLOY / "kubernetes" / "serve.yaml"
 DOCKERFILE = DEPLOY / "Dockerfile"
 
 
@@ -109,11 +112,16 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     # verify insists the ExecStart binary exists: point it at this checkout's shadowit.
     here = Path(sys.executable).parent / "shadowit"
     assert here.exists()
-    (tmp_path / "shadowit.service").write_text(
-        SERVICE.read_text().replace("/opt/shadowit/venv/bin/shadowit", str(here))
-    )
+    for source in (SERVICE, SERVE_UNIT):
+        (tmp_path / source.name).write_text(
+            source.read_text().replace("/opt/shadowit/venv/bin/shadowit", str(here))
+        )
     shutil.copy(TIMER, tmp_path / "shadowit.timer")
-    problems = verify(tmp_path / "shadowit.service", tmp_path / "shadowit.timer")
+    problems = verify(
+        tmp_path / "shadowit.service",
+        tmp_path / "shadowit.timer",
+        tmp_path / "shadowit-serve.service",
+    )
     assert problems == []
 
 
@@ -138,6 +146,27 @@ def verify(*paths: Path) -> list[str]:
     if run.returncode != 0:
         ours.append(f"exit {run.returncode}")
     return ours
+
+
+def test_serve_unit_runs_the_page_as_the_scan_user_stops_on_sigterm_and_is_hardened() -> None:
+    serve = unit(SERVE_UNIT)
+    service, scan = serve["Service"], unit(SERVICE)["Service"]
+    for key in ("User", "Group", "EnvironmentFile", "StateDirectory", "WorkingDirectory", "UMask"):
+        assert service[key] == scan[key], f"{key}: the page answers into the scan's inventory"
+    hardening = [k for k in scan if k.startswith(("Protect", "Restrict", "Private", "System"))]
+    for key in (*hardening, "NoNewPrivileges", "CapabilityBoundingSet", "LockPersonality"):
+        assert service[key] == scan[key], key
+    assert service["Type"] == ["exec"] and service["Restart"] == ["on-failure"]
+    assert service["RestartPreventExitStatus"] == ["2"], "a config error is not retried"
+    assert service["KillSignal"] == ["SIGTERM"]
+    assert int(service["TimeoutStopSec"][0]) > SHUTDOWN_SECONDS
+    assert serve["Install"]["WantedBy"] == ["multi-user.target"]
+    ctx = check_command(shadowit_args(service["ExecStart"][0]))
+    assert ctx.info_name == "serve"
+    assert ctx.params["host"] is None, "binds [confirm] host (127.0.0.1) for the reverse proxy"
+    assert ctx.params["access_log"] is True
+    env = SERVE_UNIT.with_name("shadowit.env.example").read_text()
+    assert "\nSHADOWIT_CONFIRM_KEY=" in env, "the signing key has its place in the env file"
 
 
 # -- cron ---------------------------------------------------------------------------------------
@@ -199,6 +228,54 @@ def test_cronjob_forbids_overlap_and_takes_secrets_and_store_from_the_cluster() 
     secret_keys = set(by_kind["Secret"]["stringData"])
     named = {v for s in data["sources"].values() for k, v in s.items() if k.endswith("_env")}
     assert named | {cfg.notify.urls_env} <= secret_keys
+
+
+def test_serve_deployment_shares_the_scans_secret_config_and_claim_and_stops_gracefully() -> None:
+    cron = {d["kind"]: d for d in manifests()}
+    served = {d["kind"]: d for d in yaml.safe_load_all(SERVE_MANIFEST.read_text()) if d}
+    assert list(served) == ["Deployment", "Service"]
+    deployment = served["Deployment"]["spec"]
+    assert deployment["replicas"] == 1 and deployment["strategy"] == {"type": "Recreate"}
+    pod = deployment["template"]["spec"]
+    labels = deployment["template"]["metadata"]["labels"]
+    assert deployment["selector"]["matchLabels"] == labels
+    assert pod["terminationGracePeriodSeconds"] > SHUTDOWN_SECONDS
+    [container] = pod["containers"]
+    ctx = check_command(container["args"])
+    assert ctx.info_name == "serve" and ctx.params["host"] == "0.0.0.0"  # noqa: S104 - inside its pod
+    [port] = container["ports"]
+    assert ctx.params["port"] == port["containerPort"]
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": port["name"]}
+    assert container["envFrom"] == [{"secretRef": {"name": cron["Secret"]["metadata"]["name"]}}]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    claim = cron["PersistentVolumeClaim"]["metadata"]["name"]
+    assert volumes["data"]["persistentVolumeClaim"]["claimName"] == claim
+    assert volumes["config"]["configMap"]["name"] == cron["ConfigMap"]["metadata"]["name"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    config_path = Path(ctx.params["config_path"])
+    assert mounts["config"] == str(config_path.parent)
+
+    # The shared config has a [confirm] table whose key comes from the Secret.
+    data = tomllib.loads(cron["ConfigMap"]["data"][config_path.name])
+    cfg = configuration.from_dict(data, config_path)
+    assert cfg.confirm is not None and cfg.confirm.secret_env in cron["Secret"]["stringData"]
+    assert cfg.path(cfg.confirm.out).parent == Path(mounts["data"])
+
+    service = served["Service"]["spec"]
+    assert service["selector"] == labels
+    assert service["ports"][0]["targetPort"] == port["name"]
+    cron_pod = cron["CronJob"]["spec"]["jobTemplate"]["spec"]["template"]
+    assert not set(service["selector"].items()) <= set(cron_pod["metadata"]["labels"].items()), (
+        "the Service never routes to a scan's pod"
+    )
+    [affinity] = cron_pod["spec"]["affinity"]["podAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    ]
+    wanted = affinity["podAffinityTerm"]["labelSelector"]["matchLabels"]
+    assert set(wanted.items()) <= set(labels.items()), "the scan prefers the page's node"
 
 
 # -- Dockerfile ---------------------------------------------------------------------------------

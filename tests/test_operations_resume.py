@@ -60,7 +60,8 @@ def state_of(path: Path) -> dict[str, Any]:
                 (r["source"], r["client_id"], r["user_key"], r["resource"], r["scopes"])
                 for r in query("SELECT * FROM grants")
             ),
-            "signins": sorted((r["source"], r["event_id"]) for r in query("SELECT * FROM signins")),
+            # Each counted event's de-duplication key (raw events are not kept by default).
+            "signins": sorted((r["key"], r["day"]) for r in query("SELECT * FROM signin_keys")),
             "signin_daily": sorted(
                 (r["source"], r["client_id"], r["user_key"], r["day"], r["count"])
                 for r in query("SELECT * FROM signin_daily")
@@ -145,7 +146,8 @@ def test_generator_raising_mid_stream_keeps_committed_pages_and_resumes_at_the_c
     from scanner.app import config as configuration
     from tests.memory_source import FEED, SEEN_SINCE
 
-    cfg = configuration.load(feed_config(tmp_path))
+    loaded = configuration.load(feed_config(tmp_path))
+    cfg = replace(loaded, store=replace(loaded.store, raw_signin_days=30))
     first = DEMO_NOW - timedelta(hours=5)
 
     def signin(n: int) -> SignIn:

@@ -215,7 +215,9 @@ def test_cli_accept_findings_and_sanction(cfg: configuration.Config) -> None:
     )
     assert res.exit_code == 0, res.output
     assert "accepted until 2099-01-01" in res.output
-    res = runner.invoke(main, ["accept", "--config", str(cfg.file), "nope:x", "--reason", "r"])
+    res = runner.invoke(
+        main, ["accept", "--config", str(cfg.file), "nope:x", "--reason", "r", "--no-expiry"]
+    )
     assert res.exit_code == 2 and "no finding 'nope:x'" in res.output
     res = runner.invoke(
         main,

@@ -118,7 +118,8 @@ def test_browse_without_datasette_says_how_to_install(
     monkeypatch.setattr(browse, "datasette_installed", lambda: False)
     result = CliRunner().invoke(main, ["browse", "--config", str(cfg.file)])
     assert result.exit_code == 2
-    assert "pip install 'shadow-it-scanner[browse]'" in result.output
+    assert result.output == f"Error: {browse.install_hint()}\n"
+    assert "pip install -e '.[browse]'" in result.output, "this is a source checkout"
 
 
 def test_browse_without_an_inventory_names_the_fix(
@@ -136,11 +137,11 @@ def test_browse_runs_datasette_with_the_metadata(cfg: Any, monkeypatch: pytest.M
     seen: list[list[str]] = []
     monkeypatch.setattr(browse, "datasette_installed", lambda: True)
 
-    def call(argv: list[str]) -> int:
+    def run(argv: list[str]) -> int:
         seen.append(argv)
         return 0
 
-    monkeypatch.setattr(browse.subprocess, "call", call)
+    monkeypatch.setattr(browse, "run_until_stopped", run)
     result = CliRunner().invoke(
         main, ["browse", "--config", str(cfg.file), "--port", "8124", "--no-open"]
     )
@@ -149,3 +150,34 @@ def test_browse_runs_datasette_with_the_metadata(cfg: Any, monkeypatch: pytest.M
     meta = Path(argv[argv.index("--metadata") + 1])
     assert meta.name == f"{cfg.store_path.stem}.datasette.json" and meta.exists()
     assert "--open" not in argv and argv[argv.index("--port") + 1] == "8124"
+
+
+def test_open_findings_count_as_the_report_counts_them(
+    tmp_path: Path, queries: dict[str, dict[str, str]], cfg: Any
+) -> None:
+    """An acceptance until a later day is not open; one whose end day has come is again."""
+    copy = tmp_path / "copy.db"
+    with sqlite3.connect(cfg.store_path) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
+    sql = queries["unsanctioned_marketing_apps"]["sql"]
+
+    def open_counts() -> dict[str, int]:
+        db = sqlite3.connect(copy)
+        try:
+            return {r[0]: r[-1] for r in db.execute(sql)}
+        finally:
+            db.close()
+
+    before = open_counts()
+    app = next(iter(before))
+    with sqlite3.connect(copy) as db:
+        (app_key,) = db.execute("SELECT key FROM apps WHERE name = ?", [app]).fetchone()
+        db.execute(
+            "UPDATE findings SET status = 'accepted', decided_until = '2999-01-01' "
+            "WHERE app_key = ? AND status = 'open'",
+            [app_key],
+        )
+    assert open_counts()[app] == 0
+    with sqlite3.connect(copy) as db:
+        db.execute("UPDATE findings SET decided_until = '2000-01-01' WHERE app_key = ?", [app_key])
+    assert open_counts()[app] == before[app]

@@ -67,7 +67,7 @@ def test_store_file_is_private(tmp_path: Path) -> None:
 
 
 def test_ingest_twice_counts_nothing_twice(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "inv.db", clock=lambda: T0)
+    store = Store.open(tmp_path / "inv.db", clock=lambda: T0, raw_signin_days=30)
     for _ in range(2):
         scan = store.begin_scan()
         store.ingest(scan, "entra", records())

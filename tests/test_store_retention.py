@@ -32,7 +32,7 @@ def daily_total(store: Store, source: str) -> int:
 
 
 def test_old_events_read_again_after_a_prune_are_counted_once(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "inv.db", clock=lambda: NOW)
+    store = Store.open(tmp_path / "inv.db", clock=lambda: NOW, raw_signin_days=30)
     for _ in range(5):
         scan = store.begin_scan()
         store.ingest(scan, "entra", events("entra", 0, 5, 40, 400))
@@ -40,6 +40,40 @@ def test_old_events_read_again_after_a_prune_are_counted_once(tmp_path: Path) ->
     assert daily_total(store, "entra") == 4
     assert store.signin_floors() == {"entra": "2026-10-21"}
     assert store.db["signins"].count == 2  # 0 and 5 days old: within the retention
+    store.close()
+
+
+def _aggregates(store: Store) -> dict[str, list[tuple[object, ...]]]:
+    return {
+        table: sorted(tuple(r) for r in store.db.execute(f"SELECT * FROM {table}"))
+        for table in ("signin_daily", "app_evidence", "signin_keys", "signin_floors")
+    }
+
+
+def test_raw_retention_on_and_off_give_the_same_aggregates(tmp_path: Path) -> None:
+    """Raw events are kept only for investigation: no count depends on them."""
+    found = {}
+    for days in (0, 30):
+        store = Store.open(tmp_path / f"raw{days}.db", clock=lambda: NOW, raw_signin_days=days)
+        for _ in range(3):
+            store.ingest(store.begin_scan(), "entra", events("entra", 0, 5, 40, 400))
+            store.prune_signins(30)
+        found[days] = (_aggregates(store), store.db["signins"].count)
+        store.close()
+    assert found[0][0] == found[30][0]
+    assert (found[0][1], found[30][1]) == (0, 2)  # kept: the events of 0 and 5 days ago
+
+
+def test_an_old_activity_report_read_again_after_a_prune_is_counted_once(tmp_path: Path) -> None:
+    """A per-app last-use report has no daily row; its pruned key still leaves a floor."""
+    store = Store.open(tmp_path / "inv.db", clock=lambda: NOW)
+    old = NOW - timedelta(days=60)
+    for _ in range(3):
+        report = SignIn("entra", f"spsa:app-1:{old:%Y-%m-%d}", "app-1", old, kind="activity")
+        store.ingest(store.begin_scan(), "entra", iter([report, Checkpoint("entra", "activity")]))
+        store.prune_signins(30)
+    assert store.db.execute("SELECT events FROM app_evidence").fetchall() == [(1,)]
+    assert store.signin_floors() == {"entra": "2026-10-21"}
     store.close()
 
 

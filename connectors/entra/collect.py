@@ -43,12 +43,13 @@ from connectors.entra.parse import (
     parse_time,
     parse_user,
 )
-from connectors.entra.pump import _Background, _Cancelled, _paced_clock
+from connectors.entra.pump import _Background, _Cancelled
 from connectors.entra.settings import SOURCE, EntraSettings
 from connectors.streams import StatusTable, guarded, status_error
 from scanner.core.errors import AuthError, ConnectorError, ResponseShapeError
 from scanner.core.models import Checkpoint, Removed, Skipped, SourceRecord, SourceWarning
 from scanner.net.http import HttpClient, HttpStatusError, RateLimiter, new_session
+from scanner.net.pacing import PaceClock, Pacer, clock_for
 from scanner.net.paging import Page, odata_pages
 
 QUEUED_PAGES = 32
@@ -93,11 +94,15 @@ class EntraConnector:
         self.ctx = ctx
         credential = credential or _read_credential(settings, ctx)
         session = ctx.session or new_session(settings.ca_bundle)
-        self._base_sleep, clock = _paced_clock(ctx.sleep)
+        base = clock_for(ctx.sleep)
+        self._base_sleep = base.sleep
         self._real_sleep = ctx.sleep is None
         self._reader: _Background | None = None
         policy, deadline = transport_policy(SOURCE, settings, self._sleep)
         self.tokens = _Tokens(settings, credential, session, policy.timeout)
+        # One pacer for the tenant: the directory reads, the per-app threads and the background
+        # report listing slow down together after a 429 (https://learn.microsoft.com/en-us/graph/throttling).
+        self.pacer = Pacer(SOURCE, PaceClock(base.now, self._sleep, base.wait))
         self.client = HttpClient(
             SOURCE,
             session=session,
@@ -107,10 +112,11 @@ class EntraConnector:
             deadline=deadline,
             limiters={
                 "reports": RateLimiter(
-                    settings.reports_calls, settings.reports_period, clock=clock, sleep=self._sleep
+                    settings.reports_calls, settings.reports_period, base.now, self._sleep
                 )
             },
             auth=self.tokens.headers,
+            pacer=self.pacer,
         )
         graph = settings.graph_url.rstrip("/")
         self.v1 = f"{graph}/v1.0"

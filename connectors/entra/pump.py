@@ -1,4 +1,5 @@
-"""Thread machinery: the background sign-in listing, and the pacing clock tests can drive.
+"""Thread machinery: the background sign-in listing (its clock comes from
+``scanner.net.pacing.clock_for``).
 
 The paced report listings (sign-ins, sign-in activity) run on a background thread from the start
 of ``collect()`` while the directory streams are read; their pages wait in a bounded queue.
@@ -9,8 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from scanner.core.models import Checkpoint, SourceRecord
@@ -98,28 +98,3 @@ class _Background:
             self._thread.join(wait)
         if self._thread.is_alive():
             log.debug("the background sign-in listing is still finishing a request")
-
-
-def _paced_clock(
-    sleep: Callable[[float], None] | None,
-) -> tuple[Callable[[float], None], Callable[[], float]]:
-    """The sleep and clock for retries and pacing.
-
-    With an injected (fake) sleep the pacing clock advances by the time "slept", so the rate
-    limiter neither spins nor really waits in tests, and its waits show up in the recorded sleeps.
-    """
-    if sleep is None:
-        return time.sleep, time.monotonic
-    slept = [0.0]
-    lock = threading.Lock()
-    inject = sleep
-
-    def fake_sleep(seconds: float) -> None:
-        inject(seconds)
-        with lock:
-            slept[0] += seconds
-
-    def clock() -> float:
-        return time.monotonic() + slept[0]
-
-    return fake_sleep, clock

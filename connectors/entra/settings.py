@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 from scanner.core.errors import ConfigError
+from scanner.core.settings import InputFile, Range, check_ranges
 
 SOURCE = "entra"
 KEY = f"sources.{SOURCE}"
@@ -20,38 +22,43 @@ class EntraSettings:
     client_id: str
     """Application (client) ID of the app registration."""
     client_secret_env: str | None = None
-    client_secret_file: str | None = None
+    client_secret_file: InputFile | None = None
     certificate_thumbprint: str | None = None
     """SHA-1 thumbprint (hex) of the certificate uploaded to the app registration."""
     private_key_env: str | None = None
-    private_key_file: str | None = None
+    private_key_file: InputFile | None = None
     """PEM private key of that certificate (recommended over a client secret)."""
     authority_host: str = "https://login.microsoftonline.com"
     """National clouds: https://login.microsoftonline.us, https://login.chinacloudapi.cn."""
     graph_url: str = "https://graph.microsoft.com"
     """National clouds: https://graph.microsoft.us, https://microsoftgraph.chinacloudapi.cn."""
-    ca_bundle: str | None = None
-    """PEM bundle to trust (TLS-inspecting proxies, local test servers)."""
-    signin_lookback_days: int = 30
-    """First scan: how far back to read sign-ins (P1/P2 keep 30 days, Free 7)."""
+    ca_bundle: InputFile | None = None
+    """PEM bundle to trust (TLS-inspecting proxies, local test servers); relative to the
+    config file."""
+    signin_lookback_days: Annotated[
+        int, Range(1, 30, why="Entra keeps sign-ins for 30 days (P1/P2), 7 without a licence")
+    ] = 30
+    """First scan: how far back to read sign-ins. P1/P2 keep them 30 days, Free 7:
+    https://learn.microsoft.com/en-us/entra/identity/monitoring-health/reference-reports-data-retention
+    """
     non_interactive_signins: bool = False
     """Also read non-interactive sign-ins (beta ``signInEventTypes``); many in big tenants."""
     sign_in_activity: bool = True
     """Read the per-app last sign-in (beta ``servicePrincipalSignInActivities``)."""
-    concurrency: int = 4
+    concurrency: Annotated[int, Range(1, 64)] = 4
     """Parallel requests for per-app calls (app-role assignments, lookups)."""
-    full_sweep_days: int = 7
+    full_sweep_days: Annotated[int, Range(0, 365)] = 7
     """Days between full listings of users and grants; scans in between read only changes
     (users delta, the audit log's grant events). 0 lists everything on every scan."""
-    reports_calls: int = 5
-    reports_period: float = 10.0
+    reports_calls: Annotated[int, Range(1, 1000)] = 5
+    reports_period: Annotated[float, Range(0, 3600, above=True)] = 10.0
     """Identity reports allow 5 requests per 10 s per app per tenant
     (https://learn.microsoft.com/en-us/graph/throttling-limits)."""
-    timeout: float = 60.0
+    timeout: Annotated[float, Range(0, 3600, above=True)] = 60.0
     """Seconds to wait for a connection and for each read of an answer."""
-    deadline_hours: float = 4.0
+    deadline_hours: Annotated[float, Range(0, 168, above=True)] = 4.0
     """The source ends ``failed`` after this long, keeping what it collected."""
-    max_response_mib: int = 64
+    max_response_mib: Annotated[int, Range(1, 4096)] = 64
     """The largest single answer accepted (a page of 1,000 Graph sign-ins is about 1.5 MiB)."""
 
 
@@ -62,5 +69,4 @@ def validate(settings: EntraSettings) -> None:
     for key in ("tenant_id", "client_id"):
         if not getattr(settings, key).strip():
             raise ConfigError(f"{KEY}.{key}: must not be empty")
-    if settings.concurrency < 1 or settings.reports_calls < 1 or settings.reports_period <= 0:
-        raise ConfigError(f"{KEY}: concurrency and reports_calls must be >= 1, reports_period > 0")
+    check_ranges(settings, KEY)

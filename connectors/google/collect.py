@@ -3,11 +3,16 @@
 Transport: googleapiclient's own (httplib2 through google-auth-httplib2, carried by
 ``transport.BoundedHttp``), one client per thread because httplib2 is not thread-safe;
 ``ca_bundle`` is its trust store. Every call goes through ``calls._Caller``; Directory calls are
-paced under ``queries_per_minute`` (each call inside a batch counts).
+paced under ``queries_per_minute`` (each call inside a batch counts). Besides, every request goes
+through the source's shared ``scanner.net.pacing.Pacer`` (in ``transport.BoundedHttp``): after
+throttling it lowers the call rate, the batches in flight and the calls per batch
+(``Pacer.room``), so a limit stricter than the documented one is met by slowing down, not by
+retrying (https://developers.google.com/admin-sdk/directory/v1/limits).
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -66,6 +71,7 @@ from scanner.core.models import (
     User,
 )
 from scanner.net.http import HttpClient, RateLimiter, RetryPolicy, new_session
+from scanner.net.pacing import Pacer, clock_for
 from scanner.net.paging import token_pages
 
 USERS_PAGE = 500
@@ -111,9 +117,10 @@ class GoogleConnector:
         info = load_key(settings, context.config_path)
         self.client_id = str(info["client_id"])
         self.credentials = build_credentials(info, settings, setting)
-        sleep = context.sleep or RetryPolicy().sleep
-        self.policy, deadline = transport_policy(SOURCE, settings, sleep)
+        clock = clock_for(context.sleep)
+        self.policy, deadline = transport_policy(SOURCE, settings, clock.sleep)
         self.policy = policy or self.policy
+        self.pacer = Pacer(SOURCE, clock)
         self.transport = HttpClient(
             SOURCE,
             context.session or new_session(self._ca_bundle()),
@@ -121,10 +128,13 @@ class GoogleConnector:
             origins=[settings.api_root, settings.token_uri],
             origin_setting="api_root or token_uri",
             deadline=deadline,
+            pacer=self.pacer,
         )
         self.caller = _Caller(self.policy, self.client_id)
         # Directory calls (each call inside a batch counts) share one minute window.
-        self.pace = RateLimiter(settings.queries_per_minute, 60.0, sleep=sleep)
+        self.pace = RateLimiter(
+            settings.queries_per_minute, 60.0, clock=clock.now, sleep=clock.sleep
+        )
         self.api_root = (
             settings.api_root if settings.api_root.endswith("/") else (settings.api_root + "/")
         )
@@ -289,45 +299,67 @@ class GoogleConnector:
             yield grant
 
     def _tokens_batch(self, users: list[User]) -> list[tuple[User, list[Any] | None]]:
-        """tokens.list of each user in one Directory batch request; retries what was throttled.
+        """tokens.list of each user in Directory batch requests; retries what was throttled.
 
-        None for a user means 404 (deleted since the users page was read)."""
+        A batch carries as many calls as the pacer has room for (``Pacer.room``: a slow start,
+        fewer once throttled). None for a user means 404 (deleted since the users page was
+        read)."""
         directory = self._service("directory_v1")
         batch_uri = self._batch_uri(directory)
         pending = {str(i): user for i, user in enumerate(users)}
         results: dict[str, list[Any] | None] = {}
 
-        def attempt() -> None:
-            outcomes: dict[str, tuple[Any, HttpError | None]] = {}
-            batch = BatchHttpRequest(batch_uri=batch_uri)
-            for request_id, user in pending.items():
-                self.pace.acquire()
-                batch.add(
-                    directory.tokens().list(userKey=user.id),
-                    callback=lambda rid, resp, exc: outcomes.__setitem__(rid, (resp, exc)),
-                    request_id=request_id,
-                )
-            try:
-                batch.execute()
-            except HttpError as err:
-                if _is_retriable(err):
-                    raise _RetryLater(_error_message(err), _retry_hint(err)) from None
-                raise self._http_error(err, "grants", "read tokens", SCOPE_TOKENS) from None
-            self._settle(pending, outcomes, results)
+        while pending:
+            batch = dict(itertools.islice(pending.items(), self.pacer.room(len(pending))))
 
-        self.caller.run(f"tokens.list batch of {len(users)} users", attempt)
+            def attempt(batch: dict[str, User] = batch) -> None:
+                # A retry after a throttle carries only what the pacer has room for now; the
+                # rest goes back to ``pending`` for the next batch.
+                sent = dict(itertools.islice(batch.items(), self.pacer.room(len(batch))))
+                outcomes = self._send_batch(directory, batch_uri, sent)
+                self._settle(batch, list(sent), outcomes, results)
+
+            # Each batch has its own attempts: a call is tried at most ``policy.attempts`` times,
+            # and every batch settles at least one call, so the loop ends.
+            self.caller.run(f"tokens.list batch of {len(batch)} users", attempt)
+            for request_id in [rid for rid in pending if rid in results]:
+                del pending[request_id]
         return [(users[int(rid)], results[rid]) for rid in sorted(results, key=int)]
+
+    def _send_batch(
+        self, directory: Any, batch_uri: str, sent: Mapping[str, User]
+    ) -> dict[str, tuple[Any, HttpError | None]]:
+        """One Directory batch of tokens.list calls; each call's (body, error) by request id."""
+        outcomes: dict[str, tuple[Any, HttpError | None]] = {}
+        batch = BatchHttpRequest(batch_uri=batch_uri)
+        for request_id, user in sent.items():
+            self.pace.acquire()
+            batch.add(
+                directory.tokens().list(userKey=user.id),
+                callback=lambda rid, resp, exc: outcomes.__setitem__(rid, (resp, exc)),
+                request_id=request_id,
+            )
+        try:
+            batch.execute()
+        except HttpError as err:
+            if _is_retriable(err):
+                raise _RetryLater(_error_message(err), _retry_hint(err)) from None
+            raise self._http_error(err, "grants", "read tokens", SCOPE_TOKENS) from None
+        return outcomes
 
     def _settle(
         self,
         pending: dict[str, User],
+        sent: list[str],
         outcomes: Mapping[str, tuple[Any, HttpError | None]],
         results: dict[str, list[Any] | None],
     ) -> None:
-        """Record the answers of one batch; leave throttled calls in ``pending``."""
+        """Record the answers of one batch (the ``sent`` ids); leave throttled calls in
+        ``pending``."""
         waits: list[float] = []
         problem = ""
-        for request_id in list(pending):
+        throttled = 0
+        for request_id in sent:
             body, error = outcomes.get(request_id, (None, None))
             if error is None:
                 items = _page_body(body, "tokens.list").get("items")
@@ -336,6 +368,7 @@ class GoogleConnector:
                 results[request_id] = None
             elif _is_retriable(error):
                 problem = _error_message(error)
+                throttled += 1
                 hint = _retry_hint(error)
                 if hint is not None:
                     waits.append(hint)
@@ -343,9 +376,9 @@ class GoogleConnector:
             else:
                 raise self._http_error(error, "grants", "read tokens", SCOPE_TOKENS)
             del pending[request_id]
-        if pending:
+        if throttled:
             raise _RetryLater(
-                f"{len(pending)} calls of the batch throttled ({problem})",
+                f"{throttled} calls of the batch throttled ({problem})",
                 max(waits) if waits else None,
             )
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 from scanner.core.errors import ConfigError
+from scanner.core.names import email_problem, is_email, one_line
+from scanner.core.settings import InputFile, Range, check_ranges
 
 SOURCE = "google"
 _AUTH = "https://www.googleapis.com/auth/"
@@ -31,36 +34,39 @@ class GoogleSettings:
     enabled: bool = True
     customer: str = "my_customer"
     """``my_customer`` is the account of the admin; or a customer ID like ``C03az79cb``."""
-    key_file: str | None = None
+    key_file: InputFile | None = None
     """The service account's JSON key file (relative to the config file)."""
     key_env: str | None = None
     """Environment variable holding the JSON key itself."""
     api_root: str = "https://admin.googleapis.com/"
     token_uri: str = "https://oauth2.googleapis.com/token"  # noqa: S105 (a URL)
     """Replaces the key's ``token_uri`` (tests point it at 127.0.0.1)."""
-    ca_bundle: str | None = None
-    lookback_days: int = 30
+    ca_bundle: InputFile | None = None
+    """PEM bundle to trust (a TLS-inspecting proxy's CA); relative to the config file."""
+    lookback_days: Annotated[
+        int, Range(1, 180, why="the Reports API answers no further back than 180 days")
+    ] = 30
     """First scan (or ``--full``): read this many days of token, login and SAML events. At most
     180: activities.list answers no further back than the last 180 days
     (https://developers.google.com/admin-sdk/reports/reference/rest/v1/activities/list)."""
-    overlap_minutes: int = 60
+    overlap_minutes: Annotated[int, Range(0, 24 * 60)] = 60
     """Re-read this much before the last watermark: audit events can arrive late
     (https://support.google.com/a/answer/7061566)."""
-    full_sweep_days: int = 7
+    full_sweep_days: Annotated[int, Range(0, 365)] = 7
     """Re-list every user's tokens this often (0: every scan); token events fill the days
     between."""
-    batch_size: int = 100
+    batch_size: Annotated[int, Range(1, MAX_BATCH)] = 100
     """tokens.list calls per Directory batch request (at most 1,000)."""
-    queries_per_minute: int = 2400
+    queries_per_minute: Annotated[int, Range(1, 1_000_000)] = 2400
     """Directory API default quota: 2,400 queries per minute per user per project
     (https://developers.google.com/admin-sdk/directory/v1/limits)."""
-    concurrency: int = 4
+    concurrency: Annotated[int, Range(1, 64)] = 4
     """Batch requests in flight at once."""
-    timeout: float = 60.0
+    timeout: Annotated[float, Range(0, 3600, above=True)] = 60.0
     """Seconds to wait for a connection and for each read of an answer."""
-    deadline_hours: float = 4.0
+    deadline_hours: Annotated[float, Range(0, 168, above=True)] = 4.0
     """The source ends ``failed`` after this long, keeping what it collected."""
-    max_response_mib: int = 64
+    max_response_mib: Annotated[int, Range(1, 4096)] = 64
     """The largest single answer accepted."""
 
 
@@ -75,23 +81,12 @@ def delegation_help(client_id: str) -> str:
 
 def _validate(settings: GoogleSettings, config_path: Path | None) -> None:
     where = f" ({config_path})" if config_path else ""
-    bounds = {
-        "batch_size": (settings.batch_size, 1, MAX_BATCH),
-        "concurrency": (settings.concurrency, 1, 64),
-        "queries_per_minute": (settings.queries_per_minute, 1, 1_000_000),
-        "lookback_days": (settings.lookback_days, 1, 180),
-        "full_sweep_days": (settings.full_sweep_days, 0, 365),
-        "overlap_minutes": (settings.overlap_minutes, 0, 24 * 60),
-    }
-    for name, (value, low, high) in bounds.items():
-        if not low <= value <= high:
-            raise ConfigError(
-                f"sources.google.{name}: {value} is out of range ({low} to {high}){where}"
-            )
-    if "@" not in settings.admin_email:
+    check_ranges(settings, "sources.google", config_path)
+    if not is_email(settings.admin_email):
         raise ConfigError(
-            f"sources.google.admin_email: {settings.admin_email!r} is not an email address; "
-            f"name the admin the service account acts as{where}"
+            f"sources.google.admin_email: {one_line(repr(settings.admin_email), 200)} is not an "
+            f"email address ({email_problem(settings.admin_email)}); name the admin the service "
+            f"account acts as{where}"
         )
     if not settings.key_env and not settings.key_file:
         raise ConfigError(

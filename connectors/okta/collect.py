@@ -1,9 +1,12 @@
 """The Okta connector: ``collect()`` wires the streams (see ``connectors.okta``).
 
 Paging follows ``Link: <...>; rel="next"`` (https://developer.okta.com/docs/api/#pagination).
-When the remaining share of an endpoint family's rate limit falls under ``slowdown_remaining``
-the next request to it waits for the reset (``pacing.ResetPacer``), and a 429 (``E0000047``)
-waits until the reset (``scanner.net.http``).
+Every request goes through one ``scanner.net.pacing.Pacer`` for the org, shared by the token
+client and the parallel app-user listings: when the remaining share of an endpoint family's
+rate limit falls under ``slowdown_remaining`` the next request to it waits for the reset
+(``pacing.ResetPacer``); a 429 (``E0000047``) waits until the reset, and a second one lowers the
+request rate and the number of listings in flight (https://developer.okta.com/docs/reference/rl2-monitor/,
+https://developer.okta.com/docs/reference/rl2-concurrency/).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from scanner.core.errors import AuthError, ConnectorError, PermissionMissing
 from scanner.core.models import Checkpoint, SourceRecord, SourceWarning
 from scanner.core.names import one_line
 from scanner.net.http import HttpClient, HttpStatusError, new_session
+from scanner.net.pacing import Pacer, clock_for
 from scanner.net.paging import link_pages
 
 log = logging.getLogger(__name__)
@@ -86,34 +90,37 @@ class OktaConnector:
         self.settings = settings
         self.context = context
         self.org_url = _org_url(settings, context)
-        sleep = context.sleep if context.sleep is not None else time.sleep
+        pace_clock = clock_for(context.sleep)
         ca_bundle = str(context.resolve_path(settings.ca_bundle)) if settings.ca_bundle else None
         session = context.session or new_session(ca_bundle, pool=max(16, settings.concurrency))
-        policy, deadline = transport_policy(SOURCE, settings, sleep)
-        self.pacers = {
-            group: ResetPacer(settings.slowdown_remaining, clock=clock, sleep=sleep)
-            for group in ("apps", "users", "logs")
-        }
+        policy, deadline = transport_policy(SOURCE, settings, pace_clock.sleep)
+        self.pacer = Pacer(SOURCE, pace_clock, max_hold=ResetPacer.MAX_WAIT)
+        self.reset_pacer = ResetPacer(self.pacer, settings.slowdown_remaining, clock=clock)
         token_client = HttpClient(
-            SOURCE, session, policy, origins=[self.org_url], origin_setting="org_url"
+            SOURCE,
+            session,
+            policy,
+            origins=[self.org_url],
+            origin_setting="org_url",
+            pacer=self.pacer,
         )
         self.auth = build_auth(_replace_org(settings, self.org_url), context, token_client)
         self.http = HttpClient(
             SOURCE,
             session,
             policy,
-            limiters=self.pacers,
             auth=self.auth.headers,
             after_response=self._observe,
             origins=[self.org_url],
             origin_setting="org_url",
             deadline=deadline,
+            pacer=self.pacer,
         )
 
     def _observe(self, response: requests.Response) -> None:
         group = pace_group(response.url)
         if group and response.ok:
-            self.pacers[group].observe(response.headers)
+            self.reset_pacer.observe(group, response.headers)
 
     # -- fetch ----------------------------------------------------------------------------
     def _pages(self, path: str, params: Mapping[str, Any]) -> Iterator[list[Any]]:

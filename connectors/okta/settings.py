@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from connectors.base import ConnectorContext
 from scanner.core.errors import ConfigError
+from scanner.core.settings import InputFile, Range, check_ranges
 
 SOURCE = "okta"
 READ_SCOPES = ("okta.apps.read", "okta.users.read", "okta.logs.read")
@@ -25,27 +27,31 @@ class OktaSettings:
     enabled: bool = True
     token_env: str | None = None
     """Environment variable holding an API token (sent as ``SSWS``)."""
-    token_file: str | None = None
+    token_file: InputFile | None = None
     client_id: str | None = None
     """OAuth service app client id; with ``private_key_env`` or ``private_key_file``."""
     private_key_env: str | None = None
     """Environment variable holding the service app's private key (PEM or JWK JSON)."""
-    private_key_file: str | None = None
+    private_key_file: InputFile | None = None
     key_id: str | None = None
     """``kid`` of the key registered on the service app, when it has several."""
     scopes: tuple[str, ...] = READ_SCOPES
-    ca_bundle: str | None = None
-    lookback_days: int = 30
+    ca_bundle: InputFile | None = None
+    """PEM bundle to trust (a TLS-inspecting proxy's CA); relative to the config file."""
+    lookback_days: Annotated[
+        int, Range(1, LOG_RETENTION_DAYS, why="the System Log keeps 90 days")
+    ] = 30
     """First scan (or ``--full``): read this many days of System Log (Okta keeps 90)."""
-    slowdown_remaining: float = 0.1
+    slowdown_remaining: Annotated[float, Range(0, 0.99)] = 0.1
     """Wait for the rate-limit reset once fewer than this share of calls remain."""
-    concurrency: int = 4
-    """App-user listings fetched in parallel (Okta's org concurrency limit is 75)."""
-    timeout: float = 60.0
+    concurrency: Annotated[int, Range(1, 75)] = 4
+    """App-user listings fetched in parallel (Okta's org concurrency limit is 75 by default,
+    https://developer.okta.com/docs/reference/rl2-concurrency/)."""
+    timeout: Annotated[float, Range(0, 3600, above=True)] = 60.0
     """Seconds to wait for a connection and for each read of an answer."""
-    deadline_hours: float = 4.0
+    deadline_hours: Annotated[float, Range(0, 168, above=True)] = 4.0
     """The source ends ``failed`` after this long, keeping what it collected."""
-    max_response_mib: int = 64
+    max_response_mib: Annotated[int, Range(1, 4096)] = 64
     """The largest single answer accepted (a page of 1,000 Graph sign-ins is about 1.5 MiB)."""
 
 
@@ -64,15 +70,7 @@ def _org_url(settings: OktaSettings, context: ConnectorContext) -> str:
             f"sources.okta.org_url: use the org URL, not the admin console "
             f"({parts.hostname.replace('-admin.', '.')}){where}"
         )
-    if not 1 <= settings.lookback_days <= LOG_RETENTION_DAYS:
-        raise ConfigError(
-            f"sources.okta.lookback_days: {settings.lookback_days} is outside 1..90; the System "
-            f"Log keeps 90 days{where}"
-        )
-    if not 0 <= settings.slowdown_remaining < 1:
-        raise ConfigError(f"sources.okta.slowdown_remaining: expected a share in 0..1{where}")
-    if settings.concurrency < 1:
-        raise ConfigError(f"sources.okta.concurrency: expected at least 1{where}")
+    check_ranges(settings, "sources.okta", context.config_path)
     return f"{parts.scheme}://{parts.netloc}"
 
 

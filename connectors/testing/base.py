@@ -6,7 +6,10 @@ a handler takes ``(request, **path_args)`` and returns a werkzeug Response (use 
 Fault injection (tests and the reliability suite): ``fail(path_prefix, status, times=1,
 headers=..., body=...)`` makes the next ``times`` matching requests answer with that status
 instead. ``set_latency(seconds)`` delays every answer; ``limit(path_prefix, calls, period)``
-models a provider's throttling window and answers 429 beyond it (with ``retry_header``).
+models a provider's throttling window and answers 429 beyond it (with ``retry_header``), e.g.
+``limit(("/v1.0/", "/beta/"), 5, 1.0)``: a sixth request within any second is refused, with a
+``Retry-After`` of the seconds until the window has room again. ``clock`` is the time the
+windows are counted in (``connectors.testing.timing.ScaledTime.now`` runs them faster).
 """
 
 from __future__ import annotations
@@ -47,9 +50,10 @@ class Fault:
 
 @dataclass
 class Window:
-    """A sliding-window rate limit on requests whose path starts with ``prefix``."""
+    """A sliding-window rate limit on requests whose path starts with ``prefix`` (or with one
+    of several prefixes, which then share the window)."""
 
-    prefix: str
+    prefix: str | tuple[str, ...]
     calls: int
     period: float
     retry_header: str = "Retry-After"
@@ -76,6 +80,8 @@ class FakeProvider:
         self.faults: list[Fault] = []
         self.windows: list[Window] = []
         self.latency = 0.0
+        self.clock: Callable[[], float] = time.monotonic
+        """The time throttling windows are counted in."""
         self.log: list[LoggedRequest] = []
         self.throttled = 0
 
@@ -100,9 +106,21 @@ class FakeProvider:
             self.faults.append(Fault(prefix, status, times, headers or {}, body, raw, method))
 
     def limit(
-        self, prefix: str, calls: int, period: float, retry_header: str = "Retry-After"
+        self,
+        prefix: str | tuple[str, ...],
+        calls: int,
+        period: float,
+        retry_header: str = "Retry-After",
     ) -> None:
-        self.windows.append(Window(prefix, calls, period, retry_header))
+        """At most ``calls`` requests under ``prefix`` in any ``period`` seconds; 429 beyond."""
+        with self._lock:
+            self.windows.append(Window(prefix, calls, period, retry_header))
+
+    def throttled_share(self, prefix: str | tuple[str, ...] = "/") -> tuple[int, int]:
+        """(429 answers, requests) logged under ``prefix`` (calls inside a batch count)."""
+        with self._lock:
+            logged = [r for r in self.log if r.path.startswith(prefix)]
+        return sum(1 for r in logged if r.status == 429), len(logged)
 
     def set_latency(self, seconds: float) -> None:
         self.latency = seconds
@@ -173,7 +191,7 @@ class FakeProvider:
         return None
 
     def _throttle(self, request: Request) -> Response | None:
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             for window in self.windows:
                 if not request.path.startswith(window.prefix):

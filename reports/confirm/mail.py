@@ -32,6 +32,7 @@ from pathlib import Path
 from scanner.core.config import ConfirmSettings
 from scanner.core.errors import ShadowitError
 from scanner.core.names import email_problem, is_email, one_line, visible
+from scanner.core.paths import os_reason
 
 log = logging.getLogger(__name__)
 
@@ -294,7 +295,10 @@ def write_files(outgoing: Sequence[Outgoing], folder: Path) -> list[Path]:
                 shutil.rmtree(left, ignore_errors=True)
         staging = stage.create(parent, f"{STAGING_LABEL}{folder.name}-")
     except OSError as err:
-        raise DeliveryError(f"confirm.out: cannot create {folder}: {err.strerror}") from None
+        raise DeliveryError(
+            f"confirm.out: cannot create {folder}: {os_reason(err)}; set [confirm] out (or "
+            "--out) to a folder this user can write; nothing was marked sent"
+        ) from None
     try:
         names = _write_set(outgoing, staging.path)
         if folder.exists():
@@ -304,7 +308,10 @@ def write_files(outgoing: Sequence[Outgoing], folder: Path) -> list[Path]:
         else:
             staging.rename_to(folder)
     except OSError as err:
-        raise DeliveryError(f"confirm.out: cannot write {folder}: {err.strerror}") from None
+        raise DeliveryError(
+            f"confirm.out: cannot write {folder}: {os_reason(err)}; set [confirm] out (or "
+            "--out) to a folder this user can write; nothing was marked sent"
+        ) from None
     finally:
         staging.discard()
     return [folder / name for name in names]

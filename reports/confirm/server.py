@@ -204,7 +204,7 @@ class ConfirmApp:
             asked is None
             or asked.status != "pending"
             or asked.app_key != claims.app_key
-            or not claims.for_owner(asked.owner)
+            or not self.signer.made_for(claims, asked.owner)
         ):
             return None
         return asked

@@ -3,7 +3,10 @@
 Idle connections are closed after ``confirm.idle_timeout`` seconds, a request line over
 ``confirm.max_request_line`` bytes gets 414, a request head over ``confirm.max_header_bytes``
 gets 431, a body over the form limit gets 413, and every answer, the server's own refusals
-included, carries the security headers. One access line per request, never the link's token.
+included, carries the security headers and no ``Server`` header (nothing names the server or
+its version). One access line per request, never the link's token. SIGTERM (systemd, a
+Kubernetes pod's end) stops it as Ctrl-C does: no new connection is taken, the requests being
+answered finish (for up to ``SHUTDOWN_SECONDS``), and the command exits 0.
 
 waitress settings: https://docs.pylonsproject.org/projects/waitress/en/stable/arguments.html
 """
@@ -13,10 +16,12 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,13 +39,18 @@ from scanner.core.config import Config, ConfirmSettings
 from scanner.core.errors import ConfigError, ShadowitError
 from scanner.core.names import one_line
 
-log = logging.getLogger("reports.confirm.server")
+ACCESS_LOGGER = "reports.confirm.server"
+log = logging.getLogger(ACCESS_LOGGER)
 """The access log keeps the logger name operators already filter on."""
 
 ACCESS_FIELD_WIDTH = 200
 """Characters of a method or path kept in an access line."""
 DRAIN_BYTES = 1024 * 1024
 """At most this much of a refused request is read (and dropped) before its connection closes."""
+SHUTDOWN_SECONDS = 5
+"""How long a stop waits for the requests being answered (waitress's own shutdown timeout)."""
+STOP_SIGNALS = (signal.SIGTERM,)
+"""Signals that stop ``serve_forever`` gracefully; SIGINT arrives as KeyboardInterrupt."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +98,9 @@ class ServeLimits:
             max_request_header_size=self.max_header_bytes,
             # waitress refuses a body of max_request_body_size bytes or more.
             max_request_body_size=self.max_body_bytes + 1,
-            ident="shadowit",
+            # waitress sends its ident as the Server header (and in its own error pages); empty,
+            # no Server header goes out at all: nothing tells a scanner what runs here.
+            ident="",
             expose_tracebacks=False,
         )
 
@@ -158,7 +170,10 @@ class _ErrorTask(ErrorTask):
 
     def execute(self) -> None:
         self.response_headers.extend(SECURITY_HEADERS.items())
-        log.info("- - %s refused: %s", self.request.error.code, one_line(self.request.error.reason))
+        if self.channel.server.access_log:
+            log.info(
+                "- - %s refused: %s", self.request.error.code, one_line(self.request.error.reason)
+            )
         super().execute()
 
 
@@ -202,11 +217,13 @@ class ConfirmServer(TcpWSGIServer):
         host: str,
         port: int,
         clock: Callable[[], float] = time.time,
+        access_log: bool = True,
     ) -> None:
         self.limits = limits
         self.clock = clock
+        self.access_log = access_log
         self.stopping = threading.Event()
-        super().__init__(AccessLog(app), adj=limits.adjustments(host, port))
+        super().__init__(AccessLog(app) if access_log else app, adj=limits.adjustments(host, port))
 
     @property
     def port(self) -> int:
@@ -224,7 +241,9 @@ class ConfirmServer(TcpWSGIServer):
         super().maintenance(self.clock())
 
     def run(self) -> None:
-        """Answer requests until ``stop()``; then close every connection and the socket."""
+        """Answer requests until ``stop()``; then let the threads finish the answers under way
+        (they send them themselves; waitress waits up to ``SHUTDOWN_SECONDS`` for them), and
+        close every connection and the socket."""
         try:
             while not self.stopping.is_set() and self._map:
                 wasyncore.loop(
@@ -234,7 +253,7 @@ class ConfirmServer(TcpWSGIServer):
                     count=1,
                 )
         finally:
-            self.task_dispatcher.shutdown()
+            self.task_dispatcher.shutdown(timeout=SHUTDOWN_SECONDS)
             wasyncore.close_all(self._map)
 
     def stop(self) -> None:
@@ -261,12 +280,13 @@ def create_server(
     host: str,
     port: int,
     clock: Callable[[], float] = time.time,
+    access_log: bool = True,
 ) -> ConfirmServer:
     waitress_log = logging.getLogger("waitress")
     if not any(isinstance(f, RedactLinks) for f in waitress_log.filters):
         waitress_log.addFilter(RedactLinks())
     try:
-        return ConfirmServer(app, limits, host, port, clock)
+        return ConfirmServer(app, limits, host, port, clock, access_log)
     except OSError as err:
         raise ShadowitError(
             f"cannot listen on {host}:{port}: {err.strerror or err}; "
@@ -279,19 +299,44 @@ def serve_forever(
     host: str | None = None,
     port: int | None = None,
     say: Callable[[str], None] = print,
+    access_log: bool = True,
 ) -> None:
-    """Run the page until interrupted; binds ``confirm.host`` (127.0.0.1) by default."""
+    """Run the page until SIGTERM or Ctrl-C; binds ``confirm.host`` (127.0.0.1) by default,
+    ``port`` 0 a free port (the announced line names it)."""
     app = ConfirmApp.from_config(config)
     where = f" ({config.file})" if config.file else ""
     limits = ServeLimits.from_settings(app.settings, where)
     bind_host = host or app.settings.host
-    bind_port = port or app.settings.port
-    server = create_server(app, limits, bind_host, bind_port)
+    bind_port = app.settings.port if port is None else port
+    server = create_server(app, limits, bind_host, bind_port, access_log=access_log)
     say(
         f"Serving confirmation links on http://{bind_host}:{server.port} "
-        f"(links point to {app.settings.link_base_url}); Ctrl-C stops."
+        f"(links point to {app.settings.link_base_url}); Ctrl-C or SIGTERM stops."
     )
     try:
-        server.run()
+        with _stopped_by_signals(server):
+            server.run()
     except KeyboardInterrupt:
-        say("Stopped.")
+        pass
+    say("Stopped.")
+
+
+@contextmanager
+def _stopped_by_signals(server: ConfirmServer) -> Iterator[None]:
+    """While serving, SIGTERM asks the server to stop (it finishes the requests it is
+    answering) instead of killing the process mid-answer. Only the main thread may set
+    signal handlers; elsewhere (a test's thread) the server is stopped with ``stop()``."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        log.info("%s: stopping", signal.Signals(signum).name)
+        server.stop()
+
+    previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -15,7 +15,7 @@
   });
   DATA.apps.forEach(function (a) {
     appsByKey[a.key] = a;
-    var open = (findingsByApp[a.key] || []).filter(function (f) { return f.status !== "resolved"; });
+    var open = (findingsByApp[a.key] || []).filter(function (f) { return f.open; });
     a._open = open.length;
     a._worst = open.reduce(function (w, f) { return Math.min(w, rank(SEV_RANK, f.severity)); }, 9);
     a._search = [a.name, a.vendor, a.category, a.domain, a.sanction_status, a.owner]
@@ -253,9 +253,8 @@
   }
 
   function findingCard(f) {
-    var decided = f.decided_by ? "by " + f.decided_by + (f.decision_reason ? ": " + f.decision_reason : "") + (f.decided_until ? " (until " + f.decided_until + ")" : "") : "";
     return el("div", { className: "finding-card sev-b-" + f.severity }, [
-      el("div", {}, [sevPill(f.severity), " ", el("b", { text: label(f.kind) }), " ", el("span", { className: "muted", text: f.status + (decided ? " " + decided : "") + " \u00b7 opened " + day(f.opened) })]),
+      el("div", {}, [sevPill(f.severity), " ", el("b", { text: label(f.kind) }), " ", el("span", { className: "muted", text: (f.decision || f.status) + " \u00b7 opened " + day(f.opened) })]),
       f.not_rechecked ? el("div", { className: "warnbox", text: f.not_rechecked + "; kept as it was" }) : null,
       list(f.reasons || []),
       el("div", {}, [el("b", { text: "What to do: " }), f.remediation || ""]),
@@ -348,11 +347,11 @@
     filter: function (f) {
       var q = fFilters.search.value.trim().toLowerCase();
       return (!fFilters.severity.value || f.severity === fFilters.severity.value) &&
-        (!fFilters.open.checked || f.status !== "resolved") &&
+        (!fFilters.open.checked || f.open) &&
         (!fFilters.marketing.checked || f._marketing) && (!q || f._search.indexOf(q) !== -1);
     },
     cells: function (f) {
-      var decided = f.decided_by ? el("div", { className: "muted small", text: "by " + f.decided_by + (f.decision_reason ? ": " + f.decision_reason : "") + (f.decided_until ? " until " + f.decided_until : "") }) : null;
+      var decided = f.decision ? el("div", { className: "muted small", text: f.decision }) : null;
       return [
         el("td", {}, [sevPill(f.severity)]), el("td", {}, [appLink(f.app_key, f.app)]),
         el("td", { text: label(f.kind) }), el("td", {}, [f.status, decided, f.not_rechecked ? el("div", { className: "muted small", text: f.not_rechecked }) : null]),

@@ -26,7 +26,7 @@ from scanner.analysis.risk import RiskAssessment, RiskInput, ScopeTable, assess
 from scanner.core.config import OrganisationSettings
 from scanner.core.models import FROM_EVENTS, App, InventoryApp, RawApp
 from scanner.store import inventory as stored
-from scanner.store.database import Store, iso
+from scanner.store.database import Store, iso, parse_iso
 
 UNKNOWN_DEPARTMENT = "(unknown)"
 
@@ -196,12 +196,8 @@ def _classify_and_score(
             scopes,
         )
         result.append(
-            replace(
-                _inventory_app(
-                    acc, departments, marketing_users, (is_marketing, reason), risk, now
-                ),
-                people_disabled=len(disabled),
-                disabled_users=tuple(sorted(disabled)),
+            _inventory_app(
+                acc, departments, marketing_users, (is_marketing, reason), risk, now, disabled
             )
         )
     return result
@@ -214,6 +210,7 @@ def _inventory_app(
     marketing: tuple[bool, str],
     risk: RiskAssessment,
     now: datetime,
+    disabled: list[str],
 ) -> InventoryApp:
     """The record of one app, from what was gathered for it and how it was judged."""
     is_marketing, reason = marketing
@@ -252,6 +249,8 @@ def _inventory_app(
         ),
         access=access_of({kind for _source, kind in acc.evidence}),
         failed_sign_ins=acc.failed_sign_ins,
+        people_disabled=len(disabled),
+        disabled_users=tuple(sorted(disabled)),
     )
 
 
@@ -331,6 +330,8 @@ def _gather_usage(
     store: Store, by_raw: dict[tuple[str, str], _Acc], people: People, now: datetime
 ) -> None:
     since = (now - timedelta(days=30)).date().isoformat()
+    last_use: dict[int, tuple[_Acc, str]] = {}
+    """id(acc) -> (acc, its latest successful sign-in as stored): parsed once per app."""
     for r in stored.usage_by_person(store, since):
         acc = by_raw.get((r.source, r.client_id))
         if acc is None:
@@ -338,7 +339,10 @@ def _gather_usage(
         acc.failed_sign_ins += r.failures
         if not r.total:
             continue  # only failed: not a user, no use
-        acc.last_sign_in = _max(acc.last_sign_in, r.last_at)
+        if r.last_at:
+            latest = last_use.get(id(acc))
+            if latest is None or r.last_at > latest[1]:
+                last_use[id(acc)] = (acc, r.last_at)
         acc.sign_ins_30d += r.recent
         key = r.user_key
         person = (
@@ -351,6 +355,8 @@ def _gather_usage(
         if person is not None:
             acc.users.add(person)
             acc.usage[person] += r.total
+    for acc, text in last_use.values():
+        acc.last_sign_in = _max(acc.last_sign_in, parse_iso(text))
 
 
 def _gather_spend(store: Store, by_raw: dict[tuple[str, str], _Acc], people: People) -> None:

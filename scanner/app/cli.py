@@ -9,18 +9,17 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from datetime import UTC, date, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Column, Table
+from rich.table import Table
 
 from scanner import __version__
 from scanner.app import config as configuration
+from scanner.app.cli_policy import accept, acknowledge, findings, policy, sanction
 from scanner.app.console import (
     MESSAGE_WIDTH,
     console,
@@ -31,13 +30,14 @@ from scanner.app.console import (
 from scanner.core import logs
 from scanner.core.errors import ShadowitError
 from scanner.core.models import SEVERITIES
-from scanner.core.names import NAME_WIDTH, one_line
+from scanner.core.names import one_line
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 success; 2 configuration or credential error; 3 a source failed or was "
-    "partial; 4 --fail-on threshold met."
+    "Exit codes: 0 success; 2 configuration or credential error, a file that cannot be read or "
+    "written, a wrong option, or another scan holds the lock; 3 a source failed or was partial; "
+    "4 --fail-on threshold met; 1 only for a bug (it prints a traceback)."
 )
 
 
@@ -119,6 +119,11 @@ def demo(out: Path) -> None:
 @click.option(
     "--report/--no-report", "with_report", default=True, help="Write the reports after the scan."
 )
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="With no enabled source, re-analyse the stored inventory instead of refusing.",
+)
 @errors_to_exit
 def scan(
     config_path: Path,
@@ -127,20 +132,30 @@ def scan(
     only: tuple[str, ...],
     fail_on: str | None,
     with_report: bool,
+    allow_empty: bool,
 ) -> None:
     """Scan every enabled source into the inventory, reconcile and report.
 
     Example: shadowit scan --config config.toml --fail-on high
 
-    Exit codes: 0 success; 2 configuration or credential error, or another scan holds the
-    lock (use --wait); 3 completed but a source failed or was partial; 4 --fail-on met.
+    Before any source is read it checks the config has an enabled source, that the files it
+    names are readable, that the store and report folders are writable, and [confirm]'s key.
+
+    Exit codes: 0 success; 2 configuration or credential error, a write error, or another scan
+    holds the lock (use --wait); 3 completed but a source failed or was partial; 4 --fail-on met.
     """
     from scanner.app.operations import scan_and_report
 
     cfg = configuration.load(config_path)
     with terminal_progress() as progress:
         summary = scan_and_report(
-            cfg, full=full, wait=wait, only=only, with_report=with_report, progress=progress
+            cfg,
+            full=full,
+            wait=wait,
+            only=only,
+            with_report=with_report,
+            progress=progress,
+            allow_empty=allow_empty,
         )
     print_summary(summary)
     if summary.get("notification"):
@@ -192,155 +207,6 @@ def report(
 
 @main.command()
 @config_option
-@click.option(
-    "--status",
-    type=click.Choice(["open", "acknowledged", "accepted", "resolved"]),
-    help="Only findings in this state.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@errors_to_exit
-def findings(config_path: Path, status: str | None, as_json: bool) -> None:
-    """List findings with their state, most severe first.
-
-    Example: shadowit findings --config config.toml --status open
-    """
-    from scanner.analysis import findings as lifecycle
-    from scanner.app.operations import open_store
-
-    cfg = configuration.load(config_path)
-    with open_store(cfg) as store:
-        rows = lifecycle.listing(store, status)
-    if as_json:
-        click.echo(json.dumps(rows, indent=2, default=str))
-        return
-    out = console()
-    # The ID is what `accept` and `acknowledge` take: never cut it short. A table needs room;
-    # a narrow terminal (or a pipe) gets two lines per finding instead.
-    widest = max((len(r["id"]) for r in rows), default=2)
-    if out.width < widest + 90:
-        for r in rows:
-            app = one_line(r["app_name"], NAME_WIDTH)
-            out.print(
-                f"{one_line(r['id'], None)}  [{r['severity']}, {r['status']}] {app}: {r['kind']}",
-                markup=False,
-            )
-            out.print(f"    {one_line('; '.join(r['reasons'][:2]))}", markup=False)
-        return
-    table = Table(
-        Column("ID", no_wrap=True, min_width=widest),
-        "Severity",
-        "App",
-        "Kind",
-        "Status",
-        Column("Why", ratio=1),
-    )
-    for r in rows:
-        table.add_row(
-            escape(one_line(r["id"], None)),
-            r["severity"],
-            escape(one_line(r["app_name"], NAME_WIDTH)),
-            r["kind"],
-            r["status"],
-            escape(one_line("; ".join(r["reasons"][:2]))),
-        )
-    out.print(table)
-
-
-def _decision(status: str) -> Callable[..., None]:
-    @config_option
-    @click.argument("finding_id")
-    @click.option("--reason", required=True, help="Why (kept in the finding's history).")
-    @click.option("--by", "actor", default=None, help="Who decides (default: $USER).")
-    @errors_to_exit
-    def command(
-        config_path: Path, finding_id: str, reason: str, actor: str | None, **extra: Any
-    ) -> None:
-        from scanner.analysis import findings as lifecycle
-        from scanner.app.operations import open_store, whoami
-
-        cfg = configuration.load(config_path)
-        until = extra.get("until")
-        with open_store(cfg) as store:
-            row = lifecycle.decide(
-                store, finding_id, status, actor or whoami(), reason, until, datetime.now(UTC)
-            )
-        click.echo(
-            f"{one_line(row['id'], None)}: {row['status']}"
-            + (f" until {row['decided_until']}" if row["decided_until"] else "")
-        )
-
-    return command
-
-
-def _parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date like 2026-12-31") from None
-
-
-accept = main.command(
-    name="accept",
-    help=(
-        "Accept a finding's risk, with a reason and an end date.\n\nExample: shadowit accept "
-        "--config config.toml cat:canva:unsanctioned --reason 'trial' --until 2026-12-31"
-    ),
-)(
-    click.option("--until", callback=_parse_day, help="When the acceptance expires (YYYY-MM-DD).")(
-        _decision("accepted")
-    )
-)
-acknowledge = main.command(
-    name="acknowledge",
-    help=(
-        "Acknowledge a finding (seen, being worked on).\n\nExample: shadowit acknowledge "
-        "--config config.toml cat:canva:dormant --reason 'asked the owner'"
-    ),
-)(_decision("acknowledged"))
-
-
-@main.command()
-@config_option
-@click.argument("app")
-@click.option(
-    "--status",
-    required=True,
-    type=click.Choice(["sanctioned", "tolerated", "banned"]),
-    help="The policy decision.",
-)
-@click.option("--owner", help="Owner's email.")
-@click.option("--team", help="Owning team.")
-@click.option("--purpose", help="Business purpose.")
-@click.option("--scopes", help="Approved scopes, comma or space separated.")
-@click.option("--review-by", help="Review date (YYYY-MM-DD).")
-@click.option("--notes", help="Notes.")
-@errors_to_exit
-def sanction(
-    config_path: Path,
-    app: str,
-    status: str,
-    owner: str | None,
-    team: str | None,
-    purpose: str | None,
-    scopes: str | None,
-    review_by: str | None,
-    notes: str | None,
-) -> None:
-    """Add or update a sanctioned-list entry in the inventory.
-
-    Example: shadowit sanction --config config.toml HubSpot --status sanctioned --owner a@x.com
-    """
-    from scanner.app.operations import record_sanction
-
-    cfg = configuration.load(config_path)
-    entry = record_sanction(cfg, app, status, owner, team, purpose, scopes, review_by, notes)
-    click.echo(f"{one_line(entry.app)}: {entry.status}")
-
-
-@main.command()
-@config_option
 @click.option("--since", help="A scan id or a date (default: the previous scan).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @errors_to_exit
@@ -378,6 +244,20 @@ def scans(config_path: Path) -> None:
                 str(run["id"]), run["started"], run["finished"] or "", run["status"], states
             )
     console().print(table)
+
+
+def _guarded(command: click.Command) -> click.Command:
+    """A command defined in another module, with this module's ``errors_to_exit``."""
+    assert command.callback is not None
+    command.callback = errors_to_exit(command.callback)
+    return command
+
+
+main.add_command(_guarded(findings))
+main.add_command(_guarded(accept))
+main.add_command(_guarded(acknowledge))
+main.add_command(_guarded(sanction))
+main.add_command(_guarded(policy))
 
 
 @main.group()
@@ -419,9 +299,11 @@ def _count_at_or_above(by_severity: dict[str, int], threshold: str) -> int:
 def doctor(config_path: Path, only: tuple[str, ...], as_json: bool) -> None:
     """Check the config, the store, notifications and every source's token and permissions.
 
-    Each source gets a token and probes every permission or scope with its cheapest call;
-    the table says what works and exactly what is missing and where to grant it. Nothing is
-    written. Exit 0 only when everything is ready, 2 otherwise.
+    The store and report folders must be writable, every file a setting names readable, and
+    [confirm] (when set up) needs its signing key and a reachable SMTP server. Each source gets
+    a token and probes every permission or scope with its cheapest call; the table says what
+    works and exactly what is missing and where to grant it. Nothing is written. Exit 0 only
+    when everything is ready, 2 otherwise.
 
     Example: shadowit doctor --config config.toml
     """
@@ -498,21 +380,35 @@ def confirm_send(config_path: Path, out: Path | None) -> None:
 @config_option
 @click.option("--host", default=None, help="Address to bind (default: [confirm] host, 127.0.0.1).")
 @click.option(
-    "--port", default=None, type=int, help="Port to bind (default: [confirm] port, 8765)."
+    "--port",
+    default=None,
+    type=click.IntRange(0, 65535),
+    help="Port to bind (default: [confirm] port, 8765; 0 picks a free one).",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    help="One line per request on stderr, at any --log-level (default: on; never a token).",
 )
 @errors_to_exit
-def serve(config_path: Path, host: str | None, port: int | None) -> None:
+def serve(config_path: Path, host: str | None, port: int | None, access_log: bool) -> None:
     """Serve the confirmation page the request links point to (behind a reverse proxy).
 
     Runs on waitress within the [confirm] limits: threads, idle_timeout, max_request_line,
-    max_header_bytes (docs/confirm.md).
+    max_header_bytes (docs/confirm.md). SIGTERM or Ctrl-C stops it after the answers under
+    way are sent, with exit 0.
 
     Example: SHADOWIT_CONFIRM_KEY=... shadowit serve --config config.toml --port 8765
     """
-    from reports.confirm.serving import serve_forever
+    import logging
+
+    from reports.confirm.serving import ACCESS_LOGGER, serve_forever
 
     cfg = configuration.load(config_path)
-    serve_forever(cfg, host, port, say=click.echo)
+    access = logging.getLogger(ACCESS_LOGGER)
+    if access_log and not access.isEnabledFor(logging.INFO):
+        access.setLevel(logging.INFO)
+    serve_forever(cfg, host, port, say=click.echo, access_log=access_log)
 
 
 @main.command()
@@ -523,13 +419,13 @@ def serve(config_path: Path, host: str | None, port: int | None) -> None:
 def browse(config_path: Path, port: int, no_open: bool) -> None:
     """Open the inventory in Datasette (read-only, on 127.0.0.1) with canned queries:
     unsanctioned marketing apps, risky grants, dormant grants. Needs the `browse` extra.
+    Ctrl-C or SIGTERM stops Datasette too.
 
     Example: shadowit browse --config config.toml
     """
     from reports import browse as browsing
 
     if not browsing.datasette_installed():
-        click.echo(browsing.INSTALL_HINT, err=True)
-        sys.exit(2)
+        raise ShadowitError(browsing.install_hint())
     cfg = configuration.load(config_path)
     sys.exit(browsing.browse(cfg, port=port, open_browser=not no_open))

@@ -95,18 +95,13 @@ def from_dict(data: dict[str, Any], file: Path | None = None) -> Config:
     if "confirm" in data:
         values["confirm"] = _confirm(data["confirm"], file)
     values["sources"] = _load_sources(data.get("sources", {}), file)
-    return Config(file=file, **values)
+    return Config(file=file, tables=frozenset(data), **values)
 
 
 def _confirm(table: Any, file: Path | None) -> ConfirmSettings:
     """Validate the config's ``[confirm]`` table; errors name ``confirm.<key>``."""
     where = f" ({file})" if file else ""
-    s = build(ConfirmSettings, table, "confirm", file)
-    for key in ("expiry_days", "reminder_days", "port"):
-        if getattr(s, key) < 1:
-            raise ConfigError(f"confirm.{key}: must be 1 or more{where}")
-    if s.max_reminders < 0:
-        raise ConfigError(f"confirm.max_reminders: must be 0 or more{where}")
+    s = build(ConfirmSettings, table, "confirm", file)  # ranges and paths: see its fields
     for key in ("fallback_owner", "from_addr"):
         value = getattr(s, key)
         if value is not None and not is_email(value):

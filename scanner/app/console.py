@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
-from scanner.core.names import NAME_WIDTH, one_line
+from scanner.core.names import LINE_WIDTH, NAME_WIDTH, one_line
 
 
 def console() -> Console:
@@ -74,24 +74,50 @@ def _names(items: Any) -> str:
 
 MESSAGE_WIDTH = 2000
 """Characters of one printed message (an error with its fix) kept; provider text is cut."""
+WARNINGS_SHOWN = 5
+"""Warnings printed per source; the rest are counted (all are in report.json, up to 200)."""
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 warning``, ``2 warnings``, ``0 records``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def scan_kind(full: bool | None) -> str:
+    """``full`` when no source resumed from a stored cursor (``--full``, or the first scan of
+    an inventory), else ``incremental``."""
+    return "full" if full else "incremental"
+
+
+def source_lines(s: dict[str, Any]) -> list[str]:
+    """One source's line in the summary, then its first warnings and a count of the rest."""
+    note = f": {s['error']}" if s.get("error") else ""
+    skipped = f" (not collected: {'; '.join(s['skipped'])})" if s.get("skipped") else ""
+    count = int(s.get("warning_count") or 0)
+    warned = f", {plural(count, 'warning')}" if count else ""
+    lines = [
+        one_line(
+            f"  source {s['source']}: {s['status']}, {plural(s['records'], 'record')}{warned}"
+            f"{skipped}{note}",
+            MESSAGE_WIDTH,
+        )
+    ]
+    shown = list(s.get("warnings") or ())[: min(count, WARNINGS_SHOWN)]
+    # A warning quotes provider text (names, addresses, file cells): one line, cut.
+    lines.extend(f"    warning: {one_line(w, LINE_WIDTH)}" for w in shown)
+    if count > len(shown):
+        lines.append(f"    ... and {plural(count - len(shown), 'more warning')}")
+    return lines
 
 
 def print_summary(summary: dict[str, Any]) -> None:
     out = console()
     organisation = escape(one_line(summary["organisation"], NAME_WIDTH))
-    out.print(f"[bold]shadowit scan {summary['scan_id']}[/bold] of {organisation}")
+    kind = scan_kind(summary.get("full"))
+    out.print(f"[bold]shadowit scan {summary['scan_id']}[/bold] ({kind}) of {organisation}")
     for s in summary["sources"]:
-        note = f": {s['error']}" if s.get("error") else ""
-        skipped = f" (not collected: {'; '.join(s['skipped'])})" if s.get("skipped") else ""
-        warned = f", {s['warning_count']} warnings" if s.get("warning_count") else ""
-        out.print(
-            one_line(
-                f"  source {s['source']}: {s['status']}, {s['records']} records{warned}"
-                f"{skipped}{note}",
-                MESSAGE_WIDTH,
-            ),
-            markup=False,
-        )
+        for line in source_lines(s):
+            out.print(line, markup=False)
     out.print(
         f"  apps found: {summary['apps']}  marketing apps: {summary['marketing_apps']}  "
         f"unsanctioned: {summary['unsanctioned']} ({summary['unsanctioned_marketing']} marketing)"

@@ -1,15 +1,17 @@
 """``shadowit doctor``: is this installation ready to scan? One Probe row per capability.
 
 It validates what a scan would validate before touching a provider (the severity overrides,
-the catalog additions, the sanctioned list, ``[notify]``), checks that the store can be
-written, then builds each enabled connector and runs its ``check()``: a token, then the
-cheapest call per permission or scope, each row naming what is missing and where to grant it.
-Nothing is written: no store is created and no notification is sent.
+the catalog additions, the sanctioned list, ``[notify]``) and runs the scan's pre-flight
+(``scanner.app.preflight``): the store and the report folder can be written, every file a
+setting names can be read, ``[confirm]`` (when the config has it) has its signing key, and its
+SMTP server answers (or its message folder can be written). Then it builds each enabled
+connector and runs its ``check()``: a token, then the cheapest call per permission or scope,
+each row naming what is missing and where to grant it. Nothing is written: no store or folder
+is created, no mail and no notification is sent.
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
@@ -24,9 +26,10 @@ from connectors.base import ConnectorContext, Probe
 from scanner.analysis import sanctions
 from scanner.analysis.catalog import Catalog
 from scanner.analysis.reconcile import check_severity_overrides
-from scanner.app import notify
+from scanner.app import notify, preflight
 from scanner.app.config import Config, enabled_sources
 from scanner.core.errors import ConfigError, ShadowitError
+from scanner.core.paths import write_problem
 
 CONFIG = "config"
 
@@ -42,8 +45,12 @@ def diagnose(
     """Yield a Probe for the config, the store, notifications and every enabled source."""
     yield from check_config(config)
     yield check_store(config.store_path)
-    yield check_notify(config)
+    yield check_reports(config)
     sources = enabled_sources(config, only)
+    unreadable = list(preflight.unreadable_files(config, sources))
+    yield from file_rows(unreadable)
+    yield from check_confirm(config)
+    yield check_notify(config)
     if not sources:
         yield Probe(
             CONFIG,
@@ -56,6 +63,8 @@ def diagnose(
         config_path=config.file, now=now or datetime.now(UTC), session=session, sleep=sleep
     )
     for name, settings in sources.items():
+        if any(p.setting.startswith(f"sources.{name}.") for p in unreadable):
+            continue  # its row above says which file to fix; every probe would fail on it
         yield from check_source(name, settings, context)
 
 
@@ -84,15 +93,17 @@ def check_config(config: Config) -> Iterator[Probe]:
 
 def check_store(path: Path) -> Probe:
     """The inventory can be opened for writing (or created); nothing is written."""
+    problem = write_problem(path, folder=False)
+    if problem is not None:
+        return Probe(
+            "store",
+            "inventory",
+            False,
+            f"{path}: cannot write the inventory: {problem}",
+            "set [store] path to a file in a folder this user can write (the lock, -wal and "
+            "-shm files go beside it), or chown the file and folder to this user",
+        )
     if path.exists():
-        if not os.access(path, os.R_OK | os.W_OK):
-            return Probe(
-                "store",
-                "inventory",
-                False,
-                f"{path}: not readable and writable by this user",
-                f"run as the file's owner, or chown it to this user ({_user()})",
-            )
         try:
             with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
                 finished = db.execute(
@@ -108,16 +119,49 @@ def check_store(path: Path) -> Probe:
             )
         last = f", last {finished[1]}" if finished[1] else ""
         return Probe("store", "inventory", True, f"{path}: {finished[0]} finished scans{last}")
-    folder = _existing_parent(path)
-    if not os.access(folder, os.W_OK | os.X_OK):
-        return Probe(
-            "store",
-            "inventory",
-            False,
-            f"{path}: cannot be created, {folder} is not writable by this user",
-            "set [store] path to a writable folder (e.g. /var/lib/shadowit/shadowit.db)",
-        )
     return Probe("store", "inventory", True, f"{path}: will be created by the first scan")
+
+
+def check_reports(config: Config) -> Probe:
+    """The report folder can be written (or created)."""
+    folder = config.path(config.report.out)
+    problem = preflight.report_problem(config, folder)
+    if problem is not None:
+        return Probe("report", "out", False, problem.detail, problem.fix)
+    return Probe("report", "out", True, f"{folder}: writable")
+
+
+def file_rows(problems: Sequence[preflight.Problem]) -> Iterator[Probe]:
+    """A row per file a setting names that cannot be read (CA bundles, keys, catalog files),
+    or one row saying they all can."""
+    for problem in problems:
+        yield Probe(CONFIG, problem.setting, False, problem.detail, problem.fix)
+    if not problems:
+        yield Probe(CONFIG, "files", True, "every file the settings name can be read")
+
+
+def check_confirm(config: Config) -> Iterator[Probe]:
+    """``[confirm]``, when the config has it: the signing key, and the SMTP server (which
+    must answer) or the message folder (which must be writable)."""
+    if "confirm" not in config.tables:
+        return
+    key = preflight.confirm_problem(config)
+    if key is not None:
+        yield Probe("confirm", "signing key", False, key.detail, key.fix)
+    else:
+        yield Probe("confirm", "signing key", True, "set and long enough")
+    if config.confirm.smtp_host:
+        smtp = preflight.smtp_problem(config)
+        if smtp is not None:
+            yield Probe("confirm", "smtp", False, smtp.detail, smtp.fix)
+        else:
+            yield Probe("confirm", "smtp", True, f"{config.confirm.smtp_host} answers")
+        return
+    files = preflight.message_folder_problem(config)
+    if files is not None:
+        yield Probe("confirm", "out", False, files.detail, files.fix)
+    else:
+        yield Probe("confirm", "out", True, f"{config.path(config.confirm.out)}: writable")
 
 
 def check_notify(config: Config) -> Probe:
@@ -156,16 +200,3 @@ def as_rows(probes: Sequence[Probe]) -> list[dict[str, Any]]:
 
 def _config_fix(config: Config) -> str:
     return f"edit {config.file}" if config.file else "edit the config"
-
-
-def _existing_parent(path: Path) -> Path:
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    return folder
-
-
-def _user() -> str:
-    from scanner.app.operations import whoami
-
-    return whoami()

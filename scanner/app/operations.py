@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import getpass
-import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +14,11 @@ import requests
 from reports import model as report_model
 from reports.render import check_formats, render
 from scanner.analysis import diff as diffing
-from scanner.analysis import sanctions
-from scanner.analysis.catalog import Catalog
-from scanner.app import notify
+from scanner.app import notify, preflight
 from scanner.app.config import Config
 from scanner.app.pipeline import run_scan
 from scanner.core.errors import ShadowitError
-from scanner.core.models import SanctionEntry
-from scanner.store import sanctions as stored_sanctions
+from scanner.core.paths import os_reason
 from scanner.store.database import Store
 
 
@@ -52,10 +48,14 @@ def scan_and_report(
     sleep: Callable[[float], None] | None = None,
     out: Path | None = None,
     progress: Callable[[str, str], None] | None = None,
+    allow_empty: bool = False,
 ) -> dict[str, Any]:
     """Scan, then write the reports; return the summary the CLI prints."""
     formats = check_formats(config.report.formats)
     notify_urls = notify.notification_urls(config)  # a bad [notify] fails before scanning
+    report_folder = out or config.path(config.report.out)
+    if with_report:
+        preflight.before_reports(config, report_folder)
     result = run_scan(
         config,
         full=full,
@@ -65,6 +65,7 @@ def scan_and_report(
         session=session,
         sleep=sleep,
         progress=progress,
+        allow_empty=allow_empty,
     )
     written: list[Path] = []
     with open_store(config) as store:
@@ -72,7 +73,7 @@ def scan_and_report(
             store, config, result.scan_id, redact_users=config.report.redact_users, now=now
         )
     if with_report:
-        written = render(model, out or config.path(config.report.out), formats)
+        written = _render(model, report_folder, formats, after_scan=True)
     summary = summary_of(model)
     summary.update(
         exit_code=result.exit_code,
@@ -88,6 +89,7 @@ def summary_of(model: dict[str, Any]) -> dict[str, Any]:
     s = model["summary"]
     return {
         "scan_id": model["scan"]["id"],
+        "full": model["scan"]["full"],
         "organisation": model["organisation"],
         "sources": model["scan"]["sources"],
         "apps": s["apps"],
@@ -108,9 +110,28 @@ def write_reports(
     now: datetime | None = None,
 ) -> list[Path]:
     formats = check_formats([f.strip() for f in formats if f.strip()])
+    folder = out or config.path(config.report.out)
+    preflight.before_reports(config, folder)
     with open_store(config) as store:
         model = report_model.build(store, config, scan_id, redact_users=redact, now=now)
-    return render(model, out or config.path(config.report.out), formats)
+    return _render(model, folder, formats)
+
+
+def _render(
+    model: dict[str, Any], folder: Path, formats: Sequence[str], after_scan: bool = False
+) -> list[Path]:
+    """``render``, its I/O failures one line: the previous report set stays as it was."""
+    try:
+        return render(model, folder, formats)
+    except OSError as err:
+        kept = (
+            "the scan is saved (`shadowit report` writes the reports again); " if after_scan else ""
+        )
+        raise ShadowitError(
+            f"report.out: cannot write the reports to {folder}: {os_reason(err)}; {kept}"
+            "the previous reports are unchanged; fix that, or set [report] out (or --out) to "
+            "another folder"
+        ) from None
 
 
 def diff_latest(config: Config, since: str | None) -> diffing.Diff:
@@ -119,41 +140,6 @@ def diff_latest(config: Config, since: str | None) -> diffing.Diff:
         if scan is None:
             raise ShadowitError("no finished scan yet; run `shadowit scan` first")
         return diffing.diff(store, scan, diffing.resolve_since(store, scan, since))
-
-
-def record_sanction(
-    config: Config,
-    app: str,
-    status: str,
-    owner: str | None = None,
-    team: str | None = None,
-    purpose: str | None = None,
-    scopes: str | None = None,
-    review_by: str | None = None,
-    notes: str | None = None,
-) -> SanctionEntry:
-    catalog = Catalog.load(config.catalog, config.file.parent if config.file else None)
-    row: dict[str, Any] = {"app": app, "status": status}
-    for key, value in (
-        ("owner", owner),
-        ("team", team),
-        ("purpose", purpose),
-        ("review_by", review_by),
-        ("notes", notes),
-    ):
-        if value:
-            row[key] = value
-    if scopes:
-        row["approved_scopes"] = [s for s in re.split(r"[,\s]+", scopes) if s]
-    entry = sanctions.parse_entry(row, "shadowit sanction", catalog, error=ShadowitError)
-    store = Store.open(config.store_path)
-    try:
-        stored_sanctions.record_sanction(
-            store, entry, entry.approved_on or date.today(), datetime.now(UTC)
-        )
-    finally:
-        store.close()
-    return entry
 
 
 def whoami() -> str:

@@ -29,6 +29,7 @@ from scanner.analysis import findings as lifecycle
 from scanner.analysis.catalog import Catalog
 from scanner.analysis.reconcile import Context, check_severity_overrides, reconcile
 from scanner.analysis.risk import ScopeTable
+from scanner.app import preflight
 from scanner.app.config import Config, enabled_sources
 from scanner.core.errors import (
     AuthError,
@@ -40,6 +41,7 @@ from scanner.core.errors import (
 )
 from scanner.core.models import Finding, InventoryApp, SanctionEntry, SourceStatus
 from scanner.core.names import checked_addresses, one_line
+from scanner.core.paths import os_reason
 from scanner.store import inventory as stored_inventory
 from scanner.store.database import IngestStats, Store, parse_iso
 
@@ -85,7 +87,8 @@ def scan_lock(store_path: Path, wait: bool = False) -> Iterator[None]:
     except OSError as err:
         # A read-only folder (or file system) refuses the lock file before SQLite is asked.
         raise StoreError(
-            f"{lock.lock_file}: cannot create or open the scan lock file ({err.strerror}); "
+            f"{lock.lock_file}: cannot create or open the scan lock file "
+            f"({os_reason(err, Path(lock.lock_file))}); "
             f"the user running shadowit needs write access to {store_path.parent}, where the "
             "inventory keeps its lock, -wal and -shm files; the inventory itself is intact"
         ) from None
@@ -105,8 +108,12 @@ def run_scan(
     wait: bool = False,
     progress: Progress | None = None,
     only: Sequence[str] | None = None,
+    allow_empty: bool = False,
 ) -> ScanResult:
-    """Scan every enabled source into the store named by the config, then analyse."""
+    """Scan every enabled source into the store named by the config, then analyse.
+
+    A config with no enabled source is refused unless ``allow_empty`` (then the stored
+    inventory is analysed again without reading any source)."""
     clock_now = now or datetime.now(UTC)
     sources = enabled_sources(config, only)
     # Validate everything that can be validated before touching any provider.
@@ -115,17 +122,25 @@ def run_scan(
     entries = sanctions.load(
         config.sanctioned, config.file.parent if config.file else None, catalog
     )
+    preflight.before_scan(config, sources, allow_empty=allow_empty)
     context = ConnectorContext(
         config_path=config.file, now=clock_now, full=full, session=session, sleep=sleep
     )
     connectors_built = {name: _build(name, settings, context) for name, settings in sources.items()}
     store_path = config.store_path
     with scan_lock(store_path, wait=wait):
-        store = Store.open(store_path, clock=(lambda: now) if now else _utcnow)
+        store = Store.open(
+            store_path,
+            clock=(lambda: now) if now else _utcnow,
+            raw_signin_days=config.store.raw_signin_days,
+        )
         scan_id: int | None = None
         try:
             store.abandon_stale_scans()
-            scan_id = store.begin_scan(full=full)
+            # Labelled full when no source resumes from a stored cursor: --full, or the
+            # first scan of a new inventory (or of only sources new to it).
+            swept = full or not any(store.cursors(name) for name in connectors_built)
+            scan_id = store.begin_scan(full=swept)
             statuses: list[SourceStatus] = []
             record_sources: dict[str, set[str]] = {}
             credential_failure = False

@@ -5,6 +5,16 @@ float, bool, date, Path-like str, tuples/lists of those, nested dataclasses, ``d
 ``X | None``) and rejects unknown keys, so a typo is an error instead of a silently ignored
 setting. Secrets are never values: ``secret()`` reads the environment variable or file a setting
 names.
+
+Two markers refine a field's type, and every settings dataclass uses them:
+
+- ``Annotated[int, Range(1, 3650)]``: a number outside the range is refused, naming the key
+  (``policy.dormant_days: must be 1 or more, not -5 (config.toml)``). ``check_ranges`` applies
+  the same ranges to settings built in code, so a connector checks them once more.
+- ``InputFile`` (a file shadowit reads: a CA bundle, a key) and ``OutputPath`` (where it
+  writes: the store, the report folder): resolved against the config file's folder when the
+  config loads (``scanner.core.paths.resolve``), never against the working directory.
+  ``path_settings`` lists them for ``doctor`` and the scan's pre-flight.
 """
 
 from __future__ import annotations
@@ -13,13 +23,59 @@ import dataclasses
 import os
 import types
 import typing
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, TypeVar, get_args, get_origin, get_type_hints
 
+from scanner.core import paths
 from scanner.core.errors import ConfigError
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric setting accepts: ``low`` to ``high`` (either may be open)."""
+
+    low: float | None = None
+    high: float | None = None
+    above: bool = False
+    """``low`` itself is refused: a duration or a size must be more than 0."""
+    why: str | None = None
+    """Said after the range, e.g. "the System Log keeps 90 days"."""
+
+    def problem(self, value: float) -> str | None:
+        """What is wrong with ``value`` (after the key in a message), or None."""
+        too_low = self.low is not None and (value <= self.low if self.above else value < self.low)
+        too_high = self.high is not None and value > self.high
+        if not (too_low or too_high):
+            return None
+        low, high = _number(self.low), _number(self.high)
+        if self.high is None:
+            bound = f"more than {low}" if self.above else f"{low} or more"
+            text = f"must be {bound}, not {_number(value)}"
+        elif self.low is None:
+            text = f"must be at most {high}, not {_number(value)}"
+        elif self.above:
+            text = f"{_number(value)} is out of range (more than {low}, at most {high})"
+        else:
+            text = f"{_number(value)} is out of range ({low} to {high})"
+        return f"{text}: {self.why}" if self.why else text
+
+
+@dataclass(frozen=True)
+class PathSetting:
+    """Marks a str setting as a path, resolved against the config file's folder on load."""
+
+    reads: bool
+    """True: a file shadowit reads (checked before a scan); False: where it writes."""
+
+
+InputFile = Annotated[str, PathSetting(reads=True)]
+"""A file shadowit reads: a CA bundle, a key or secret file, a catalog addition."""
+OutputPath = Annotated[str, PathSetting(reads=False)]
+"""Where shadowit writes: the store file, the report folder, the message folder."""
 
 
 def build(cls: type[T], table: Any, path: str, file: Path | None) -> T:
@@ -27,7 +83,7 @@ def build(cls: type[T], table: Any, path: str, file: Path | None) -> T:
     where = f" ({file})" if file else ""
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: expected a table, got {_type_name(table)}{where}")
-    hints = get_type_hints(cls)
+    hints = get_type_hints(cls, include_extras=True)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(table) - set(fields))
     if unknown:
@@ -46,6 +102,8 @@ def build(cls: type[T], table: Any, path: str, file: Path | None) -> T:
 def _convert(tp: Any, value: Any, key: str, file: Path | None) -> Any:
     where = f" ({file})" if file else ""
     origin = get_origin(tp)
+    if origin is Annotated:
+        return _annotated(tp, value, key, file)
     if origin in (typing.Union, types.UnionType):
         options = [a for a in get_args(tp) if a is not type(None)]
         if len(options) == 1:
@@ -107,6 +165,57 @@ def _convert(tp: Any, value: Any, key: str, file: Path | None) -> Any:
     raise TypeError(f"settings type {tp!r} at {key} is not supported")
 
 
+def _annotated(tp: Any, value: Any, key: str, file: Path | None) -> Any:
+    """A value of ``Annotated[X, Range(...)]`` or of a path setting."""
+    where = f" ({file})" if file else ""
+    converted = _convert(get_args(tp)[0], value, key, file)
+    for marker in tp.__metadata__:
+        if isinstance(marker, Range):
+            problem = marker.problem(converted)
+            if problem:
+                raise ConfigError(f"{key}: {problem}{where}")
+        elif isinstance(marker, PathSetting):
+            if not converted.strip():
+                raise ConfigError(
+                    f"{key}: the path is empty; name a file or remove the line{where}"
+                )
+            converted = str(paths.resolve(converted, file))
+    return converted
+
+
+def check_ranges(settings: Any, key: str, file: Path | None = None) -> None:
+    """ConfigError for the first field of the dataclass ``settings`` outside its ``Range``
+    (for settings built in code rather than loaded; ``build`` checks the same ranges)."""
+    where = f" ({file})" if file else ""
+    for name, marker in _markers(type(settings), Range):
+        value = getattr(settings, name)
+        problem = None if value is None else marker.problem(value)
+        if problem:
+            raise ConfigError(f"{_join(key, name)}: {problem}{where}")
+
+
+def path_settings(settings: Any, key: str) -> list[tuple[str, Path, PathSetting]]:
+    """The path settings set on the dataclass ``settings``: (key path, path, marker)."""
+    found = []
+    for name, marker in _markers(type(settings), PathSetting):
+        value = getattr(settings, name)
+        if value:
+            found.append((_join(key, name), Path(value), marker))
+    return found
+
+
+def _markers(cls: type, kind: type[T]) -> list[tuple[str, T]]:
+    """(field name, marker) for every field of ``cls`` annotated with a ``kind`` marker,
+    directly or inside ``X | None``."""
+    found = []
+    for name, hint in get_type_hints(cls, include_extras=True).items():
+        options = get_args(hint) if get_origin(hint) in (typing.Union, types.UnionType) else ()
+        for option in (hint, *options):
+            if get_origin(option) is Annotated:
+                found += [(name, m) for m in option.__metadata__ if isinstance(m, kind)]
+    return found
+
+
 def secret(
     env: str | None,
     file: str | None,
@@ -128,9 +237,7 @@ def secret(
             )
         return value.strip()
     if file:
-        path = Path(file).expanduser()
-        if not path.is_absolute() and config_file is not None:
-            path = config_file.parent / path
+        path = paths.resolve(file, config_file)
         try:
             return path.read_text(encoding="utf-8").strip()
         except OSError as err:
@@ -144,6 +251,10 @@ def secret(
 
 def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
+
+
+def _number(value: float | None) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _type_name(value: Any) -> str:

@@ -8,6 +8,11 @@ https://learn.microsoft.com/en-us/graph/throttling) or as an HTTP date, and Okta
 Without a hint we back off exponentially with jitter. Every wait is capped and the number of
 attempts is bounded, so a throttling storm ends in a clear ``RetryableError``.
 
+Pacing: every attempt goes through the source's ``scanner.net.pacing.Pacer`` (one per source,
+shared by its threads and clients), which holds the whole source while a ``Retry-After`` runs
+and, once the source is throttled again, lowers its request rate and concurrency and recovers
+slowly. A ``RateLimiter`` keeps a source below a documented fixed limit besides.
+
 A hostile or broken server cannot take more than it is given:
 
 - **Origin pinning.** A client knows the origins (scheme, host, port) its source is configured
@@ -42,6 +47,7 @@ import urllib3
 
 from scanner.core.errors import DeadlineExceeded, ResponseShapeError, RetryableError
 from scanner.core.names import one_line
+from scanner.net.pacing import Pacer, Ticket, clock_for
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +177,10 @@ class HttpClient:
 
     ``source`` names the connector in errors. ``limiters`` maps a pacing group name (e.g.
     ``"reports"``) to a RateLimiter; ``get(..., pace="reports")`` waits on it before each attempt.
-    ``after_response`` lets a connector slow down from response headers (Okta's remaining count).
+    ``pacer`` is the source's adaptive pacer (pass the same one to every client of a source; by
+    default each client has its own); ``is_throttled`` tells it which answers besides 429 mean
+    "slow down". ``after_response`` lets a connector slow down from response headers (Okta's
+    remaining count).
     ``origins`` are the base URLs credentials may go to (``origin_setting`` names the setting
     in the refusal); ``deadline`` is the ``policy.clock`` instant the source must end by.
     """
@@ -188,6 +197,8 @@ class HttpClient:
         origins: Iterable[str] = (),
         origin_setting: str = "the configured URL",
         deadline: float | None = None,
+        pacer: Pacer | None = None,
+        is_throttled: Callable[[requests.Response], bool] | None = None,
     ) -> None:
         self.source = source
         self.origins = frozenset(origin_of(url) for url in origins)
@@ -199,6 +210,8 @@ class HttpClient:
         self._auth = auth
         self._is_retriable = is_retriable
         self._after_response = after_response
+        self.pacer = pacer or Pacer(source, clock_for(self.policy.sleep))
+        self._is_throttled = is_throttled
         self.requests_made = 0
         self.retries = 0
         self._count_lock = threading.Lock()
@@ -234,10 +247,8 @@ class HttpClient:
             self._check_deadline(url)
             if pace and pace in self.limiters:
                 self.limiters[pace].acquire()
-            with self._count_lock:
-                self.requests_made += 1
             try:
-                response = self._send(method, url, params, headers, data)
+                ticket, response = self._paced_send(method, url, params, headers, data, pace)
             except (
                 requests.ConnectionError,
                 requests.Timeout,
@@ -250,17 +261,26 @@ class HttpClient:
                 last_problem = str(err)
                 wait = self._backoff(attempt)
             else:
+                hinted = retry_after_seconds(response.headers) if not response.ok else None
+                throttled = self.throttled(response)
+                final = attempt == policy.attempts
+                self.pacer.release(
+                    ticket,
+                    throttled=1 if throttled else 0,
+                    retry_after=None if final else hinted,
+                )
                 if self._after_response:
                     self._after_response(response)
-                retriable = response.status_code in RETRIABLE_STATUS or (
-                    self._is_retriable is not None and self._is_retriable(response)
+                retriable = (
+                    throttled
+                    or response.status_code in RETRIABLE_STATUS
+                    or (self._is_retriable is not None and self._is_retriable(response))
                 )
                 if response.ok:
                     return response
                 if not retriable:
                     raise HttpStatusError(response)
                 last_problem = f"HTTP {response.status_code} from {safe_url(url)}"
-                hinted = retry_after_seconds(response.headers)
                 wait = hinted if hinted is not None else self._backoff(attempt)
             if attempt == policy.attempts:
                 break
@@ -282,23 +302,68 @@ class HttpClient:
             "The provider is throttling or failing; the next scan will try again.",
         )
 
-    def send_once(
-        self, method: str, url: str, headers: Mapping[str, str] | None = None, data: Any = None
-    ) -> requests.Response:
-        """One attempt under the origin, size and deadline rules, any status returned as is.
+    def throttled(self, response: requests.Response) -> bool:
+        """Whether an answer means "slow down": 429, or what ``is_throttled`` says."""
+        if response.status_code == 429:
+            return True
+        return self._is_throttled is not None and self._is_throttled(response)
 
-        For transports with their own retry loop (googleapiclient's). Transport problems raise
-        ``OSError`` subclasses whose message names host and path only.
+    def send_once(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        data: Any = None,
+        cost: int = 1,
+        classify: Callable[[requests.Response], tuple[int, float | None]] | None = None,
+    ) -> requests.Response:
+        """One attempt under the origin, size, deadline and pacing rules, any status returned.
+
+        For transports with their own retry loop (googleapiclient's). ``cost`` is how many calls
+        the request carries (a batch); ``classify(response)`` says how many of them were
+        throttled and the longest wait asked (default: all of them on a throttling status).
+        Transport problems raise ``OSError`` subclasses whose message names host and path only.
         """
         self._check_deadline(url)
-        with self._count_lock:
-            self.requests_made += 1
         try:
-            return self._send(method, url, None, headers, data)
+            ticket, response = self._paced_send(method, url, None, headers, data, None, cost)
         except requests.RequestException as err:
             raise TransportProblem(f"{type(err).__name__} talking to {safe_url(url)}") from None
         except _TooBig as err:
             raise TransportProblem(str(err)) from None
+        if classify is not None:
+            throttled, hinted = classify(response)
+        elif self.throttled(response):
+            throttled, hinted = cost, retry_after_seconds(response.headers)
+        else:
+            throttled, hinted = 0, None
+        self.pacer.release(ticket, throttled=throttled, retry_after=hinted)
+        return response
+
+    def _paced_send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        data: Any,
+        pace: str | None,
+        cost: int = 1,
+    ) -> tuple[Ticket, requests.Response]:
+        """Wait for the pacer, send; a request that got no answer is released as failed.
+
+        Credentials are fetched before the wait: getting a token is a request of its own
+        (Okta's service app) and must not queue behind the request that needs it."""
+        with self._count_lock:
+            self.requests_made += 1
+        self._check_origin(url, "a next link")
+        credentials = self._auth() if self._auth else None
+        ticket = self.pacer.acquire(cost, group=pace)
+        try:
+            return ticket, self._send(method, url, params, headers, data, credentials)
+        except BaseException:
+            self.pacer.release(ticket, failed=True)
+            raise
 
     def _send(
         self,
@@ -307,13 +372,13 @@ class HttpClient:
         params: Mapping[str, Any] | None,
         headers: Mapping[str, str] | None,
         data: Any,
+        credentials: Mapping[str, str] | None = None,
     ) -> requests.Response:
         """One attempt: redirects followed by hand inside our origins, the body read bounded."""
         for _hop in range(MAX_REDIRECTS + 1):
             self._check_origin(url, "a next link")
             send_headers = {"User-Agent": USER_AGENT, **(headers or {})}
-            if self._auth:
-                send_headers.update(self._auth())
+            send_headers.update(credentials or {})
             response = self.session.request(
                 method,
                 url,

@@ -49,12 +49,22 @@ commits a page at a time, so a healthy writer never holds the lock this long).""
 class Store(RecordIngest):
     """The inventory database. ``Store.open(path)`` creates and migrates it."""
 
-    def __init__(self, db: sqlite_utils.Database, clock: Callable[[], datetime] = utcnow):
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        clock: Callable[[], datetime] = utcnow,
+        raw_signin_days: int = 0,
+    ):
         self.db = db
         self.clock = clock
+        self.raw_signin_days = raw_signin_days
 
     @classmethod
-    def open(cls, path: Path | str, clock: Callable[[], datetime] = utcnow) -> Store:
+    def open(
+        cls, path: Path | str, clock: Callable[[], datetime] = utcnow, raw_signin_days: int = 0
+    ) -> Store:
+        """Open (creating and migrating) the inventory at ``path``; ``raw_signin_days`` > 0
+        keeps raw sign-in events that long (``[store] raw_signin_days``)."""
         path = Path(path)
         db: InventoryDatabase | None = None
         try:
@@ -85,11 +95,17 @@ class Store(RecordIngest):
             ) from None
         except OSError as err:
             _close_quietly(db)
+            blocker = next((p for p in path.parents if p.exists()), None)
+            if blocker is not None and not blocker.is_dir():
+                raise StoreError(
+                    f"{path}: cannot create the inventory: {blocker} is a file, not a folder; "
+                    "set [store] path to a file in a folder (or move that file aside)"
+                ) from None
             raise StoreError(
                 f"{path}: cannot create the inventory: {err.strerror}; "
                 f"the user running shadowit needs write access to {path.parent}"
             ) from None
-        store = cls(db, clock)
+        store = cls(db, clock, raw_signin_days)
         store.end_dead_scans()
         return store
 
@@ -321,21 +337,26 @@ class Store(RecordIngest):
             yield raw_app_from_row(r)
 
     def prune_signins(self, older_than_days: int) -> int:
-        """Delete raw sign-in events older than the retention; daily counts stay.
+        """Delete raw sign-in events older than ``raw_signin_days`` and de-duplication keys
+        older than ``older_than_days``; daily counts stay. Returns the raw events deleted.
 
-        Their de-duplication keys go too, so each source that has counted events before the
-        cutoff day gets that day as its floor: an event dated before its source's floor is not
-        counted again when a later scan or import reads it once more.
+        Each source that has counted events before the keys' cutoff day gets that day as its
+        floor: an event dated before its source's floor is not counted again when a later scan
+        or import reads it once more.
         """
-        cutoff = iso(self.clock() - timedelta(days=older_than_days)) or ""
+        now = self.clock()
+        cutoff = iso(now - timedelta(days=older_than_days)) or ""
+        raw_cutoff = iso(now - timedelta(days=self.raw_signin_days)) or ""
         day = cutoff[:10]
         with self.db.atomic():
-            cursor = self.db.execute("DELETE FROM signins WHERE at < ?", [cutoff])
+            cursor = self.db.execute("DELETE FROM signins WHERE at < ?", [raw_cutoff])
             keys = self.db.execute("DELETE FROM signin_keys WHERE day < ?", [day])
             if keys.rowcount:
                 self.db.execute(
-                    "INSERT INTO signin_floors (source, day) SELECT source, ? FROM signin_daily "
-                    "GROUP BY source HAVING min(day) < ? ON CONFLICT (source) DO UPDATE SET "
+                    # Every counted event is in app_evidence (an activity report too, which
+                    # has no daily row): a source with one before the cutoff gets the floor.
+                    "INSERT INTO signin_floors (source, day) SELECT source, ? FROM app_evidence "
+                    "GROUP BY source HAVING min(first_at) < ? ON CONFLICT (source) DO UPDATE SET "
                     "day = max(signin_floors.day, excluded.day)",
                     [day, day],
                 )

@@ -16,6 +16,10 @@ from typing import Any, Literal, TypedDict, cast
 from scanner.core.models import Finding
 from scanner.store.database import Store, dumps, iso
 
+OPEN_STATUSES = ("open", "acknowledged")
+"""Stored statuses of a finding that is open: acknowledged means someone is on it, not that
+the risk is taken. An acceptance is open again from its end date on (``is_open``)."""
+
 SeenEvent = Literal["opened", "reopened", "expired"]
 """What a scan that reports a finding does to it: ``opened`` (new), ``reopened`` (it was
 resolved), ``expired`` (its acceptance ended)."""
@@ -65,6 +69,41 @@ class ScanFindingEvent:
     kind: str
 
 
+# -- what "open" means -------------------------------------------------------------------
+# The one definition every count, filter and gate uses (report cards and filters, the scan
+# summary, ``scan --fail-on``, notifications, the history chart): ``is_open`` for rows in
+# hand, ``open_condition`` for SQL. Keep the two the same.
+def is_open(status: str, decided_until: str | None, today: date) -> bool:
+    """Whether a finding in ``status`` is open on ``today``: open or acknowledged, or accepted
+    with an end date (YYYY-MM-DD) that has come. A resolved finding, and an accepted one with
+    no end date or one still ahead, is not."""
+    if status in OPEN_STATUSES:
+        return True
+    return status == "accepted" and acceptance_ended(decided_until, today)
+
+
+def acceptance_ended(decided_until: str | None, today: date) -> bool:
+    """Whether an acceptance ending ``decided_until`` is over on ``today`` (it ends at the
+    start of that day; None: it has no end)."""
+    return bool(decided_until) and str(decided_until)[:10] <= today.isoformat()
+
+
+def open_condition(today: date, table: str = "findings") -> tuple[str, list[Any]]:
+    """``is_open`` as an SQL condition on ``table`` (a name or alias), with its parameters."""
+    return open_sql(table, "?"), [today.isoformat()]
+
+
+def open_sql(table: str = "findings", today: str = "date('now')") -> str:
+    """``is_open`` as an SQL condition on ``table`` with ``today`` an SQL expression of the
+    day (``date('now')`` for a stored query such as the browse view's)."""
+    states = ", ".join(f"'{s}'" for s in OPEN_STATUSES)
+    return (
+        f"({table}.status IN ({states}) OR ({table}.status = 'accepted' AND "
+        f"{table}.decided_until IS NOT NULL AND {table}.decided_until != '' AND "
+        f"substr({table}.decided_until, 1, 10) <= {today}))"
+    )
+
+
 # -- reading ------------------------------------------------------------------------------
 def finding_rows(store: Store, status: str | None = None) -> list[FindingRow]:
     """Every finding, or those in ``status``, in storage order."""
@@ -96,13 +135,24 @@ def scan_finding_events(store: Store, after_scan: int, up_to_scan: int) -> list[
 
 
 def findings_open_at(store: Store, scan_id: int) -> int:
-    """How many findings were open (opened by then, not yet resolved) at ``scan_id``."""
+    """How many findings were open at ``scan_id``: raised by then and not yet resolved, and
+    not under an acceptance then (``is_open`` as of that scan: the finding's latest event up to
+    it was ``accepted``, and the acceptance's end date had not come by the scan's day).
+
+    A decision counts from the first scan begun after it; one recorded before decisions kept
+    their scan (``after_scan`` NULL) counts from the scans that finished after it."""
     row = store.db.execute(
-        "SELECT count(*) FROM findings WHERE opened_scan <= ? "
-        "AND (resolved_scan IS NULL OR resolved_scan > ?)",
-        [scan_id, scan_id],
+        "SELECT count(*) FROM findings f, scan_runs s WHERE s.id = ? "
+        "AND f.opened_scan <= s.id AND (f.resolved_scan IS NULL OR f.resolved_scan > s.id) "
+        "AND NOT (coalesce((SELECT e.event FROM finding_events e WHERE e.finding_id = f.id "
+        "AND (e.scan_id <= s.id OR (e.scan_id IS NULL AND (e.after_scan < s.id OR "
+        "(e.after_scan IS NULL AND e.at <= coalesce(s.finished, s.started))))) "
+        "ORDER BY e.id DESC LIMIT 1), '') = 'accepted' "
+        "AND NOT (coalesce(f.decided_until, '') != '' "
+        "AND substr(f.decided_until, 1, 10) <= substr(s.started, 1, 10)))",
+        [scan_id],
     ).fetchone()
-    return int(row[0])
+    return int(row[0]) if row else 0
 
 
 # -- writing ------------------------------------------------------------------------------
@@ -166,8 +216,8 @@ def record_decision(
             },
         )
         store.db.execute(
-            "INSERT INTO finding_events (finding_id, scan_id, at, event, actor, note) "
-            "VALUES (?, NULL, ?, ?, ?, ?)",
+            "INSERT INTO finding_events (finding_id, scan_id, at, event, actor, note, "
+            "after_scan) VALUES (?, NULL, ?, ?, ?, ?, (SELECT max(id) FROM scan_runs))",
             [finding_id, stamp, status, actor, reason],
         )
 

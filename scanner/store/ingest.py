@@ -71,6 +71,8 @@ class RecordIngest:
 
     db: sqlite_utils.Database
     clock: Callable[[], datetime]
+    raw_signin_days: int
+    """Raw sign-in events are written only when > 0 (``[store] raw_signin_days``)."""
 
     def ingest(
         self,
@@ -295,7 +297,13 @@ class RecordIngest:
             "WHERE true RETURNING key"
         ).fetchall()
         fresh = [rows[k] for (k,) in new_keys]
-        conn.executemany(
+        if self.raw_signin_days > 0:
+            self._write_raw_signins(scan_id, fresh)
+        _write_signin_aggregates(conn, fresh)
+
+    def _write_raw_signins(self, scan_id: int, fresh: list[tuple[SignIn, str]]) -> None:
+        """Raw events for investigation; no figure is computed from them."""
+        self.db.conn.executemany(
             "INSERT INTO signins (source, event_id, client_id, at, user_id, user_email, app_name, "
             "success, interactive, scan_id, kind) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             [
@@ -315,7 +323,6 @@ class RecordIngest:
                 for s, at in fresh
             ],
         )
-        _write_signin_aggregates(conn, fresh)
 
     def _write_spend(self, scan_id: int, spend: list[Spend]) -> None:
         if not spend:
@@ -389,18 +396,25 @@ def _write_signin_aggregates(conn: sqlite3.Connection, fresh: list[tuple[SignIn,
     daily: dict[tuple[str, str, str, str], list[Any]] = {}
     evidence: dict[tuple[str, str, str], list[Any]] = {}
     for s, at in fresh:
-        ev = evidence.get((s.source, s.client_id, s.kind))
+        source, client_id, kind = s.source, s.client_id, s.kind
+        ev = evidence.get((source, client_id, kind))
         if ev is None:
-            evidence[(s.source, s.client_id, s.kind)] = [s.app_name, 1, int(not s.success), at, at]
+            evidence[(source, client_id, kind)] = [s.app_name, 1, int(not s.success), at, at]
         else:
-            ev[0] = ev[0] or s.app_name
+            if ev[0] is None:
+                ev[0] = s.app_name
             ev[1] += 1
-            ev[2] += int(not s.success)
-            ev[3] = min(ev[3], at)
-            ev[4] = max(ev[4], at)
-        if s.kind == "activity":
+            if not s.success:
+                ev[2] += 1
+            if at < ev[3]:
+                ev[3] = at
+            elif at > ev[4]:
+                ev[4] = at
+        if kind == "activity":
             continue
-        key = (s.source, s.client_id, _person_key(s.user_email, s.user_id), at[:10])
+        email = s.user_email
+        person = email.lower() if email else f"id:{s.user_id}" if s.user_id else "*"
+        key = (source, client_id, person, at[:10])
         entry = daily.get(key)
         if entry is None:
             entry = daily[key] = [0, 0, None]
@@ -438,14 +452,6 @@ def _aliases(user: User) -> list[str]:
     """The user's other addresses, lower-case, without their primary one, each once."""
     primary = (user.email or "").lower()
     return sorted({a.lower() for a in user.aliases if a and a.lower() != primary})
-
-
-def _person_key(email: str | None, user_id: str | None) -> str:
-    if email:
-        return email.lower()
-    if user_id:
-        return f"id:{user_id}"
-    return "*"
 
 
 class _Batch:

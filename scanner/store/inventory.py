@@ -65,8 +65,9 @@ class PersonUsage(NamedTuple):
     client_id: str
     user_key: str
     """Lower-case email, ``id:<source user id>``, or ``*`` when the event named nobody."""
-    last_at: datetime | None
-    """The last successful sign-in (None when every one failed)."""
+    last_at: str | None
+    """The last successful sign-in, ISO text as stored (None when every one failed): a
+    large tenant has a row per app and person, so the caller parses only the latest."""
     recent: int
     """Successful sign-ins on or after the day asked for."""
     total: int
@@ -174,21 +175,14 @@ def current_grants(store: Store) -> Iterator[CurrentGrant]:
 def usage_by_person(store: Store, recent_since: str) -> Iterator[PersonUsage]:
     """Sign-in counts per source, app and person, successful and failed apart; ``recent``
     counts successful sign-ins of days >= ``recent_since`` (YYYY-MM-DD)."""
-    for source, client_id, user_key, last_at, recent, total, failures in store.db.execute(
+    rows = store.db.execute(
         "SELECT source, client_id, user_key, max(last_at) AS last_at, "
-        "sum(CASE WHEN day >= ? THEN count ELSE 0 END) AS recent, sum(count) AS total, "
-        "sum(failures) AS failures FROM signin_daily GROUP BY source, client_id, user_key",
+        "coalesce(sum(CASE WHEN day >= ? THEN count ELSE 0 END), 0) AS recent, "
+        "coalesce(sum(count), 0) AS total, coalesce(sum(failures), 0) AS failures "
+        "FROM signin_daily GROUP BY source, client_id, user_key",
         [recent_since],
-    ):
-        yield PersonUsage(
-            source,
-            client_id,
-            user_key,
-            parse_iso(last_at),
-            int(recent or 0),
-            int(total or 0),
-            int(failures or 0),
-        )
+    )
+    yield from map(PersonUsage._make, rows)
 
 
 def event_evidence(store: Store) -> Iterator[EventEvidence]:

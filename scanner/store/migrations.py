@@ -7,6 +7,7 @@ an earlier one; a schema change is a new step appended to ``STEPS``.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 
 import sqlite_utils
@@ -419,6 +420,66 @@ def _user_aliases(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE users ADD COLUMN aliases TEXT")
 
 
+def _sanction_changes(db: sqlite_utils.Database) -> None:
+    """``shadowit sanction`` records changes to single fields, not whole entries: the fields
+    it set that are in force (``sanction_overrides``, one row per app and field, the value as
+    JSON) and every change and revert (``sanction_changes``: who, when, old -> new). An entry
+    recorded whole before this step becomes overrides of the fields it had a value for."""
+    db.table("sanction_overrides").create(
+        {"app": str, "field": str, "value": str, "changed_by": str, "changed_at": str},
+        pk=("app", "field"),
+    )
+    db.table("sanction_changes").create(
+        {
+            "id": int,
+            "app": str,
+            "field": str,
+            "event": str,
+            "old": str,
+            "new": str,
+            "actor": str,
+            "at": str,
+        },
+        pk="id",
+    )
+    db.table("sanction_changes").create_index(["app"])
+    fields = (
+        "status",
+        "owner",
+        "team",
+        "purpose",
+        "approved_scopes",
+        "data_classification",
+        "approved_on",
+        "review_by",
+        "notes",
+    )
+    for row in list(db.query("SELECT * FROM sanctions ORDER BY app")):
+        for field in fields:
+            value = row[field]
+            if value in (None, "", "[]"):
+                continue
+            encoded = value if field == "approved_scopes" else json.dumps(value)
+            db.execute(
+                "INSERT INTO sanction_overrides (app, field, value, changed_by, changed_at) "
+                "VALUES (?, ?, ?, 'unknown', ?)",
+                [row["app"], field, encoded, row["updated"]],
+            )
+            db.execute(
+                "INSERT INTO sanction_changes (app, field, event, old, new, actor, at) "
+                "VALUES (?, ?, 'set', NULL, ?, 'unknown', ?)",
+                [row["app"], field, encoded, row["updated"]],
+            )
+    db.table("sanctions").drop()
+
+
+def _decision_scans(db: sqlite_utils.Database) -> None:
+    """A decision event (accepted, acknowledged) records the latest scan begun when it was
+    made, so the history counts an acceptance from the next scan on; decisions recorded before
+    this step have none and are placed by their time."""
+    db.execute("ALTER TABLE finding_events ADD COLUMN after_scan INTEGER")
+
+
 def signin_key(source: str, event_id: str) -> int:
     """A stable signed 64-bit key for one event of one source (collisions: ~1e-8 at 1e6)."""
     digest = hashlib.blake2b(f"{source}\x00{event_id}".encode(), digest_size=8).digest()
@@ -434,6 +495,8 @@ STEPS: list[Step] = [
     _scan_run_owner,
     _evidence,
     _user_aliases,
+    _sanction_changes,
+    _decision_scans,
 ]
 
 

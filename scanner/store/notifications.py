@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from scanner.store.database import Store, dumps, iso, loads
+from scanner.store.findings import open_condition
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +49,13 @@ class SourceRunEnd:
 
 
 def open_findings_by_severity(store: Store) -> dict[str, int]:
-    """Severity -> how many findings are open now."""
+    """Severity -> how many findings are open now (``findings.open_condition``)."""
+    condition, params = open_condition(store.clock().date())
     return {
         r["severity"]: r["n"]
         for r in store.db.query(
-            "SELECT severity, count(*) AS n FROM findings WHERE status = 'open' GROUP BY severity"
+            f"SELECT severity, count(*) AS n FROM findings WHERE {condition} GROUP BY severity",
+            params,
         )
     }
 
@@ -74,13 +77,14 @@ def open_finding_events(
     store: Store, events: Sequence[str], after_scan: int, up_to_scan: int
 ) -> list[FindingEvent]:
     """Open findings with one of ``events`` in scans ``after_scan < id <= up_to_scan``."""
+    condition, params = open_condition(store.clock().date(), "f")
     rows = store.db.query(
         "SELECT f.id, f.app_name, f.kind, f.severity, f.reasons, max(e.event) AS event "
         "FROM finding_events e JOIN findings f ON f.id = e.finding_id "
         f"WHERE e.event IN ({', '.join('?' for _ in events)}) "
-        "AND e.scan_id > ? AND e.scan_id <= ? AND f.status = 'open' "
+        f"AND e.scan_id > ? AND e.scan_id <= ? AND {condition} "
         "GROUP BY f.id",
-        [*events, after_scan, up_to_scan],
+        [*events, after_scan, up_to_scan, *params],
     )
     return [
         FindingEvent(
