@@ -84,143 +84,20 @@ def synthetic_model(apps: int, users: int, seed: int) -> dict[str, Any]:
     rng = random.Random(seed)
     people = [f"person{i:05d}@bench.example" for i in range(users)]
     department = {p: rng.choice(DEPARTMENTS) for p in people}
-    app_rows, findings = [], []
+    app_rows: list[dict[str, Any]] = []
+    findings: list[dict[str, Any]] = []
     for i in range(apps):
-        size = min(users, int(rng.paretovariate(1.1) * 3))
-        holders = rng.sample(people, size)
-        depts = Counter(department[p] for p in holders).most_common()
-        status = rng.choice(STATUSES)
-        score = rng.randrange(0, 100)
-        level = (
-            "critical"
-            if score >= 75
-            else "high"
-            if score >= 55
-            else "medium"
-            if score >= 30
-            else "low"
-        )
-        marketing = bool(depts) and depts[0][0] == "Marketing"
-        key = f"name:bench-app-{i}"
-        name = f"Bench App {i:05d}"
-        scopes = rng.sample(SCOPES, rng.randrange(1, len(SCOPES)))
-        open_kinds = rng.sample(KINDS, rng.randrange(0, 4))
-        for kind, severity in open_kinds:
-            findings.append(
-                {
-                    "id": f"{key}:{kind}",
-                    "app": name,
-                    "app_key": key,
-                    "kind": kind,
-                    "severity": severity,
-                    "status": "open",
-                    "reasons": [f"{name} is flagged: {kind}", f"{size} people use it"],
-                    "remediation": "Ask the team that uses it to request a review.",
-                    "opened": "2026-11-19T06:00:00Z",
-                    "resolved": None,
-                    "decided_by": None,
-                    "decision_reason": None,
-                    "decided_until": None,
-                }
-            )
-        app_rows.append(
-            {
-                "key": key,
-                "name": name,
-                "vendor": f"Vendor {i % 900}",
-                "category": rng.choice(CATEGORIES),
-                "domain": f"bench-app-{i}.example",
-                "first_party": False,
-                "internal": False,
-                "lookalike_of": None,
-                "matched_by": [{"rule": "catalog_name", "value": name.lower(), "score": 1.0}],
-                "sources": rng.sample(["entra", "google", "okta"], rng.randrange(1, 3)),
-                "client_ids": [f"client-{i}"],
-                "raw_names": [name],
-                "kinds": ["oauth"],
-                "users": size,
-                "user_list": sorted(holders),
-                "departments": [{"department": d, "users": n} for d, n in depts],
-                "marketing_users": dict(depts).get("Marketing", 0),
-                "is_marketing": marketing,
-                "marketing_reason": "most users are in Marketing"
-                if marketing
-                else "not a marketing tool",
-                "sanction_status": status,
-                "owner": None,
-                "team": None,
-                "purpose": None,
-                "risk_score": score,
-                "risk_level": level,
-                "risk_reasons": [f"risk {score}/100"],
-                "scopes": [
-                    {"scope": s, "level": lv, "meaning": m, "consent": ["user"], "grants": size}
-                    for s, lv, m in scopes
-                ],
-                "admin_consent": False,
-                "app_only": False,
-                "publisher": None,
-                "publisher_verified": False,
-                "first_seen": "2026-10-01 06:00:00+00:00",
-                "last_seen": "2026-11-20 06:00:00+00:00",
-                "last_sign_in": "2026-11-19 03:00:00+00:00",
-                "sign_ins_30d": size * 3,
-                "spend": 0.0,
-                "spend_currency": None,
-                "likely_owner": holders[0] if holders else None,
-                "confirmation": {"state": "unconfirmed", "owner": None, "answered": None},
-                "findings": [
-                    {"id": f"{key}:{k}", "kind": k, "severity": s, "status": "open"}
-                    for k, s in open_kinds
-                ],
-            }
-        )
-    severities = Counter(f["severity"] for f in findings)
-    third = app_rows
+        row, opened = synthetic_app(i, rng, people, department)
+        findings.extend(opened)
+        app_rows.append(row)
     return {
         "schema_version": "1.0",
         "generated_at": "2026-11-20T06:05:00Z",
         "organisation": "Bench Co",
         "redacted": False,
-        "scan": {
-            "id": 30,
-            "started": "2026-11-20T06:00:00Z",
-            "finished": "2026-11-20T06:04:00Z",
-            "full": False,
-            "sources": [
-                {
-                    "source": s,
-                    "status": "ok",
-                    "records": 100_000,
-                    "skipped": [],
-                    "warnings": [],
-                    "error": None,
-                }
-                for s in ("entra", "google", "okta")
-            ],
-        },
+        "scan": synthetic_scan(),
         "previous_scan": 29,
-        "summary": {
-            "apps": len(app_rows),
-            "third_party_apps": len(third),
-            "marketing_apps": sum(a["is_marketing"] for a in app_rows),
-            "unsanctioned": sum(a["sanction_status"] == "unsanctioned" for a in app_rows),
-            "unsanctioned_marketing": sum(
-                a["sanction_status"] == "unsanctioned" and a["is_marketing"] for a in app_rows
-            ),
-            "open_findings": len(findings),
-            "findings_by_severity": {
-                s: severities.get(s, 0) for s in ("critical", "high", "medium", "low", "info")
-            },
-            "apps_by_status": dict(Counter(a["sanction_status"] for a in app_rows).most_common()),
-            "apps_by_category": dict(
-                Counter(a["category"] or "uncategorised" for a in third).most_common()
-            ),
-            "apps_by_risk": {
-                lvl: sum(a["risk_level"] == lvl for a in third)
-                for lvl in ("critical", "high", "medium", "low")
-            },
-        },
+        "summary": synthetic_summary(app_rows, findings),
         "changes": {
             "since_scan": 29,
             "scan": 30,
@@ -243,6 +120,145 @@ def synthetic_model(apps: int, users: int, seed: int) -> dict[str, Any]:
         ],
         "apps": app_rows,
         "findings": findings,
+    }
+
+
+def risk_level(score: int) -> str:
+    if score >= 75:
+        return "critical"
+    if score >= 55:
+        return "high"
+    return "medium" if score >= 30 else "low"
+
+
+def synthetic_app(
+    i: int, rng: random.Random, people: list[str], department: dict[str, str]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """App ``i``'s row and its open findings (the draws from ``rng`` in a fixed order)."""
+    size = min(len(people), int(rng.paretovariate(1.1) * 3))
+    holders = rng.sample(people, size)
+    depts = Counter(department[p] for p in holders).most_common()
+    status = rng.choice(STATUSES)
+    score = rng.randrange(0, 100)
+    marketing = bool(depts) and depts[0][0] == "Marketing"
+    key = f"name:bench-app-{i}"
+    name = f"Bench App {i:05d}"
+    scopes = rng.sample(SCOPES, rng.randrange(1, len(SCOPES)))
+    open_kinds = rng.sample(KINDS, rng.randrange(0, 4))
+    findings = [app_finding(key, name, size, kind, severity) for kind, severity in open_kinds]
+    row = {
+        "key": key,
+        "name": name,
+        "vendor": f"Vendor {i % 900}",
+        "category": rng.choice(CATEGORIES),
+        "domain": f"bench-app-{i}.example",
+        "first_party": False,
+        "internal": False,
+        "lookalike_of": None,
+        "matched_by": [{"rule": "catalog_name", "value": name.lower(), "score": 1.0}],
+        "sources": rng.sample(["entra", "google", "okta"], rng.randrange(1, 3)),
+        "client_ids": [f"client-{i}"],
+        "raw_names": [name],
+        "kinds": ["oauth"],
+        "users": size,
+        "user_list": sorted(holders),
+        "departments": [{"department": d, "users": n} for d, n in depts],
+        "marketing_users": dict(depts).get("Marketing", 0),
+        "is_marketing": marketing,
+        "marketing_reason": "most users are in Marketing" if marketing else "not a marketing tool",
+        "sanction_status": status,
+        "owner": None,
+        "team": None,
+        "purpose": None,
+        "risk_score": score,
+        "risk_level": risk_level(score),
+        "risk_reasons": [f"risk {score}/100"],
+        "scopes": [
+            {"scope": s, "level": lv, "meaning": m, "consent": ["user"], "grants": size}
+            for s, lv, m in scopes
+        ],
+        "admin_consent": False,
+        "app_only": False,
+        "publisher": None,
+        "publisher_verified": False,
+        "first_seen": "2026-10-01 06:00:00+00:00",
+        "last_seen": "2026-11-20 06:00:00+00:00",
+        "last_sign_in": "2026-11-19 03:00:00+00:00",
+        "sign_ins_30d": size * 3,
+        "spend": 0.0,
+        "spend_currency": None,
+        "likely_owner": holders[0] if holders else None,
+        "confirmation": {"state": "unconfirmed", "owner": None, "answered": None},
+        "findings": [
+            {"id": f"{key}:{k}", "kind": k, "severity": s, "status": "open"} for k, s in open_kinds
+        ],
+    }
+    return row, findings
+
+
+def app_finding(key: str, name: str, size: int, kind: str, severity: str) -> dict[str, Any]:
+    return {
+        "id": f"{key}:{kind}",
+        "app": name,
+        "app_key": key,
+        "kind": kind,
+        "severity": severity,
+        "status": "open",
+        "reasons": [f"{name} is flagged: {kind}", f"{size} people use it"],
+        "remediation": "Ask the team that uses it to request a review.",
+        "opened": "2026-11-19T06:00:00Z",
+        "resolved": None,
+        "decided_by": None,
+        "decision_reason": None,
+        "decided_until": None,
+    }
+
+
+def synthetic_scan() -> dict[str, Any]:
+    return {
+        "id": 30,
+        "started": "2026-11-20T06:00:00Z",
+        "finished": "2026-11-20T06:04:00Z",
+        "full": False,
+        "sources": [
+            {
+                "source": s,
+                "status": "ok",
+                "records": 100_000,
+                "skipped": [],
+                "warnings": [],
+                "error": None,
+            }
+            for s in ("entra", "google", "okta")
+        ],
+    }
+
+
+def synthetic_summary(
+    app_rows: list[dict[str, Any]], findings: list[dict[str, Any]]
+) -> dict[str, Any]:
+    severities = Counter(f["severity"] for f in findings)
+    third = app_rows
+    return {
+        "apps": len(app_rows),
+        "third_party_apps": len(third),
+        "marketing_apps": sum(a["is_marketing"] for a in app_rows),
+        "unsanctioned": sum(a["sanction_status"] == "unsanctioned" for a in app_rows),
+        "unsanctioned_marketing": sum(
+            a["sanction_status"] == "unsanctioned" and a["is_marketing"] for a in app_rows
+        ),
+        "open_findings": len(findings),
+        "findings_by_severity": {
+            s: severities.get(s, 0) for s in ("critical", "high", "medium", "low", "info")
+        },
+        "apps_by_status": dict(Counter(a["sanction_status"] for a in app_rows).most_common()),
+        "apps_by_category": dict(
+            Counter(a["category"] or "uncategorised" for a in third).most_common()
+        ),
+        "apps_by_risk": {
+            lvl: sum(a["risk_level"] == lvl for a in third)
+            for lvl in ("critical", "high", "medium", "low")
+        },
     }
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import secrets
@@ -38,8 +37,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.figures import (
+    CONCURRENCY,
+    EVENTS_TARGET,
+    RSS_TARGET_MB,
+    incremental_figure,
+    lower_bounds,
+    requests_figure,
+    store_figure,
+    throughput_figure,
+    verdict,
+    wall_figure,
+)
 from bench.servers import DEFAULT_LATENCY, BenchGraph
-from bench.tenant import SIZES, EntraTenant
+from bench.table import table
+from bench.tenant import SIZES, EntraTenant, Size
 from connectors.testing.server import LoopbackServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,24 +61,6 @@ SECRET_ENV = "SHADOWIT_BENCH_ENTRA_SECRET"  # noqa: S105 - a variable name
 RESULTS = ROOT / "bench" / "results.json"
 DEFAULT_SCALE = {"small": 50.0, "medium": 20.0, "large": 100.0}
 """Limit windows divided by this: Graph's 10 s report window becomes 0.2 s at 50."""
-
-# Targets (issue 11).
-REQUESTS_TARGET = 1.05
-WALL_TARGET = 1.2
-EVENTS_TARGET = 1_000_000 / 30.0
-RSS_TARGET_MB = 400.0
-INCREMENTAL_TARGET = 0.05
-
-# Largest page the stand-in serves per collection, as Graph documents or defaults it
-# (https://learn.microsoft.com/en-us/graph/api/user-list,
-# https://learn.microsoft.com/en-us/graph/api/signin-list). The delta round's page size is the
-# server's choice (100 here); the others accept $top up to 999.
-PAGE_MAX = {"users": 999, "delta": 100, "grants": 999, "activity": 999, "signins": 1000}
-AUDIT_ACTIVITIES = 5
-"""Incremental scans read the directory audit once per activity (consent, and the four grant
-and app-role activities): activityDisplayName filters support only eq and startswith."""
-CONCURRENCY = 4
-"""sources.entra.concurrency default: per-app calls in flight."""
 
 
 @dataclass
@@ -140,223 +134,184 @@ def scan_cmd(config: Path, *extra: str, profile: Path | None = None) -> list[str
     return [sys.executable, *entry, "scan", "--config", str(config), "--no-report", *extra]
 
 
-# -- lower bounds and floors ---------------------------------------------------------------
-
-
-def collection_of(endpoint: str) -> str:
-    """Map a counted endpoint to the collection it reads."""
-    table = (
-        ("/oauth2/v2.0/token", "token"),
-        ("/.well-known/openid-configuration", "token"),
-        ("/servicePrincipals/delta", "service principals (delta)"),
-        ("/v1.0/users/delta", "users (delta)"),
-        ("/appRoleAssignments", "app-role assignments"),
-        ("/oauth2PermissionGrants", "delegated grants"),
-        ("/v1.0/users", "users"),
-        ("/auditLogs/signIns", "sign-ins"),
-        ("/auditLogs/directoryAudits", "directory audits"),
-        ("/servicePrincipalSignInActivities", "sign-in activity"),
-        ("/v1.0/servicePrincipals/{id}", "resource app roles"),
-        ("/v1.0/servicePrincipals", "service principal index"),
-    )
-    return next((name for needle, name in table if needle in endpoint), endpoint)
-
-
-def lower_bounds(tenant: EntraTenant, signins: int, full: bool) -> dict[str, int]:
-    """Fewest requests any client needs per collection (items / largest page, at least 1).
-
-    A full scan lists users, grants and app-role assignments; an incremental one follows the
-    users and service principal delta links and reads the audit log once per activity (the
-    benchmark's tenant changes no grant between its scans, so no per-app grant reads).
-    """
-
-    def pages(items: int, size: int) -> int:
-        return max(1, math.ceil(items / size))
-
-    third = tenant.third_party
-    bounds = {
-        "token": 2,  # msal: the authority's metadata, then one token
-        "sign-ins": pages(signins, PAGE_MAX["signins"]),
-        "sign-in activity": pages(third, PAGE_MAX["activity"]),
-        "users (delta)": 1,  # full: a delta link "from now"; incremental: the changes
-        "service principals (delta)": 1,
-    }
-    if full:
-        bounds |= {
-            "users": pages(tenant.size.users, PAGE_MAX["users"]),
-            "directory audits": 1,  # consent times
-            "delegated grants": pages(tenant.size.grants, PAGE_MAX["grants"]),
-            "app-role assignments": third,  # one listing per third-party app
-            "resource app roles": 1,  # Microsoft Graph's appRoles, read once
-            "service principals (delta)": pages(tenant.service_principal_count, PAGE_MAX["delta"]),
-        }
-    else:
-        bounds["directory audits"] = AUDIT_ACTIVITIES
-    return bounds
-
-
-def floors(bounds: dict[str, int], latency: float, period: float) -> dict[str, float]:
-    """Seconds no client can beat: reports at 5 per ``period``; paging is one page at a time."""
-    reports = bounds["sign-ins"] + bounds["sign-in activity"] + bounds["directory audits"]
-    report_floor = max(reports * latency, ((reports - 1) // 5) * period + latency)
-    per_app = bounds.get("app-role assignments", 0)
-    directory = (
-        sum(bounds.values()) - per_app - reports + math.ceil(per_app / CONCURRENCY)
-    ) * latency
-    return {
-        "reports": report_floor,
-        "directory": directory,
-        "overlapped": max(report_floor, directory),
-        "serial": report_floor + directory,
-    }
-
-
-def by_collection(endpoints: Counter[str]) -> dict[str, int]:
-    counts: Counter[str] = Counter()
-    for endpoint, n in endpoints.items():
-        if not endpoint.startswith("429 "):
-            counts[collection_of(endpoint)] += n
-    return dict(counts)
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
 # -- one size ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class SizeRun:
+    """What the steps of one size share."""
+
+    name: str
+    size: Size
+    tenant: EntraTenant
+    scale: float
+    period: float
+    secret: str
+    env: dict[str, str]
+    folder: Path
+    args: argparse.Namespace
+
+    @property
+    def wants_sdk(self) -> bool:
+        return not self.args.no_sdk and self.name in self.args.sdk_sizes.split(",")
+
+
+@dataclass(frozen=True)
+class Scan:
+    """One scan's child process and the requests the stand-in counted while it ran."""
+
+    child: Child
+    counts: Counter[str]
+
+
+@dataclass(frozen=True)
+class Throttled:
+    """Steps 1 and 2 on the throttled stand-in."""
+
+    full: Scan
+    throttled: int
+    store_bytes: int
+    added: int
+    incremental: Scan
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Steps 3 and 4 on the unthrottled stand-in."""
+
+    child: Child
+    profile: list[dict[str, Any]] | None
+    sdk: dict[str, Any] | None
+
+
 def run_size(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    run = size_run(name, args, work)
+    result: dict[str, Any] = {
+        "size": name,
+        "users": run.size.users,
+        "apps": run.tenant.service_principal_count,
+        "grants": run.size.grants,
+        "signins": run.size.signins,
+        "time_scale": run.scale,
+        "latency_s": args.latency,
+    }
+    scans = throttled_scans(run)
+    fast = throughput_scan(run)
+    if fast.profile is not None:
+        result["profile"] = fast.profile
+    result.update(size_figures(run, scans, fast.child))
+    sdk = sdk_figure(run, fast)
+    if sdk is not None:
+        result["msgraph_sdk"] = sdk
+    return result
+
+
+def size_run(name: str, args: argparse.Namespace, work: Path) -> SizeRun:
     size = SIZES[name]
     scale = args.time_scale or DEFAULT_SCALE[name]
-    period = 10.0 / scale
     tenant = EntraTenant(size, seed=args.seed)
     secret = "bench-" + secrets.token_hex(12)
     env = {**os.environ, SECRET_ENV: secret, "PYTHONPATH": str(ROOT)}
-    result: dict[str, Any] = {
-        "size": name,
-        "users": size.users,
-        "apps": tenant.service_principal_count,
-        "grants": size.grants,
-        "signins": size.signins,
-        "time_scale": scale,
-        "latency_s": args.latency,
-    }
-    folder = work / name
-    graph = BenchGraph(tenant, time_scale=scale, latency=args.latency)
-    graph.add_client(CLIENT_ID, secret=secret)
+    return SizeRun(name, size, tenant, scale, 10.0 / scale, secret, env, work / name, args)
+
+
+def throttled_scans(run: SizeRun) -> Throttled:
+    """The full scan, then the incremental one, against the throttled stand-in."""
+    graph = BenchGraph(run.tenant, time_scale=run.scale, latency=run.args.latency)
+    graph.add_client(CLIENT_ID, secret=run.secret)
+    folder = run.folder / "scan"
     with LoopbackServer(graph, tls=True) as server:
         assert server.ca_path is not None
-        config = write_config(folder / "scan", server.url, server.ca_path, graph.tenant, period)
-        say(f"[{name}] full scan (time scale {scale:g}, latency {args.latency * 1000:.0f} ms)")
-        full = run_child(scan_cmd(config, "--full"), folder / "scan", env)
-        check(full, "full scan")
-        full_counts = Counter(graph.endpoints)
-        full_throttled = graph.throttled
-        db = folder / "scan" / "shadowit.db"
-        store_bytes = sum(p.stat().st_size for p in db.parent.glob("shadowit.db*"))
+        config = write_config(folder, server.url, server.ca_path, graph.tenant, run.period)
+        full = full_scan(run, graph, config)
+        throttled = graph.throttled
+        store_bytes = sum(p.stat().st_size for p in folder.glob("shadowit.db*"))
+        added, incremental = incremental_scan(run, graph, config)
+    return Throttled(full, throttled, store_bytes, added, incremental)
 
-        graph.reset_counts()
-        added = tenant.grow_signins()
-        say(f"[{name}] incremental scan after {added} new sign-ins")
-        inc = run_child(scan_cmd(config), folder / "scan", env)
-        check(inc, "incremental scan")
-        inc_counts = Counter(graph.endpoints)
 
-    # Throughput: the same tenant, no latency, no throttling, a fresh store.
-    quick = EntraTenant(size, seed=args.seed)
+def full_scan(run: SizeRun, graph: BenchGraph, config: Path) -> Scan:
+    latency_ms = run.args.latency * 1000
+    say(f"[{run.name}] full scan (time scale {run.scale:g}, latency {latency_ms:.0f} ms)")
+    child = run_child(scan_cmd(config, "--full"), run.folder / "scan", run.env)
+    check(child, "full scan")
+    return Scan(child, Counter(graph.endpoints))
+
+
+def incremental_scan(run: SizeRun, graph: BenchGraph, config: Path) -> tuple[int, Scan]:
+    """1 % new sign-ins, then a scan without --full; the number added and the scan."""
+    graph.reset_counts()
+    added = run.tenant.grow_signins()
+    say(f"[{run.name}] incremental scan after {added} new sign-ins")
+    child = run_child(scan_cmd(config), run.folder / "scan", run.env)
+    check(child, "incremental scan")
+    return added, Scan(child, Counter(graph.endpoints))
+
+
+def throughput_scan(run: SizeRun) -> Throughput:
+    """The same tenant, no latency, no throttling, a fresh store; then the SDK's listing."""
+    quick = EntraTenant(run.size, seed=run.args.seed)
     fast = BenchGraph(quick, latency=0.0, throttle=False)
-    fast.add_client(CLIENT_ID, secret=secret)
+    fast.add_client(CLIENT_ID, secret=run.secret)
+    folder = run.folder / "fast"
     with LoopbackServer(fast, tls=True) as server:
         assert server.ca_path is not None
-        config = write_config(folder / "fast", server.url, server.ca_path, fast.tenant, 0.001)
-        (folder / "fast" / "shadowit.db").unlink(missing_ok=True)
-        say(f"[{name}] throughput scan (no latency, no throttling)")
-        profile = folder / "scan.prof" if args.profile else None
-        thr = run_child(scan_cmd(config, "--full", profile=profile), folder / "fast", env)
-        check(thr, "throughput scan")
-        if profile:
-            result["profile"] = top_of_profile(profile)
-        # The SDK lists on the same unthrottled stand-in: throttled, its retry handler waits
-        # 3 s and more per 429 in real time (it reads Retry-After with int(), and Graph's
-        # fractional values fail), which no time scale shrinks; see bench/README.md.
-        sdk: dict[str, Any] | None = None
-        if not args.no_sdk and name in args.sdk_sizes.split(","):
-            fast.reset_counts()
-            say(f"[{name}] msgraph-sdk listing (same stand-in)")
-            sdk = run_sdk(server.url, server.ca_path, fast.tenant, env, folder)
-            if sdk is not None:
-                sdk["requests"] = sum(fast.endpoints.values())
+        config = write_config(folder, server.url, server.ca_path, fast.tenant, 0.001)
+        (folder / "shadowit.db").unlink(missing_ok=True)
+        say(f"[{run.name}] throughput scan (no latency, no throttling)")
+        profile = run.folder / "scan.prof" if run.args.profile else None
+        child = run_child(scan_cmd(config, "--full", profile=profile), folder, run.env)
+        check(child, "throughput scan")
+        top = top_of_profile(profile) if profile else None
+        sdk = sdk_listing(run, fast, server.url, server.ca_path) if run.wants_sdk else None
+    return Throughput(child, top, sdk)
 
-    full_bounds = lower_bounds(tenant, size.signins, full=True)
-    inc_bounds = lower_bounds(tenant, added + 1, full=False)
-    full_by = by_collection(full_counts)
-    made, bound = sum(full_by.values()), sum(full_bounds.values())
-    floor = floors(full_bounds, args.latency, period)
-    rate = size.signins / thr.wall
-    inc_made = sum(by_collection(inc_counts).values())
-    result.update(
-        requests={
-            "per_collection": {
-                k: {"made": full_by.get(k, 0), "lower_bound": v} for k, v in full_bounds.items()
-            },
-            "made": made,
-            "lower_bound": bound,
-            "ratio": round(made / bound, 3),
-            "throttled_429": full_throttled,
-            "target": REQUESTS_TARGET,
-            "verdict": verdict(made / bound <= REQUESTS_TARGET),
-        },
-        wall={
-            "seconds": round(full.wall, 2),
-            "floor_s": round(floor["overlapped"], 2),
-            "floor_serial_s": round(floor["serial"], 2),
-            "floor_reports_s": round(floor["reports"], 2),
-            "ratio": round(full.wall / floor["overlapped"], 3),
-            "ratio_serial": round(full.wall / floor["serial"], 3),
-            "target": WALL_TARGET,
-            "verdict": verdict(full.wall / floor["overlapped"] <= WALL_TARGET),
-            "unscaled_floor_s": round(floors(full_bounds, args.latency, 10.0)["overlapped"], 1),
-        },
-        throughput={
-            "label": "end to end over loopback HTTPS: the whole --full scan (users, apps, "
-            "grants, sign-ins, inventory, reconcile) / sign-ins",
-            "events": size.signins,
-            "seconds": round(thr.wall, 2),
-            "events_per_s": round(rate),
-            "projected_1m_s": round(1_000_000 / rate, 1),
-            "peak_rss_mb": round(thr.rss_mb, 1),
-            "target_events_per_s": round(EVENTS_TARGET),
-            "target_rss_mb": RSS_TARGET_MB,
-            "verdict": verdict(rate >= EVENTS_TARGET and thr.rss_mb <= RSS_TARGET_MB),
-            "full_scan_peak_rss_mb": round(full.rss_mb, 1),
-        },
-        incremental={
-            "new_events": added,
-            "requests": inc_made,
-            "lower_bound": sum(inc_bounds.values()),
-            "requests_ratio": round(inc_made / made, 3),
-            "seconds": round(inc.wall, 2),
-            "time_ratio": round(inc.wall / full.wall, 3),
-            "per_collection": by_collection(inc_counts),
-            "target": INCREMENTAL_TARGET,
-            "verdict": verdict(
-                inc_made / made <= INCREMENTAL_TARGET and inc.wall / full.wall <= INCREMENTAL_TARGET
-            ),
-        },
-        store={
-            "bytes": store_bytes,
-            "kib_per_1000_users": round(store_bytes / 1024 / (size.users / 1000), 1),
-        },
-    )
+
+def sdk_listing(run: SizeRun, fast: BenchGraph, url: str, ca_path: str) -> dict[str, Any] | None:
+    # The SDK lists on the same unthrottled stand-in: throttled, its retry handler waits
+    # 3 s and more per 429 in real time (it reads Retry-After with int(), and Graph's
+    # fractional values fail), which no time scale shrinks; see bench/README.md.
+    fast.reset_counts()
+    say(f"[{run.name}] msgraph-sdk listing (same stand-in)")
+    sdk = run_sdk(url, ca_path, fast.tenant, run.env, run.folder)
+    if sdk is not None:
+        sdk["requests"] = sum(fast.endpoints.values())
+    return sdk
+
+
+def size_figures(run: SizeRun, scans: Throttled, thr: Child) -> dict[str, Any]:
+    """requests, wall, throughput, incremental and store, as results.json holds them."""
+    full = scans.full.child
+    full_bounds = lower_bounds(run.tenant, run.size.signins, full=True)
+    inc_bounds = lower_bounds(run.tenant, scans.added + 1, full=False)
+    requests = requests_figure(full_bounds, scans.full.counts, scans.throttled)
+    return {
+        "requests": requests,
+        "wall": wall_figure(full.wall, full_bounds, run.args.latency, run.period),
+        "throughput": throughput_figure(run.size.signins, thr.wall, thr.rss_mb, full.rss_mb),
+        "incremental": incremental_figure(
+            scans.added,
+            inc_bounds,
+            scans.incremental.counts,
+            requests["made"],
+            scans.incremental.child.wall,
+            full.wall,
+        ),
+        "store": store_figure(scans.store_bytes, run.size.users),
+    }
+
+
+def sdk_figure(run: SizeRun, fast: Throughput) -> dict[str, Any] | None:
+    """The SDK's listing beside the throughput scan; None when the size does not compare."""
+    sdk, thr = fast.sdk, fast.child
     if sdk is not None:
         sdk["compared_with"] = "throughput scan (same stand-in; it also lists users and stores)"
         sdk["time_ratio_vs_shadowit"] = round(sdk["seconds_wall"] / thr.wall, 3)
         sdk["memory_ratio_vs_shadowit"] = round(sdk["peak_rss_mb"] / thr.rss_mb, 3)
-        result["msgraph_sdk"] = sdk
-    elif not args.no_sdk and name in args.sdk_sizes.split(","):
-        result["msgraph_sdk"] = {"measured": False, "reason": SDK_REASON[0]}
-    return result
+        return sdk
+    if run.wants_sdk:
+        return {"measured": False, "reason": SDK_REASON[0]}
+    return None
 
 
 SDK_REASON = ["msgraph-sdk is not installed (pip install -e '.[bench]')"]
@@ -462,109 +417,6 @@ def check(child: Child, what: str) -> None:
 
 def say(message: str) -> None:
     print(message, flush=True)
-
-
-# -- output --------------------------------------------------------------------------------
-
-
-def table(results: list[dict[str, Any]], pipeline: dict[str, Any] | None = None) -> str:
-    lines = [f"{'size':7} {'figure':40} {'value':>28} {'target':>18}  verdict"]
-
-    def row(size: str, figure: str, value: str, target: str, ok: str) -> None:
-        lines.append(f"{size:7} {figure:40} {value:>28} {target:>18}  {ok}")
-
-    if pipeline:
-        p = pipeline
-        row(
-            f"{p['events'] // 1000}k",
-            "pipeline events/s (in-process, no HTTP)",
-            f"{p['events_per_s']}/s ({p['seconds']} s)",
-            f">= {p['target_events_per_s']}/s",
-            p["verdict"],
-        )
-        row(
-            "",
-            "  without the synthetic generator",
-            f"{p['events_per_s_without_generator']}/s",
-            "",
-            "",
-        )
-        row("", "  peak RSS", f"{p['peak_rss_mb']} MB", f"<= {RSS_TARGET_MB:g} MB", "")
-
-    for r in results:
-        s = r["size"]
-        q, w, t, i, st = r["requests"], r["wall"], r["throughput"], r["incremental"], r["store"]
-        row(
-            s,
-            "requests vs lower bound",
-            f"{q['made']} / {q['lower_bound']} = {q['ratio']}x",
-            f"<= {REQUESTS_TARGET}x",
-            q["verdict"],
-        )
-        for coll, v in q["per_collection"].items():
-            row(s, f"  {coll}", f"{v['made']} / {v['lower_bound']}", "", "")
-        row(
-            s,
-            "wall vs floor (overlapped)",
-            f"{w['seconds']} s / {w['floor_s']} s = {w['ratio']}x",
-            f"<= {WALL_TARGET}x",
-            w["verdict"],
-        )
-        row(
-            s,
-            "  wall vs serial floor",
-            f"{w['seconds']} s / {w['floor_serial_s']} s = {w['ratio_serial']}x",
-            "",
-            "",
-        )
-        row(
-            s,
-            "end-to-end HTTP scan, sign-ins/s",
-            f"{t['events_per_s']}/s (1M in {t['projected_1m_s']} s)",
-            f">= {t['target_events_per_s']}/s",
-            t["verdict"],
-        )
-        row(
-            s,
-            "  peak RSS (throughput / full scan)",
-            f"{t['peak_rss_mb']} / {t['full_scan_peak_rss_mb']} MB",
-            f"<= {RSS_TARGET_MB:g} MB",
-            "",
-        )
-        row(
-            s,
-            "incremental requests (1% new)",
-            f"{i['requests']} = {i['requests_ratio']:.1%}",
-            f"<= {INCREMENTAL_TARGET:.0%}",
-            i["verdict"],
-        )
-        row(
-            s,
-            "incremental time",
-            f"{i['seconds']} s = {i['time_ratio']:.1%}",
-            f"<= {INCREMENTAL_TARGET:.0%}",
-            "",
-        )
-        row(s, "store size per 1,000 users", f"{st['kib_per_1000_users']} KiB", "report", "")
-        sdk = r.get("msgraph_sdk")
-        if sdk and sdk.get("measured"):
-            row(
-                s,
-                "msgraph-sdk listing: time / memory",
-                f"{sdk['seconds_wall']} s / {sdk['peak_rss_mb']} MB",
-                "report",
-                "",
-            )
-            row(
-                s,
-                "  ratio sdk / shadowit (unthrottled)",
-                f"{sdk['time_ratio_vs_shadowit']}x time, {sdk['memory_ratio_vs_shadowit']}x mem",
-                "",
-                "",
-            )
-        elif sdk:
-            row(s, "msgraph-sdk listing", "not measured", "", "")
-    return "\n".join(lines)
 
 
 def machine() -> dict[str, Any]:

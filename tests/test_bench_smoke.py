@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import figures as bench_figures
 from bench import run as bench_run
 from bench.servers import BenchGraph, endpoint_of
 from bench.tenant import SIZES, EntraTenant, Lazy, guid, parse_guid
@@ -80,10 +81,10 @@ def test_stand_in_pages_and_throttles_reports() -> None:
 
 def test_lower_bounds_and_floor() -> None:
     tenant = EntraTenant(SIZES["medium"])
-    bounds = bench_run.lower_bounds(tenant, tenant.size.signins, full=True)
+    bounds = bench_figures.lower_bounds(tenant, tenant.size.signins, full=True)
     assert bounds["sign-ins"] == 200
     assert bounds["users"] == math.ceil(10_000 / 999)
-    floor = bench_run.floors(bounds, latency=0.03, period=10.0)
+    floor = bench_figures.floors(bounds, latency=0.03, period=10.0)
     reports = 200 + bounds["sign-in activity"] + 1
     assert floor["reports"] == pytest.approx(((reports - 1) // 5) * 10.0 + 0.03)
     assert floor["overlapped"] == max(floor["reports"], floor["directory"])
