@@ -13,7 +13,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,logs]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -34,7 +34,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check --fix scanner connectors reports tests bench tools
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[test,logs,bench]'
 	$(BIN)/python -m bench.run --sizes $(BENCH)
 
 clean:

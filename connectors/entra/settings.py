@@ -47,6 +47,26 @@ class EntraSettings:
     reports_period: float = 10.0
     """Identity reports allow 5 requests per 10 s per app per tenant
     (https://learn.microsoft.com/en-us/graph/throttling-limits)."""
+    signins: str = "graph"
+    """Where sign-ins are read: ``graph`` (the sign-in listing) or ``log_analytics`` (the
+    workspace Entra's diagnostic settings send ``SigninLogs`` to, counted there per app, person
+    and day; docs/entra.md, "Sign-ins from Log Analytics")."""
+    workspace_id: str | None = None
+    """The Log Analytics workspace ID (a GUID, Overview > Workspace ID); with signins =
+    "log_analytics"."""
+    log_analytics_url: str = "https://api.loganalytics.io"
+    """The Log Analytics query endpoint (national clouds: https://api.loganalytics.us,
+    https://api.loganalytics.azure.cn)."""
+    log_analytics_shards: int = 4
+    """Queries per day, split by a hash of the user id, so each answer stays under the query
+    API's 500,000 rows and ~100 MiB (raise it for tenants above ~100,000 people)."""
+    log_analytics_trailing_days: int = 3
+    """Days re-read on every scan: logs reach the workspace late (up to days for a new one)."""
+    log_analytics_concurrency: int = 5
+    """Queries in flight: the query API runs 5 at a time per identity and queues the rest."""
+    log_analytics_retries: int = 4
+    """Retries of a throttled (429) or failed (5xx) query before its day and shard is given up
+    (the source ends partial and the next scan reads that day again)."""
     timeout: float = 60.0
     """Seconds to wait for a connection and for each read of an answer."""
     deadline_hours: float = 4.0
@@ -62,5 +82,28 @@ def validate(settings: EntraSettings) -> None:
     for key in ("tenant_id", "client_id"):
         if not getattr(settings, key).strip():
             raise ConfigError(f"{KEY}.{key}: must not be empty")
+    if settings.signins not in ("graph", "log_analytics"):
+        raise ConfigError(f'{KEY}.signins: "graph" or "log_analytics", not {settings.signins!r}')
+    if settings.signins == "log_analytics":
+        _validate_log_analytics(settings)
     if settings.concurrency < 1 or settings.reports_calls < 1 or settings.reports_period <= 0:
         raise ConfigError(f"{KEY}: concurrency and reports_calls must be >= 1, reports_period > 0")
+
+
+def _validate_log_analytics(settings: EntraSettings) -> None:
+    if not (settings.workspace_id or "").strip():
+        raise ConfigError(
+            f'{KEY}.workspace_id: required with signins = "log_analytics" (the workspace\'s '
+            "Overview page shows its Workspace ID)"
+        )
+    if not settings.log_analytics_url.startswith("https://"):
+        raise ConfigError(f"{KEY}.log_analytics_url: must start with https://")
+    bounds = {
+        "log_analytics_shards": (settings.log_analytics_shards, 1, 256),
+        "log_analytics_trailing_days": (settings.log_analytics_trailing_days, 1, 30),
+        "log_analytics_concurrency": (settings.log_analytics_concurrency, 1, 5),
+        "log_analytics_retries": (settings.log_analytics_retries, 0, 10),
+    }
+    for name, (value, low, high) in bounds.items():
+        if not low <= value <= high:
+            raise ConfigError(f"{KEY}.{name}: {value} is out of range ({low} to {high})")
