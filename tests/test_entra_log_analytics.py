@@ -247,3 +247,12 @@ def test_unknown_workspace_and_bad_settings_are_config_lines(harness: Harness) -
         harness.connector(log_analytics_concurrency=9)
     (only,) = skipped(harness.collect(workspace_id="00000000-0000-0000-0000-000000000000"))
     assert "was not found (HTTP 404): check sources.entra.workspace_id" in only.reason
+
+
+def test_doctor_probes_each_table(harness: Harness) -> None:
+    probes = [p for p in harness.connector(non_interactive_signins=True).check()]
+    logs = [p for p in probes if p.check.startswith("Log Analytics")]
+    assert [p.ok for p in logs] == [True, True]
+    del harness.logs.tables["SigninLogs"]
+    failed = [p for p in harness.connector().check() if p.check.startswith("Log Analytics")]
+    assert not failed[0].ok and "has no table SigninLogs" in failed[0].detail

@@ -310,3 +310,14 @@ def test_dry_run_estimate(harness: Harness) -> None:
     rows = harness.bq.db.execute(f"SELECT count(*) FROM {harness.bq.table}").fetchone()[0]
     assert reader.estimate() == harness.bq.bytes_per_row * rows
     assert harness.bq.queries[-1]["dryRun"] is True
+
+
+def test_doctor_prints_the_estimate_and_the_cap(harness: Harness) -> None:
+    (ok,) = [p for p in harness.connector().check() if p.check.startswith("BigQuery export")]
+    assert ok.ok and "would scan" in ok.detail
+    (over,) = [
+        p
+        for p in harness.connector(maximum_bytes_billed=10).check()
+        if p.check.startswith("BigQuery export")
+    ]
+    assert not over.ok and "over the cap of 10" in over.detail

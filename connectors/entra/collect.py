@@ -566,6 +566,8 @@ class EntraConnector:
         )
         for permission, path, query in self.PROBES:
             yield self._probe(permission, path, query)
+        if self.log_analytics is not None:
+            yield from self.log_analytics.probes()
 
     def _probe(self, permission: str, path: str, query: str) -> Probe:
         pace = "reports" if path.startswith("auditLogs") else None

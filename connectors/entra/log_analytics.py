@@ -44,6 +44,7 @@ from azure.core.exceptions import AzureError, HttpResponseError
 from azure.core.pipeline.transport import RequestsTransport
 from azure.monitor.query import LogsQueryClient, LogsQueryStatus
 
+from connectors.base import Probe
 from connectors.entra.auth import _Tokens
 from connectors.entra.settings import KEY, SOURCE, EntraSettings
 from connectors.streams import Shapes
@@ -195,6 +196,19 @@ class LogAnalyticsSignins:
                     yield Checkpoint(SOURCE, CURSOR, cursor=day.isoformat())
                 else:
                     yield Checkpoint(SOURCE, STREAM)
+
+    def probes(self) -> Iterator[Probe]:
+        """``shadowit doctor``: the workspace answers, each table is there with recent rows
+        and the role is held (one freshness query per table)."""
+        window = self.settings.log_analytics_trailing_days
+        for table in self.tables:
+            problem = self._freshness(table, window)
+            check = f"Log Analytics {table} ({ROLE})"
+            if problem is None:
+                detail = f"workspace {self.workspace} has {table} rows of the last {window} days"
+                yield Probe(SOURCE, check, True, detail)
+            else:
+                yield Probe(SOURCE, check, False, problem.reason, "see docs/entra.md")
 
     def days(self, cursor: str | None) -> list[date]:
         today = self.now.date()

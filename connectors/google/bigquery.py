@@ -36,6 +36,7 @@ from google.api_core import exceptions as api_errors
 from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY
 
+from connectors.base import Probe
 from connectors.google.parse import LOGIN_APP_ID
 from connectors.google.settings import SOURCE, GoogleSettings
 from connectors.streams import Shapes
@@ -139,6 +140,23 @@ class BigQueryEvents:
             signin_sql(self.table), job_config=self._config(start, end, dry_run=True)
         )
         return int(job.total_bytes_processed or 0)
+
+    def probes(self) -> Iterator[Probe]:
+        """``shadowit doctor``: the dataset is readable and the look-back query's dry-run
+        estimate is under ``maximum_bytes_billed``."""
+        check = f"BigQuery export {self.table} ({ROLES})"
+        try:
+            estimate = self.estimate()
+        except (api_errors.GoogleAPICallError, api_errors.RetryError) as err:
+            yield Probe(SOURCE, check, False, self._problem(err), "see docs/google.md")
+            return
+        cap = self.settings.maximum_bytes_billed
+        detail = f"the {self.settings.lookback_days}-day query would scan {estimate:,} bytes"
+        if estimate > cap:
+            fix = "raise sources.google.maximum_bytes_billed or lower lookback_days"
+            yield Probe(SOURCE, check, False, f"{detail}, over the cap of {cap:,}", fix)
+        else:
+            yield Probe(SOURCE, check, True, f"{detail} (cap {cap:,})")
 
     def _config(self, start: date, end: date, dry_run: bool) -> bigquery.QueryJobConfig:
         return bigquery.QueryJobConfig(

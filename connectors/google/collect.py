@@ -557,3 +557,5 @@ class GoogleConnector:
                 yield Probe(SOURCE, label, False, str(err))
             else:
                 yield Probe(SOURCE, label, True, f"{what} answered")
+        if self.bigquery is not None:
+            yield from self.bigquery.probes()
