@@ -256,3 +256,38 @@ def test_doctor_probes_each_table(harness: Harness) -> None:
     del harness.logs.tables["SigninLogs"]
     failed = [p for p in harness.connector().check() if p.check.startswith("Log Analytics")]
     assert not failed[0].ok and "has no table SigninLogs" in failed[0].detail
+
+
+def test_scan_command_exits_3_with_the_line(harness: Harness, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from scanner.app.cli import main
+
+    harness.logs.fail("/v1/workspaces", 403, times=1000)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+[store]
+path = "inventory.db"
+[report]
+out = "reports"
+formats = ["json"]
+[sources.entra]
+tenant_id = "{harness.graph.tenant}"
+client_id = "{CLIENT_ID}"
+client_secret_env = "ENTRA_TEST_SECRET"
+authority_host = "{harness.server.url}"
+graph_url = "{harness.server.url}"
+ca_bundle = "{harness.server.ca_path}"
+reports_calls = 100
+signins = "log_analytics"
+workspace_id = "{WORKSPACE}"
+log_analytics_url = "{harness.server.url}"
+""",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["scan", "--config", str(config)])
+    assert result.exit_code == 3, result.output
+    lines = [line for line in result.output.splitlines() if "Log Analytics Reader" in line]
+    assert len(lines) == 1, result.output
+    assert "Traceback" not in result.output

@@ -321,3 +321,36 @@ def test_doctor_prints_the_estimate_and_the_cap(harness: Harness) -> None:
         if p.check.startswith("BigQuery export")
     ]
     assert not over.ok and "over the cap of 10" in over.detail
+
+
+def test_scan_command_exits_3_with_the_line(harness: Harness, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from scanner.app.cli import main
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+[store]
+path = "inventory.db"
+[report]
+out = "reports"
+formats = ["json"]
+[sources.google]
+admin_email = "{ADMIN}"
+key_file = "{harness.key_path}"
+api_root = "{harness.server.url}/"
+token_uri = "{harness.server.url}/token"
+events = "bigquery"
+project = "{PROJECT}"
+dataset = "{DATASET}"
+bigquery_url = "{harness.server.url}"
+maximum_bytes_billed = 100
+""",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["scan", "--config", str(config)])
+    assert result.exit_code == 3, result.output
+    lines = [line for line in result.output.splitlines() if "maximum_bytes_billed" in line]
+    assert len(lines) == 1, result.output
+    assert "Traceback" not in result.output
