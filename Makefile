@@ -36,6 +36,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,logs,bench]'
 	$(BIN)/python -m bench.run --sizes $(BENCH)
+	$(BIN)/python -m bench.log_engines
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache
