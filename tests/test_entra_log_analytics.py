@@ -291,3 +291,13 @@ log_analytics_url = "{harness.server.url}"
     lines = [line for line in result.output.splitlines() if "Log Analytics Reader" in line]
     assert len(lines) == 1, result.output
     assert "Traceback" not in result.output
+
+
+def test_without_the_extra_the_setting_is_one_config_line(
+    harness: Harness, monkeypatch: Any
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "connectors.entra.log_analytics", None)
+    with pytest.raises(ConfigError, match=r'signins = "log_analytics" needs the logs extra'):
+        harness.connector()

@@ -354,3 +354,13 @@ maximum_bytes_billed = 100
     lines = [line for line in result.output.splitlines() if "maximum_bytes_billed" in line]
     assert len(lines) == 1, result.output
     assert "Traceback" not in result.output
+
+
+def test_without_the_extra_the_setting_is_one_config_line(
+    harness: Harness, monkeypatch: Any
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "connectors.google.bigquery", None)
+    with pytest.raises(ConfigError, match=r'events = "bigquery" needs the logs extra'):
+        harness.connector()
