@@ -364,3 +364,24 @@ def test_without_the_extra_the_setting_is_one_config_line(
     monkeypatch.setitem(sys.modules, "connectors.google.bigquery", None)
     with pytest.raises(ConfigError, match=r'events = "bigquery" needs the logs extra'):
         harness.connector()
+
+
+def test_byte_cap_reported_as_a_server_error_is_read_the_same(harness: Harness) -> None:
+    message = "Query exceeded limit for bytes billed: 100. 512 or higher required."
+    harness.bq.fail(
+        "/bigquery/v2",
+        500,
+        times=10,
+        body={
+            "error": {
+                "code": 500,
+                "message": message,
+                "errors": [
+                    {"message": message, "domain": "global", "reason": "bytesBilledLimitExceeded"}
+                ],
+            }
+        },
+    )
+    (only,) = skipped(harness.collect())
+    assert "would scan more than sources.google.maximum_bytes_billed" in only.reason
+    assert len(harness.bq.log) == 1  # not retried: it would fail the same way

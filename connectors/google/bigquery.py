@@ -18,8 +18,11 @@ Documented facts this module relies on:
 - the login and SAML event names are ``login_success`` and ``login_failure``
   (https://developers.google.com/admin-sdk/reports/v1/appendix/activity/login,
   https://developers.google.com/admin-sdk/reports/v1/appendix/activity/saml);
-- ``maximumBytesBilled``: a query that would scan more fails without charge, reason
-  ``bytesBilledLimitExceeded`` (https://cloud.google.com/bigquery/docs/best-practices-costs);
+- ``maximumBytesBilled``: "Queries that will have bytes billed beyond this limit will fail
+  (without incurring a charge)"
+  (https://cloud.google.com/bigquery/docs/reference/rest/v2/Job#JobConfigurationQuery), with
+  reason ``bytesBilledLimitExceeded`` and the text "Query exceeded limit for bytes billed"
+  (which some clients see with HTTP 500, so both are read);
   a dry run returns ``totalBytesProcessed`` without running
   (https://cloud.google.com/bigquery/docs/reference/rest/v2/jobs/query);
 - least privilege: BigQuery Job User on the project and BigQuery Data Viewer on the dataset
@@ -194,7 +197,7 @@ class BigQueryEvents:
     def _problem(self, err: Exception) -> str:
         text = str(getattr(err, "message", "") or err).splitlines()[0][:200]
         reason = _reason(err)
-        if reason == "bytesBilledLimitExceeded":
+        if reason == "bytesBilledLimitExceeded" or "limit for bytes billed" in text:
             return (
                 f"the query would scan more than sources.google.maximum_bytes_billed "
                 f"({self.settings.maximum_bytes_billed:,} bytes): raise it, or lower "
@@ -221,6 +224,7 @@ class BigQueryEvents:
     def _permission(self, err: Exception) -> str | None:
         forbidden = isinstance(err, api_errors.Forbidden)
         if forbidden and _reason(err) not in ("bytesBilledLimitExceeded", "rateLimitExceeded"):
+            # A quota 403 is not a missing role; neither is a byte cap.
             return ROLES
         return None
 
