@@ -18,7 +18,7 @@ import requests  # noqa: E402
 
 from connectors import entra  # noqa: E402
 from connectors.base import ConnectorContext  # noqa: E402
-from connectors.entra.log_analytics import signin_query  # noqa: E402
+from connectors.entra.log_analytics import app_only_query, signin_query  # noqa: E402
 from connectors.testing.graph import FakeGraph  # noqa: E402
 from connectors.testing.log_analytics import FakeLogAnalytics  # noqa: E402
 from connectors.testing.server import LoopbackServer  # noqa: E402
@@ -115,6 +115,8 @@ def test_kql_text_matches_the_golden_file() -> None:
         ("SigninLogs", "AADNonInteractiveUserSignInLogs"), dt.date(2026, 2, 28), 1, 4
     )
     assert text + "\n" == (GOLDEN / "signins-day-shard.kql").read_text(encoding="utf-8")
+    app_only = app_only_query(dt.date(2026, 2, 28))
+    assert app_only + "\n" == (GOLDEN / "app-only-day.kql").read_text(encoding="utf-8")
 
 
 def test_days_are_counted_in_the_workspace_and_no_graph_signin_listing_is_read(
@@ -301,3 +303,47 @@ def test_without_the_extra_the_setting_is_one_config_line(
     monkeypatch.setitem(sys.modules, "connectors.entra.log_analytics", None)
     with pytest.raises(ConfigError, match=r'signins = "log_analytics" needs the logs extra'):
         harness.connector()
+
+
+def test_app_only_signins_are_app_evidence_without_a_person(
+    harness: Harness, tmp_path: Path
+) -> None:
+    harness.logs.tables["AADServicePrincipalSignInLogs"] = [
+        {
+            "TimeGenerated": "2026-02-28T03:00:00.0000000Z",
+            "AppId": "d0d0d000-1111-4222-8333-444455556666",
+            "ServicePrincipalName": "Nightly Sync",
+            "ResultType": "0",
+        },
+        {
+            "TimeGenerated": "2026-02-28T04:00:00.0000000Z",
+            "AppId": "d0d0d000-1111-4222-8333-444455556666",
+            "ServicePrincipalName": "Nightly Sync",
+            "ResultType": "7000215",
+        },
+    ]
+    records = harness.collect(service_principal_signins=True)
+    (app_only,) = [r for r in records if isinstance(r, SignInDay) and r.kind == "activity"]
+    assert (app_only.successes, app_only.failures, app_only.user_email) == (1, 1, None)
+    assert app_only.app_name == "Nightly Sync"
+    store = Store.open(tmp_path / "s.db")
+    try:
+        run = store.begin_scan()
+        store.begin_source(run, "entra")
+        store.ingest(run, "entra", records)
+        daily = store.db.execute(
+            "SELECT count(*) FROM signin_daily WHERE client_id = ?", [app_only.client_id]
+        ).fetchone()[0]
+        evidence = store.db.execute(
+            "SELECT kind, events, failures FROM app_evidence WHERE client_id = ?",
+            [app_only.client_id],
+        ).fetchall()
+    finally:
+        store.close()
+    assert daily == 0 and evidence == [("activity", 2, 1)]
+
+
+def test_missing_service_principal_table_names_its_category(harness: Harness) -> None:
+    (only,) = skipped(harness.collect(service_principal_signins=True))
+    assert "has no table AADServicePrincipalSignInLogs" in only.reason
+    assert "ServicePrincipalSignInLogs to this workspace" in only.reason

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import requests
@@ -56,6 +57,9 @@ CURSOR = "signins_la"
 """The last day read completely (``YYYY-MM-DD``); apart from the Graph listing's watermark."""
 INTERACTIVE = "SigninLogs"
 NON_INTERACTIVE = "AADNonInteractiveUserSignInLogs"
+SERVICE_PRINCIPAL = "AADServicePrincipalSignInLogs"
+"""App-only sign-ins (client credentials): ``AppId``, ``ServicePrincipalName``, ``ResultType``
+(https://learn.microsoft.com/en-us/azure/azure-monitor/reference/tables/aadserviceprincipalsigninlogs)."""
 ROLE = "Log Analytics Reader"
 MAX_ROWS = 500_000
 """Rows one answer may hold (service limits, Query API)."""
@@ -63,7 +67,11 @@ SERVER_TIMEOUT = 600
 """Seconds the service may run one query: the documented maximum (``Prefer: wait=600``)."""
 QUERIES_PER_WINDOW, WINDOW_SECONDS = 200, 30.0
 """200 requests per 30 s per identity (service limits)."""
-CATEGORIES = {INTERACTIVE: "SignInLogs", NON_INTERACTIVE: "NonInteractiveUserSignInLogs"}
+CATEGORIES = {
+    INTERACTIVE: "SignInLogs",
+    NON_INTERACTIVE: "NonInteractiveUserSignInLogs",
+    SERVICE_PRINCIPAL: "ServicePrincipalSignInLogs",
+}
 """The diagnostic-setting category that fills each table."""
 
 
@@ -81,6 +89,23 @@ def signin_query(tables: Sequence[str], day: date, shard: int, shards: int) -> s
             "    FirstAt = min(TimeGenerated), LastOkAt = maxif(TimeGenerated, Ok),",
             "    AppName = take_any(AppDisplayName), Upn = take_any(UserPrincipalName)",
             "    by AppId, UserId",
+        ]
+    )
+
+
+def app_only_query(day: date) -> str:
+    """The KQL of one day's app-only sign-ins, counted per app."""
+    start = f"{day.isoformat()}T00:00:00Z"
+    end = f"{(day + timedelta(days=1)).isoformat()}T00:00:00Z"
+    return "\n".join(
+        [
+            SERVICE_PRINCIPAL,
+            f"| where TimeGenerated >= datetime({start}) and TimeGenerated < datetime({end})",
+            '| extend Ok = ResultType == "0"',
+            "| summarize Successes = countif(Ok), Failures = countif(not(Ok)),",
+            "    FirstAt = min(TimeGenerated), LastOkAt = maxif(TimeGenerated, Ok),",
+            "    AppName = take_any(ServicePrincipalName)",
+            "    by AppId",
         ]
     )
 
@@ -157,9 +182,12 @@ class LogAnalyticsSignins:
             retry_backoff_factor=1.0,
         )
         self.pace = RateLimiter(QUERIES_PER_WINDOW, WINDOW_SECONDS, sleep=sleep)
-        self.tables = (
-            (INTERACTIVE, NON_INTERACTIVE) if settings.non_interactive_signins else (INTERACTIVE,)
+        user_tables = (INTERACTIVE, NON_INTERACTIVE)
+        self.tables: tuple[str, ...] = (
+            user_tables if settings.non_interactive_signins else (INTERACTIVE,)
         )
+        if settings.service_principal_signins:
+            self.tables += (SERVICE_PRINCIPAL,)
 
     # -- collect ---------------------------------------------------------------------------
     def collect(self, cursor: str | None) -> Iterator[SourceRecord]:
@@ -172,25 +200,24 @@ class LogAnalyticsSignins:
                 tables.append(table)
             else:
                 yield problem
-        if not tables:
+        users = [t for t in tables if t != SERVICE_PRINCIPAL]
+        if not users:
             return
         contiguous = True
         with ThreadPoolExecutor(max_workers=self.settings.log_analytics_concurrency) as pool:
             for day in days:
-                shards = range(self.settings.log_analytics_shards)
-                outcomes = list(pool.map(lambda s, d=day: self._shard(tables, d, s), shards))
-                for shard, outcome in zip(shards, outcomes, strict=True):
+                jobs: list[tuple[int | None, Callable[[], _Outcome]]] = [
+                    (s, partial(self._shard, users, day, s)) for s in self._shards()
+                ]
+                if SERVICE_PRINCIPAL in tables:
+                    jobs.append((None, partial(self._app_only, day)))
+                outcomes = list(pool.map(lambda job: job[1](), jobs))
+                for (shard, _), outcome in zip(jobs, outcomes, strict=True):
                     yield from outcome.records
                     if outcome.problem is not None:
-                        yield Skipped(
-                            SOURCE,
-                            STREAM,
-                            self._where(day, shard, outcome.problem),
-                            outcome.permission,
-                        )
-                day_ok = all(o.problem is None for o in outcomes) and len(tables) == len(
-                    self.tables
-                )
+                        where = self._where(day, shard, outcome.problem)
+                        yield Skipped(SOURCE, STREAM, where, outcome.permission)
+                day_ok = all(o.problem is None for o in outcomes) and tables == list(self.tables)
                 contiguous = contiguous and day_ok
                 if contiguous:
                     yield Checkpoint(SOURCE, CURSOR, cursor=day.isoformat())
@@ -224,7 +251,12 @@ class LogAnalyticsSignins:
                 start = max(earliest, min(last + timedelta(days=1), trailing))
         return [start + timedelta(days=n) for n in range((today - start).days + 1)]
 
-    def _where(self, day: date, shard: int, problem: str) -> str:
+    def _shards(self) -> range:
+        return range(self.settings.log_analytics_shards)
+
+    def _where(self, day: date, shard: int | None, problem: str) -> str:
+        if shard is None:
+            return f"{day.isoformat()} {SERVICE_PRINCIPAL} not read: {problem}"
         shards = self.settings.log_analytics_shards
         return f"{day.isoformat()} shard {shard + 1}/{shards} not read: {problem}"
 
@@ -236,8 +268,17 @@ class LogAnalyticsSignins:
         )
 
     def _shard(self, tables: Sequence[str], day: date, shard: int) -> _Outcome:
-        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         query = signin_query(tables, day, shard, self.settings.log_analytics_shards)
+        return self._answer(query, day, _parse_day)
+
+    def _app_only(self, day: date) -> _Outcome:
+        """The day's app-only sign-ins per app: evidence of use, no sign-in of a person."""
+        return self._answer(app_only_query(day), day, _parse_app_only)
+
+    def _answer(
+        self, query: str, day: date, parse: Callable[[dict[str, Any], date], SignInDay]
+    ) -> _Outcome:
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         try:
             result = self._run(query, start, start + timedelta(days=1))
         except HttpResponseError as err:
@@ -260,9 +301,7 @@ class LogAnalyticsSignins:
                 problem=f"the answer reached the {MAX_ROWS:,}-row limit; raise "
                 f"{KEY}.log_analytics_shards"
             )
-        return _Outcome(
-            records=tuple(_SHAPES.parse("sign-in day", _parse_day, r, day) for r in rows)
-        )
+        return _Outcome(records=tuple(_SHAPES.parse("sign-in day", parse, r, day) for r in rows))
 
     def _freshness(self, table: str, days: int) -> Skipped | None:
         """None when ``table`` is there with recent rows, else why not (Skipped)."""
@@ -344,6 +383,21 @@ def _parse_day(row: dict[str, Any], day: date) -> SignInDay:
         app_name=row.get("AppName") or None,
         first_at=_utc(row.get("FirstAt")),
         last_at=_utc(row.get("LastOkAt")),
+    )
+
+
+def _parse_app_only(row: dict[str, Any], day: date) -> SignInDay:
+    """One app's app-only sign-ins of the day: kind ``activity``, no person."""
+    return SignInDay(
+        source=SOURCE,
+        client_id=str(row["AppId"]),
+        day=day,
+        successes=int(row["Successes"]),
+        failures=int(row["Failures"]),
+        app_name=row.get("AppName") or None,
+        first_at=_utc(row.get("FirstAt")),
+        last_at=_utc(row.get("LastOkAt")),
+        kind="activity",
     )
 
 

@@ -54,6 +54,9 @@ class EntraSettings:
     workspace_id: str | None = None
     """The Log Analytics workspace ID (a GUID, Overview > Workspace ID); with signins =
     "log_analytics"."""
+    service_principal_signins: bool = False
+    """With signins = "log_analytics": also count app-only sign-ins per app and day
+    (``AADServicePrincipalSignInLogs``), evidence that an app is in use with no person."""
     log_analytics_url: str = "https://api.loganalytics.io"
     """The Log Analytics query endpoint (national clouds: https://api.loganalytics.us,
     https://api.loganalytics.azure.cn)."""

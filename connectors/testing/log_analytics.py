@@ -27,6 +27,10 @@ _UNION = re.compile(
     r"TimeGenerated < datetime\((?P<end>[^)]+)\)\n\| where hash\(UserId, (?P<n>\d+)\) == "
     r"(?P<shard>\d+)\n"
 )
+_APP_ONLY = re.compile(
+    r"^AADServicePrincipalSignInLogs\n\| where TimeGenerated >= datetime\((?P<start>[^)]+)\) "
+    r"and TimeGenerated < datetime\((?P<end>[^)]+)\)\n"
+)
 COLUMNS = [
     ("AppId", "string"),
     ("UserId", "string"),
@@ -112,6 +116,9 @@ class FakeLogAnalytics(FakeProvider):
         union = _UNION.match(query)
         if union:
             return self._summarize(union)
+        app_only = _APP_ONLY.match(query)
+        if app_only:
+            return self._app_only(app_only)
         return one_api_error(400, "BadArgumentError", "The request had some invalid properties")
 
     def _missing(self, table: str) -> Response:
@@ -134,6 +141,54 @@ class FakeLogAnalytics(FakeProvider):
             {
                 "tables": [
                     {"name": "PrimaryResult", "columns": columns, "rows": [[latest, len(recent)]]}
+                ]
+            }
+        )
+
+    def _app_only(self, match: re.Match[str]) -> Response:
+        table = "AADServicePrincipalSignInLogs"
+        if table not in self.tables:
+            return self._missing(table)
+        start, end = _time(match["start"]), _time(match["end"])
+        groups: dict[str, dict[str, Any]] = {}
+        for row in self.tables[table]:
+            at = _time(row["TimeGenerated"])
+            if not start <= at < end:
+                continue
+            g = groups.setdefault(row["AppId"], {"ok": 0, "failed": 0, "first": at, "last": None})
+            ok = row.get("ResultType") == "0"
+            g["ok" if ok else "failed"] += 1
+            g["first"] = min(g["first"], at)
+            if ok and (g["last"] is None or at > g["last"]):
+                g["last"] = at
+            g["name"] = g.get("name") or row.get("ServicePrincipalName")
+        columns = [
+            ("AppId", "string"),
+            ("Successes", "long"),
+            ("Failures", "long"),
+            ("FirstAt", "datetime"),
+            ("LastOkAt", "datetime"),
+            ("AppName", "string"),
+        ]
+        rows = [
+            [
+                app,
+                g["ok"],
+                g["failed"],
+                _kql_time(g["first"]),
+                _kql_time(g["last"]) if g["last"] else None,
+                g.get("name"),
+            ]
+            for app, g in sorted(groups.items())
+        ]
+        return json_response(
+            {
+                "tables": [
+                    {
+                        "name": "PrimaryResult",
+                        "columns": [{"name": n, "type": t} for n, t in columns],
+                        "rows": rows,
+                    }
                 ]
             }
         )

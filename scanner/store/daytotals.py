@@ -54,15 +54,8 @@ def write_day_totals(conn: sqlite3.Connection, days: Iterable[SignInDay]) -> Non
             [*key, ok, failed],
         )
         source, client_id, user_key, day, kind = key
-        conn.execute(
-            "INSERT INTO signin_daily (source, client_id, user_key, day, count, failures, "
-            "last_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT (source, client_id, user_key, day) DO "
-            "UPDATE SET count = max(signin_daily.count + excluded.count, 0), "
-            "failures = max(signin_daily.failures + excluded.failures, 0), "
-            "last_at = nullif(max(coalesce(signin_daily.last_at, ''), "
-            "coalesce(excluded.last_at, '')), '')",
-            [source, client_id, user_key, day, d_ok, d_failed, last],
-        )
+        if kind != "activity":  # app-only use moves the app's evidence, no person's sign-ins
+            _add_daily(conn, source, client_id, user_key, day, d_ok, d_failed, last)
         conn.execute(
             "INSERT INTO app_evidence (source, client_id, kind, name, events, failures, "
             "first_at, last_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (source, client_id, kind) "
@@ -74,3 +67,24 @@ def write_day_totals(conn: sqlite3.Connection, days: Iterable[SignInDay]) -> Non
             "last_at = max(coalesce(app_evidence.last_at, excluded.last_at), excluded.last_at)",
             [source, client_id, kind, name, d_ok + d_failed, d_failed, first, last or first],
         )
+
+
+def _add_daily(
+    conn: sqlite3.Connection,
+    source: str,
+    client_id: str,
+    user_key: str,
+    day: str,
+    d_ok: int,
+    d_failed: int,
+    last: str | None,
+) -> None:
+    conn.execute(
+        "INSERT INTO signin_daily (source, client_id, user_key, day, count, failures, last_at) "
+        "VALUES (?,?,?,?,?,?,?) ON CONFLICT (source, client_id, user_key, day) DO UPDATE SET "
+        "count = max(signin_daily.count + excluded.count, 0), "
+        "failures = max(signin_daily.failures + excluded.failures, 0), "
+        "last_at = nullif(max(coalesce(signin_daily.last_at, ''), "
+        "coalesce(excluded.last_at, '')), '')",
+        [source, client_id, user_key, day, d_ok, d_failed, last],
+    )
