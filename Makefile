@@ -13,7 +13,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,logs]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -34,8 +34,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check --fix scanner connectors reports tests bench tools
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[test,logs,bench]'
 	$(BIN)/python -m bench.run --sizes $(BENCH)
+	$(BIN)/python -m bench.log_engines
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache

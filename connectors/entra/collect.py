@@ -1,9 +1,7 @@
 """The Entra connector: ``collect()`` wires the Graph streams (see ``connectors.entra``).
-
-Users, consents, apps and grants are read here in that order (each later stream needs what the
-earlier ones learnt); the paced report listings (sign-ins, per-app sign-in activity) run on a
-background thread meanwhile (``pump``) and are yielded last, the sign-in watermark last of all.
-"""
+Users, consents, apps and grants are read in that order (each needs what the earlier learnt);
+the paced listings (sign-ins from Graph or ``logs``, per-app sign-in activity) run on a
+background thread meanwhile (``pump``) and are yielded last, the sign-in watermark last."""
 
 from __future__ import annotations
 
@@ -32,6 +30,7 @@ from connectors.entra.graph import (
     _graph_error,
 )
 from connectors.entra.index import _Consents, _SpIndex
+from connectors.entra.logs import open_log_analytics
 from connectors.entra.parse import (
     _require,
     graph_time,
@@ -53,9 +52,8 @@ from scanner.net.pacing import PaceClock, Pacer, clock_for
 from scanner.net.paging import Page, odata_pages
 
 QUEUED_PAGES = 32
-"""Sign-in pages (1,000 parsed sign-ins each, ~0.5 MB) the background listing reads ahead
-while the directory streams run. With 4 the reader stalls after 4 pages and the directory
-phase barely overlaps the report budget; 32 bounds the read-ahead to ~16 MB."""
+"""Sign-in pages (1,000 sign-ins, ~0.5 MB each) read ahead while the directory streams run:
+with 4 the reader stalls and barely overlaps the report budget; 32 bounds it to ~16 MB."""
 NO_PREMIUM_LICENCE = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
 """The 403 code of sign-in logs in a tenant without Microsoft Entra ID P1 or P2 (message
 "Neither tenant is B2C or tenant doesn't have premium license": Microsoft's "Common errors" of
@@ -124,6 +122,7 @@ class EntraConnector:
         self._emails: dict[str, str] = {}
         self._grants_audit_next: str | None = None
         self.grants = GrantReader(self.client, self.v1, settings.concurrency, self._emails)
+        self.log_analytics = open_log_analytics(settings, credential, session, self._sleep, ctx)
 
     def _sleep(self, seconds: float) -> None:
         """Retry and pacing waits; the background sign-in listing ends here once cancelled."""
@@ -183,7 +182,10 @@ class EntraConnector:
         """The paced listings run by the background reader; the sign-in watermark comes last."""
         if self.settings.sign_in_activity:
             yield from self._guarded("signin_activity", AUDIT_READ, self._collect_sp_activity())
-        yield from self._guarded("signins", AUDIT_READ, self._collect_signins(cursors))
+        if self.log_analytics is None:
+            yield from self._guarded("signins", AUDIT_READ, self._collect_signins(cursors))
+        else:  # counted in the workspace (connectors.entra.log_analytics)
+            yield from self.log_analytics.collect(cursors.get("signins_la"))
 
     def _guarded(
         self, stream: str, permission: str, records: Iterator[SourceRecord]
@@ -570,6 +572,8 @@ class EntraConnector:
         )
         for permission, path, query in self.PROBES:
             yield self._probe(permission, path, query)
+        if self.log_analytics is not None:
+            yield from self.log_analytics.probes()
 
     def _probe(self, permission: str, path: str, query: str) -> Probe:
         pace = "reports" if path.startswith("auditLogs") else None

@@ -54,6 +54,29 @@ class EntraSettings:
     reports_period: Annotated[float, Range(0, 3600, above=True)] = 10.0
     """Identity reports allow 5 requests per 10 s per app per tenant
     (https://learn.microsoft.com/en-us/graph/throttling-limits)."""
+    signins: str = "graph"
+    """Where sign-ins are read: ``graph`` (the sign-in listing) or ``log_analytics`` (the
+    workspace Entra's diagnostic settings send ``SigninLogs`` to, counted there per app, person
+    and day; docs/entra.md, "Sign-ins from Log Analytics")."""
+    workspace_id: str | None = None
+    """The Log Analytics workspace ID (a GUID, Overview > Workspace ID); with signins =
+    "log_analytics"."""
+    service_principal_signins: bool = False
+    """With signins = "log_analytics": also count app-only sign-ins per app and day
+    (``AADServicePrincipalSignInLogs``), evidence that an app is in use with no person."""
+    log_analytics_url: str = "https://api.loganalytics.io"
+    """The Log Analytics query endpoint (national clouds: https://api.loganalytics.us,
+    https://api.loganalytics.azure.cn)."""
+    log_analytics_shards: Annotated[int, Range(1, 256)] = 4
+    """Queries per day, split by a hash of the user id, so each answer stays under the query
+    API's 500,000 rows and ~100 MiB (raise it for tenants above ~100,000 people)."""
+    log_analytics_trailing_days: Annotated[int, Range(1, 30)] = 3
+    """Days re-read on every scan: logs reach the workspace late (up to days for a new one)."""
+    log_analytics_concurrency: Annotated[int, Range(1, 5)] = 5
+    """Queries in flight: the query API runs 5 at a time per identity and queues the rest."""
+    log_analytics_retries: Annotated[int, Range(0, 10)] = 4
+    """Retries of a throttled (429) or failed (5xx) query before its day and shard is given up
+    (the source ends partial and the next scan reads that day again)."""
     timeout: Annotated[float, Range(0, 3600, above=True)] = 60.0
     """Seconds to wait for a connection and for each read of an answer."""
     deadline_hours: Annotated[float, Range(0, 168, above=True)] = 4.0
@@ -70,3 +93,17 @@ def validate(settings: EntraSettings) -> None:
         if not getattr(settings, key).strip():
             raise ConfigError(f"{KEY}.{key}: must not be empty")
     check_ranges(settings, KEY)
+    if settings.signins not in ("graph", "log_analytics"):
+        raise ConfigError(f'{KEY}.signins: "graph" or "log_analytics", not {settings.signins!r}')
+    if settings.signins == "log_analytics":
+        _validate_log_analytics(settings)
+
+
+def _validate_log_analytics(settings: EntraSettings) -> None:
+    if not (settings.workspace_id or "").strip():
+        raise ConfigError(
+            f'{KEY}.workspace_id: required with signins = "log_analytics" (the workspace\'s '
+            "Overview page shows its Workspace ID)"
+        )
+    if not settings.log_analytics_url.startswith("https://"):
+        raise ConfigError(f"{KEY}.log_analytics_url: must start with https://")

@@ -34,6 +34,7 @@ from connectors.google.calls import (
     _retry_hint,
     _RetryLater,
 )
+from connectors.google.logs import open_bigquery
 from connectors.google.parse import (
     TOKEN_AUTHORIZE,
     TOKEN_REVOKE,
@@ -131,6 +132,7 @@ class GoogleConnector:
             pacer=self.pacer,
         )
         self.caller = _Caller(self.policy, self.client_id)
+        self.bigquery = open_bigquery(settings, info, context)
         # Directory calls (each call inside a batch counts) share one minute window.
         self.pace = RateLimiter(
             settings.queries_per_minute, 60.0, clock=clock.now, sleep=clock.sleep
@@ -203,6 +205,9 @@ class GoogleConnector:
             yield from self._token_events(since)
         # A sweep marks apps not seen as gone; SAML apps are only seen through sign-ins, so a
         # sweep scan re-reads the whole lookback of SAML events to keep the ones in use.
+        if self.bigquery is not None:  # counted in the export (connectors.google.bigquery)
+            yield from self.bigquery.collect(since.get("bigquery_events"), full=swept)
+            return
         yield from self._signin_events("login", since, full_window=False)
         yield from self._signin_events("saml", since, full_window=swept)
 
@@ -585,3 +590,5 @@ class GoogleConnector:
                 yield Probe(SOURCE, label, False, str(err))
             else:
                 yield Probe(SOURCE, label, True, f"{what} answered")
+        if self.bigquery is not None:
+            yield from self.bigquery.probes()

@@ -62,6 +62,24 @@ class GoogleSettings:
     (https://developers.google.com/admin-sdk/directory/v1/limits)."""
     concurrency: Annotated[int, Range(1, 64)] = 4
     """Batch requests in flight at once."""
+    events: str = "reports"
+    """Where login and SAML sign-ins are read: ``reports`` (the Reports API) or ``bigquery``
+    (the Workspace BigQuery export, counted there per app, person and day; docs/google.md,
+    "Events from the BigQuery export")."""
+    project: str | None = None
+    """The Google Cloud project that runs the queries (and holds the export dataset)."""
+    dataset: str | None = None
+    """The BigQuery dataset the Workspace export writes its ``activity`` table to."""
+    bigquery_url: str = "https://bigquery.googleapis.com"
+    """The BigQuery API endpoint (tests point it at 127.0.0.1)."""
+    maximum_bytes_billed: Annotated[int, Range(1, 1024**5)] = 10 * 1024**3
+    """The most one query may scan (bytes; 10 GiB): BigQuery refuses a query that would scan
+    more, without charge. ``shadowit doctor`` prints the dry-run estimate."""
+    bigquery_trailing_days: Annotated[int, Range(1, 30)] = 3
+    """Days re-read on every scan: the export delivers events late."""
+    bigquery_retry_seconds: Annotated[float, Range(0, 3600)] = 120.0
+    """How long throttled (429) or failed (5xx) BigQuery calls are retried before the window
+    is given up (the source ends partial and the next scan reads it again)."""
     timeout: Annotated[float, Range(0, 3600, above=True)] = 60.0
     """Seconds to wait for a connection and for each read of an answer."""
     deadline_hours: Annotated[float, Range(0, 168, above=True)] = 4.0
@@ -82,6 +100,12 @@ def delegation_help(client_id: str) -> str:
 def _validate(settings: GoogleSettings, config_path: Path | None) -> None:
     where = f" ({config_path})" if config_path else ""
     check_ranges(settings, "sources.google", config_path)
+    if settings.events not in ("reports", "bigquery"):
+        raise ConfigError(
+            f'sources.google.events: "reports" or "bigquery", not {settings.events!r}{where}'
+        )
+    if settings.events == "bigquery":
+        _validate_bigquery(settings, where)
     if not is_email(settings.admin_email):
         raise ConfigError(
             f"sources.google.admin_email: {one_line(repr(settings.admin_email), 200)} is not an "
@@ -93,3 +117,18 @@ def _validate(settings: GoogleSettings, config_path: Path | None) -> None:
             "sources.google.key: set sources.google.key_file (the service account's JSON key) "
             f"or sources.google.key_env (a variable holding it){where}"
         )
+
+
+def _validate_bigquery(settings: GoogleSettings, where: str) -> None:
+    for name in ("project", "dataset"):
+        if not (getattr(settings, name) or "").strip():
+            raise ConfigError(
+                f'sources.google.{name}: required with events = "bigquery" (the project and '
+                f"dataset of the Workspace BigQuery export){where}"
+            )
+    if settings.maximum_bytes_billed < 1:
+        raise ConfigError(f"sources.google.maximum_bytes_billed: must be at least 1{where}")
+    if not 1 <= settings.bigquery_trailing_days <= 30:
+        raise ConfigError(f"sources.google.bigquery_trailing_days: 1 to 30{where}")
+    if settings.bigquery_retry_seconds <= 0:
+        raise ConfigError(f"sources.google.bigquery_retry_seconds: must be more than 0{where}")

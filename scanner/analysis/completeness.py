@@ -18,9 +18,12 @@ from scanner.core.models import SourceStatus
 ALL = "*"
 """Stands for every stream of a source that failed."""
 
-SIGN_IN_STREAMS = frozenset({"signins", "signin_activity", "login_events", "saml_events"})
+SIGN_IN_STREAMS = frozenset(
+    {"signins", "signin_activity", "login_events", "saml_events", "bigquery_events"}
+)
 """Streams that carry sign-in events (Entra ``signins`` and per-app ``signin_activity``, Okta's
-System Log ``signins``, Google's ``login_events`` and ``saml_events``, file usage ``signins``):
+System Log ``signins``, Google's ``login_events`` and ``saml_events`` or its BigQuery export's
+``bigquery_events``, file usage ``signins``):
 users seen signing in, sign-in counts and last sign-in come from them."""
 
 GRANT_STREAMS = frozenset({"grants"})

@@ -1,10 +1,10 @@
 """Frozen records that flow through the pipeline.
 
-Connectors yield the *source records* (``User``, ``RawApp``, ``Grant``, ``SignIn``, ``Spend``,
-``Removed``, ``Checkpoint``, ``Skipped``, ``SourceWarning``); raw provider dicts never leave a
-connector. The core turns raw apps into canonical ``App`` records, holds them against
-``SanctionEntry`` policy and raises ``Finding`` records. ``ScanRun`` and ``SourceStatus``
-describe a scan.
+Connectors yield the *source records* (``User``, ``RawApp``, ``Grant``, ``SignIn``,
+``SignInDay``, ``Spend``, ``Removed``, ``Checkpoint``, ``Skipped``, ``SourceWarning``); raw
+provider dicts never leave a connector. The core turns raw apps into canonical ``App`` records,
+holds them against ``SanctionEntry`` policy and raises ``Finding`` records. ``ScanRun`` and
+``SourceStatus`` describe a scan.
 
 Conventions: optional values are ``None``, never ``""``; times are timezone-aware UTC
 ``datetime``; tuples, not lists, so records stay hashable.
@@ -146,6 +146,30 @@ class SignIn:
 
 
 @dataclass(frozen=True, slots=True)
+class SignInDay:
+    """The sign-ins of one person into one app on one UTC day, counted where the logs live
+    (a Log Analytics ``summarize``, a BigQuery ``GROUP BY``) instead of event by event.
+
+    The connector states the day's whole count as the engine computed it; the store replaces
+    what it held for (source, app, person, day, kind) with it, so re-reading a late day counts
+    nothing twice."""
+
+    source: str
+    client_id: str
+    day: date
+    successes: int
+    failures: int = 0
+    user_id: str | None = None
+    user_email: str | None = None
+    app_name: str | None = None
+    first_at: datetime | None = None
+    """The day's first sign-in, failed or not."""
+    last_at: datetime | None = None
+    """The day's last successful sign-in (None when every one failed)."""
+    kind: SignInKind = "sign_in"
+
+
+@dataclass(frozen=True, slots=True)
 class Spend:
     """An expense line paid to a SaaS vendor."""
 
@@ -205,7 +229,16 @@ class SourceWarning:
 
 
 SourceRecord = (
-    User | RawApp | Grant | SignIn | Spend | Removed | Checkpoint | Skipped | SourceWarning
+    User
+    | RawApp
+    | Grant
+    | SignIn
+    | SignInDay
+    | Spend
+    | Removed
+    | Checkpoint
+    | Skipped
+    | SourceWarning
 )
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
-from scanner.core.models import Grant, SignIn, SourceRecord, SourceWarning, Spend, User
+from scanner.core.models import Grant, SignIn, SignInDay, SourceRecord, SourceWarning, Spend, User
 
 LINE_WIDTH = 300
 """Characters of a log or terminal line kept by default; a 100 KB name is not a line."""
@@ -171,10 +171,11 @@ _ADDRESS_FIELDS: dict[type[Any], tuple[str, Callable[[Any], str]]] = {
     User: ("email", lambda r: f"user {r.id}"),
     Grant: ("user_email", lambda r: f"grant of {r.client_id} to user {r.user_id}"),
     SignIn: ("user_email", lambda r: f"sign-in {r.event_id}"),
+    SignInDay: ("user_email", lambda r: f"sign-ins of {r.day} into {r.client_id}"),
     Spend: ("user_email", lambda r: f"expense line {r.line_id}"),
 }
 """Record type -> (its address field, how a warning names the record)."""
-_STREAMS = {User: "users", Grant: "grants", SignIn: "signins", Spend: "spend"}
+_STREAMS = {User: "users", Grant: "grants", SignIn: "signins", SignInDay: "signins", Spend: "spend"}
 
 
 def checked_addresses(records: Iterable[SourceRecord]) -> Iterator[SourceRecord]:
@@ -198,5 +199,5 @@ def checked_addresses(records: Iterable[SourceRecord]) -> Iterator[SourceRecord]
                     f"({email_problem(address)})"
                 ),
             )
-        without: Any = record  # one of the four record types above, all dataclasses
+        without: Any = record  # one of the record types above, all dataclasses
         yield dataclasses.replace(without, **{field[0]: None})

@@ -29,12 +29,14 @@ from scanner.core.models import (
     RawApp,
     Removed,
     SignIn,
+    SignInDay,
     Skipped,
     SourceRecord,
     SourceWarning,
     Spend,
     User,
 )
+from scanner.store.daytotals import write_day_totals
 from scanner.store.migrations import signin_key
 from scanner.store.values import dumps, iso
 
@@ -144,6 +146,7 @@ class RecordIngest:
             self._write_apps(scan_id, now, batch.apps)
             self._write_grants(scan_id, now, batch.grants)
             self._write_signins(scan_id, batch.signins)
+            write_day_totals(self.db.conn, batch.days)
             self._write_spend(scan_id, batch.spend)
             self._write_removed(scan_id, batch.removed)
             if checkpoint is not None and checkpoint.cursor is not None:
@@ -463,6 +466,7 @@ class _Batch:
         self.apps: list[RawApp] = []
         self.grants: list[Grant] = []
         self.signins: list[SignIn] = []
+        self.days: list[SignInDay] = []
         self.spend: list[Spend] = []
         self.removed: list[Removed] = []
 
@@ -470,6 +474,8 @@ class _Batch:
         self.size += 1
         if isinstance(record, SignIn):
             self.signins.append(record)
+        elif isinstance(record, SignInDay):
+            self.days.append(record)
         elif isinstance(record, User):
             self.users.append(record)
         elif isinstance(record, RawApp):

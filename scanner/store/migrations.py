@@ -480,6 +480,17 @@ def _decision_scans(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE finding_events ADD COLUMN after_scan INTEGER")
 
 
+def _signin_day_totals(db: sqlite_utils.Database) -> None:
+    """What a log engine last stated per (source, app, person, day, kind) (``SignInDay``), so a
+    re-read day replaces its counts instead of adding to them (``scanner.store.daytotals``)."""
+    db.execute(
+        "CREATE TABLE signin_day_totals (source TEXT NOT NULL, client_id TEXT NOT NULL, "
+        "user_key TEXT NOT NULL, day TEXT NOT NULL, kind TEXT NOT NULL, "
+        "successes INTEGER NOT NULL, failures INTEGER NOT NULL, "
+        "PRIMARY KEY (source, client_id, user_key, day, kind))"
+    )
+
+
 def signin_key(source: str, event_id: str) -> int:
     """A stable signed 64-bit key for one event of one source (collisions: ~1e-8 at 1e6)."""
     digest = hashlib.blake2b(f"{source}\x00{event_id}".encode(), digest_size=8).digest()
@@ -497,6 +508,7 @@ STEPS: list[Step] = [
     _user_aliases,
     _sanction_changes,
     _decision_scans,
+    _signin_day_totals,
 ]
 
 
