@@ -23,8 +23,9 @@ from scanner.analysis.classify import classify_marketing
 from scanner.analysis.people import People
 from scanner.analysis.resolve import Resolver
 from scanner.analysis.risk import RiskAssessment, RiskInput, ScopeTable, assess
+from scanner.analysis.vendor_facts import data_scopes, vendor_facts
 from scanner.core.config import OrganisationSettings
-from scanner.core.models import FROM_EVENTS, App, InventoryApp, RawApp
+from scanner.core.models import FROM_EVENTS, App, CatalogEntry, InventoryApp, RawApp
 from scanner.store import inventory as stored
 from scanner.store.database import Store, iso
 
@@ -179,6 +180,7 @@ def _classify_and_score(
         if acc.app.first_party or acc.app.internal:
             is_marketing = False
             reason = "first-party app" if acc.app.first_party else "internal app"
+        facts = vendor_facts(_catalog_entry(catalog, acc.app))
         risk = assess(
             RiskInput(
                 scopes=tuple(sorted(acc.scopes)),
@@ -192,6 +194,8 @@ def _classify_and_score(
                 last_sign_in=acc.last_sign_in,
                 now=now,
                 consents=tuple(sorted(acc.scope_grants)),
+                vendor_facts=facts,
+                data_scopes=tuple(data_scopes(acc.scopes)),
             ),
             scopes,
         )
@@ -202,9 +206,15 @@ def _classify_and_score(
                 ),
                 people_disabled=len(disabled),
                 disabled_users=tuple(sorted(disabled)),
+                vendor_facts=facts,
             )
         )
     return result
+
+
+def _catalog_entry(catalog: Catalog, app: App) -> CatalogEntry | None:
+    """The catalog entry a ``cat:`` app resolved to (its name is the entry's)."""
+    return catalog.find(app.name) if app.key.startswith("cat:") else None
 
 
 def _inventory_app(

@@ -11,7 +11,9 @@ company overrides rows with ``[catalog] scopes_file`` (columns ``scope,level,mea
 
 The score adds explainable parts, each with its reason (weights in ``WEIGHTS``):
 the most sensitive scope, further high/critical scopes, admin consent, app-only access, the number
-of users, an unverified publisher, a new app, and access still held while unused. An application
+of users, an unverified publisher, a new app, access still held while unused, and the catalog's
+vendor facts (no MFA offered, SSO only on a pricier plan, a generative-AI tool holding mail or
+file scopes), each reason citing its source. An application
 (app-only) permission is scored with its application row, never below its delegated form, and
 counts as admin consent too: only an administrator can grant one, for the whole organisation.
 First-party apps score at most 10 and internal apps lose 15: they are recorded, not flagged.
@@ -68,6 +70,10 @@ class RiskInput:
     consents: tuple[tuple[str, str], ...] = ()
     """(scope, consent type) pairs as granted, which tell an application permission from the
     delegated one of the same name; without them every scope counts as ``app_only`` says."""
+    vendor_facts: tuple[tuple[str, str, str], ...] = ()
+    """(fact, what, source) from the catalog (``scanner.analysis.vendor_facts``)."""
+    data_scopes: tuple[str, ...] = ()
+    """The held scopes that reach mail or files."""
 
 
 @dataclass(frozen=True)
@@ -238,6 +244,12 @@ WEIGHTS: dict[str, int] = {
     # A new app has no track record here; an unused one holds access for nothing.
     "new_app": 5,
     "dormant": 8,
+    # Vendor facts from the catalog: accounts there are one password away from takeover; SSO
+    # behind a pricier plan usually means people sign in with passwords; a generative-AI tool
+    # that reads mail or files sends the company's content to a model provider.
+    "no_mfa": 8,
+    "sso_paid": 4,
+    "ai_data_access": 10,
 }
 NEW_APP_DAYS = 30
 DORMANT_DAYS = 90
@@ -303,6 +315,7 @@ def assess(inp: RiskInput, table: ScopeTable) -> RiskAssessment:
         score += WEIGHTS["unverified"]
         reasons.append("publisher not verified")
     score += _age_part(inp, reasons)
+    score += _vendor_part(inp, reasons)
     if inp.first_party:
         score = min(score, FIRST_PARTY_CAP)
         reasons.insert(0, "first-party app of the identity provider: recorded, not shadow IT")
@@ -341,4 +354,21 @@ def _age_part(inp: RiskInput, reasons: list[str]) -> int:
         if idle >= DORMANT_DAYS and inp.scopes:
             part += WEIGHTS["dormant"]
             reasons.append(f"unused for {idle} days but still holds its scopes")
+    return part
+
+
+def _vendor_part(inp: RiskInput, reasons: list[str]) -> int:
+    part = 0
+    for fact, what, source in inp.vendor_facts:
+        cited = f" (source: {source})" if source else ""
+        if fact == "no_mfa":
+            part += WEIGHTS["no_mfa"]
+            reasons.append(f"no MFA: {what}{cited}")
+        elif fact == "sso_paid":
+            part += WEIGHTS["sso_paid"]
+            reasons.append(f"SSO tax: {what}{cited}")
+        elif fact == "ai" and inp.data_scopes:
+            part += WEIGHTS["ai_data_access"]
+            shown = ", ".join(inp.data_scopes[:3])
+            reasons.append(f"AI tool holding mail or file scopes: {shown}{cited}")
     return part
