@@ -140,6 +140,15 @@ def twofactorauth_rows(repo: Repo) -> Iterator[dict[str, str]]:
             }
 
 
+def _text(value: object) -> str:
+    """A YAML value as one line of text (a list of links becomes space-separated)."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return " ".join(_text(v) for v in value)
+    return " ".join(str(value).split())
+
+
 def sso_wall_rows(repo: Repo) -> Iterator[dict[str, str]]:
     """One row per ``_vendors/*.yaml``: vendor, site, base and SSO prices, where they come from."""
     for path in repo.files("_vendors"):
@@ -147,13 +156,13 @@ def sso_wall_rows(repo: Repo) -> Iterator[dict[str, str]]:
             continue
         vendor = yaml.safe_load(repo.show(path))
         yield {
-            "name": str(vendor["name"]),
-            "vendor_url": str(vendor["vendor_url"]),
-            "base_pricing": str(vendor.get("base_pricing", "")),
-            "sso_pricing": str(vendor.get("sso_pricing", "")),
-            "percent_increase": str(vendor.get("percent_increase", "")),
-            "pricing_source": str(vendor.get("pricing_source", "")),
-            "updated_at": str(vendor.get("updated_at", "")),
+            "name": _text(vendor["name"]),
+            "vendor_url": _text(vendor["vendor_url"]),
+            "base_pricing": _text(vendor.get("base_pricing")),
+            "sso_pricing": _text(vendor.get("sso_pricing")),
+            "percent_increase": _text(vendor.get("percent_increase")),
+            "pricing_source": _text(vendor.get("pricing_source")),
+            "updated_at": _text(vendor.get("updated_at")),
             "path": path,
         }
 
