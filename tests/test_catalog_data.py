@@ -1,4 +1,4 @@
-"""The shipped catalog as data: built by its script, sourced, consistent, and within its licences."""
+"""The shipped catalog as data: built by its script, sourced, consistent, within its licences."""
 
 from __future__ import annotations
 

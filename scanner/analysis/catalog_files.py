@@ -141,24 +141,37 @@ def _read_csv(path: Path) -> Iterator[CatalogEntry]:
         yield _entry(path, line, row)
 
 
-def _entry(path: Path, line: int, row: Mapping[str, Any]) -> CatalogEntry:
-    where = f"{path}:{line}"
-
-    def text(key: str) -> str:
+def _fields(row: Mapping[str, Any], where: str) -> dict[str, str | tuple[str, ...]]:
+    """Each column's value stripped once: text, or a tuple for a TOML list."""
+    fields: dict[str, str | tuple[str, ...]] = {}
+    for key in COLUMNS:
         value = row.get(key)
         if value is None:
-            return ""
-        if not isinstance(value, str):
+            fields[key] = ""
+        elif isinstance(value, str):
+            fields[key] = value.strip()
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            fields[key] = tuple(v.strip() for v in value if v.strip())
+        elif isinstance(value, list):
+            raise InputError(f"{where}: {key} must be a list of text")
+        else:
             raise InputError(f"{where}: {key} must be text, got {type(value).__name__}")
-        return value.strip()
+    return fields
+
+
+def _entry(path: Path, line: int, row: Mapping[str, Any]) -> CatalogEntry:
+    where = f"{path}:{line}"
+    fields = _fields(row, where)
+
+    def text(key: str) -> str:
+        value = fields[key]
+        if not isinstance(value, str):
+            raise InputError(f"{where}: {key} must be text, got list")
+        return value
 
     def multi(key: str) -> tuple[str, ...]:
-        value = row.get(key)
-        if isinstance(value, list):
-            if not all(isinstance(v, str) for v in value):
-                raise InputError(f"{where}: {key} must be a list of text")
-            return tuple(v.strip() for v in value if v.strip())
-        return split_multi(text(key))
+        value = fields[key]
+        return value if isinstance(value, tuple) else split_multi(value)
 
     name = text("name")
     if not name or not normalise_name(name):

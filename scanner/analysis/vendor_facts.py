@@ -7,6 +7,7 @@ extra (robchahin/sso-wall-of-shame) and whether the app is a generative-AI tool.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from scanner.analysis.catalog import AI_CATEGORIES
@@ -26,9 +27,13 @@ _METHOD_NAMES = {
     "custom-hardware": "the vendor's own token",
 }
 
-DATA_SCOPE_MARKERS = ("mail", "files.", "sites.", "drive", "notes.")
-"""Scope names (lower case) that reach mail or files: Graph ``Mail.*``, ``Files.*``,
-``Sites.*``, ``Notes.*``; Google ``gmail.*``, ``mail.google.com``, ``drive*``."""
+DATA_SCOPE_RE = re.compile(
+    r"^(?:https://graph\.microsoft\.com/)?(?:mail|files|sites|notes)\."
+    r"|^https://mail\.google\.com/|^https://www\.googleapis\.com/auth/(?:gmail|drive)",
+    re.IGNORECASE,
+)
+"""Scopes that reach mail or files: Graph ``Mail.*``, ``Files.*``, ``Sites.*``, ``Notes.*``;
+Google ``mail.google.com``, ``gmail.*``, ``drive*``. Not ``email`` (the address only)."""
 
 
 def vendor_facts(entry: CatalogEntry | None) -> tuple[VendorFact, ...]:
@@ -55,6 +60,4 @@ def vendor_facts(entry: CatalogEntry | None) -> tuple[VendorFact, ...]:
 
 def data_scopes(scopes: Iterable[str]) -> list[str]:
     """The scopes among ``scopes`` that read or write mail or files."""
-    return sorted(
-        s for s in scopes if any(m in s.lower().rsplit("/", 1)[-1] for m in DATA_SCOPE_MARKERS)
-    )
+    return sorted(s for s in scopes if DATA_SCOPE_RE.match(s.strip()))
