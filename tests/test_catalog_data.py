@@ -147,3 +147,12 @@ def test_catalog_show_prints_each_fields_source() -> None:
     missing = CliRunner().invoke(main, ["catalog", "show", "Hubspott"])
     assert missing.exit_code == 2
     assert "did you mean 'HubSpot'?" in missing.output
+
+
+def test_every_identity_provider_has_a_sourced_first_party_list() -> None:
+    catalog = Catalog.load()
+    assert len(catalog.microsoft_apps) > 4000  # merill/microsoft-info, MIT (microsoft/LICENSE)
+    assert catalog.google_first_party and all(g.source for g in catalog.google_first_party)
+    providers = {a.provider for a in catalog.provider_apps}
+    assert providers >= {"okta"}
+    assert all(a.source for a in catalog.provider_apps)

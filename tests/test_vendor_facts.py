@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from scanner.analysis.catalog import Catalog
-from scanner.analysis.risk import WEIGHTS, RiskInput, ScopeTable, assess
+from scanner.analysis.risk import WEIGHTS, RiskInput, ScopeTable, assess, weights_with
+from scanner.app.config import from_dict
+from scanner.core.errors import ConfigError
 from scanner.analysis.vendor_facts import data_scopes, vendor_facts
 from scanner.core.models import CatalogEntry
 
@@ -102,3 +104,25 @@ def test_data_scopes_cover_graph_and_google() -> None:
 @pytest.fixture(scope="module")
 def table() -> ScopeTable:
     return ScopeTable.load()
+
+
+def test_config_weights_change_the_vendor_parts(table: ScopeTable) -> None:
+    config = from_dict({"policy": {"risk_weights": {"no_mfa": 20, "sso_paid": 0}}})
+    weights = weights_with(config.policy.risk_weights)
+    facts = (("no_mfa", "the vendor offers no second factor", ""), ("sso_paid", "SSO extra", ""))
+    plain = assess(_risk(()), table, weights).score
+    assert assess(_risk(facts), table, weights).score - plain == 20
+    assert weights["unverified"] == WEIGHTS["unverified"]
+
+
+@pytest.mark.parametrize(
+    ("weights", "message"),
+    [
+        ({"no_mfaa": 3}, "policy.risk_weights.no_mfaa: unknown weight (known: critical"),
+        ({"no_mfa": 500}, "policy.risk_weights.no_mfa: 500 must be a whole number 0-100"),
+    ],
+)
+def test_bad_config_weights_name_the_setting(weights: dict[str, int], message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        from_dict({"policy": {"risk_weights": weights}})
+    assert message in str(err.value)
