@@ -8,9 +8,9 @@ import pytest
 
 from scanner.analysis.catalog import Catalog
 from scanner.analysis.risk import WEIGHTS, RiskInput, ScopeTable, assess, weights_with
+from scanner.analysis.vendor_facts import data_scopes, vendor_facts
 from scanner.app.config import from_dict
 from scanner.core.errors import ConfigError
-from scanner.analysis.vendor_facts import data_scopes, vendor_facts
 from scanner.core.models import CatalogEntry
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
