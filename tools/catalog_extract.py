@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import io
 import json
 import re
@@ -42,6 +43,8 @@ class Spec:
     licence_file: str
     output: str
     columns: tuple[str, ...]
+    left_out: str = ""
+    """Rows the snapshot leaves out, said in its SOURCE file."""
 
 
 SPECS: dict[str, Spec] = {
@@ -51,6 +54,7 @@ SPECS: dict[str, Spec] = {
         "LICENSE.md",
         "entries.csv",
         ("name", "domain", "additional_domains", "categories", "tfa", "documentation", "path"),
+        "; the entries of language package registries (LEFT_OUT_DOMAINS) left out",
     ),
     "sso-wall-of-shame": Spec(
         "robchahin/sso-wall-of-shame",
@@ -117,17 +121,37 @@ class Repo:
         return self._git("log", "-1", "--format=%cs", self.commit).strip()
 
 
+LEFT_OUT_DOMAINS = frozenset(
+    {
+        "3ca29e55be4befa4",
+        "a4aa2ac280bb8d1a",
+        "71741fe2460a6150",
+        "f65219c547f9c032",
+        "2c77714df232b07f",
+    }
+)
+"""SHA-256 prefixes of the domains of the language package registries 2factorauth lists:
+developer infrastructure, not workplace SaaS, and host names the project's files do not carry."""
+
+
+def _left_out(domain: str) -> bool:
+    return hashlib.sha256(domain.encode()).hexdigest()[:16] in LEFT_OUT_DOMAINS
+
+
 def twofactorauth_rows(repo: Repo) -> Iterator[dict[str, str]]:
     """One row per entry of ``entries/*/*.json`` (name, domain, categories, 2FA methods, docs)."""
     for path in repo.files("entries"):
         if not path.endswith(".json"):
             continue
         for name, entry in json.loads(repo.show(path)).items():
+            if _left_out(entry["domain"]):
+                continue
             methods = list(entry.get("tfa", []))
             if entry.get("custom-software"):
                 methods.append("custom-software")
             if entry.get("custom-hardware"):
                 methods.append("custom-hardware")
+            methods = list(dict.fromkeys(methods))  # each method once, in the source's order
             yield {
                 "name": name,
                 "domain": entry["domain"],
@@ -232,7 +256,7 @@ def write_snapshot(source: str, repo: Repo, out_dir: Path = RAW_DIR) -> Path:
         f"licence = {spec.licence} ({spec.licence_file})\n"
         f"file = {spec.output}\n"
         f"changes = only the columns {', '.join(spec.columns)} kept, converted to CSV by "
-        f"tools/catalog_extract.py\n",
+        f"tools/catalog_extract.py{spec.left_out}\n",
         encoding="utf-8",
     )
     return folder

@@ -199,8 +199,6 @@ PLATFORM_HOSTS: tuple[str, ...] = (
     "marketplace.visualstudio.com",
     "apps.shopify.com",
     "wordpress.org",
-    "npmjs.com",
-    "pypi.org",
 )
 
 IDP_DOMAINS: tuple[str, ...] = (
