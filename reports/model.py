@@ -17,6 +17,7 @@ from typing import Any
 from scanner.analysis import completeness, confirm_view, sanctions
 from scanner.analysis import diff as diffing
 from scanner.analysis import findings as lifecycle
+from scanner.analysis.catalog import AI_CATEGORIES
 from scanner.analysis.risk import ScopeTable, held_permissions
 from scanner.analysis.text import normalise_name
 from scanner.core.config import Config
@@ -179,6 +180,12 @@ def _app(
         "risk_score": data["risk_score"],
         "risk_level": data["risk_level"],
         "risk_reasons": data["risk_reasons"],
+        # Generative-AI tools by catalog category; the catalog's vendor facts with their source.
+        "ai_tool": app["category"] in AI_CATEGORIES,
+        "vendor_facts": [
+            {"fact": fact, "what": what, "source": source}
+            for fact, what, source in data.get("vendor_facts", [])
+        ],
         "scopes": scopes,
         "admin_consent": data["admin_consent"],
         "app_only": data["app_only"],

@@ -237,7 +237,10 @@ def test_missing_file_names_the_setting(tmp_path: Path) -> None:
         (",Acme,crm,,,,\n", "extra.csv:2: name is empty"),
         ("Acme,Acme,Marketing Stuff,,,,\n", "extra.csv:2: category 'Marketing Stuff' for 'Acme'"),
         ("Acme,Acme,crm,https://acme.example/x,,,\n", "extra.csv:2: 'https://acme.example/x'"),
-        ("Acme,Acme,crm,,,,,extra\n", "extra.csv:2: more fields than the header has"),
+        (
+            "Acme,Acme,crm" + "," * (len(COLUMNS) - 3) + ",extra\n",
+            "extra.csv:2: more fields than the header has",
+        ),
     ],
 )
 def test_bad_rows_name_file_and_line(tmp_path: Path, body: str, message: str) -> None:

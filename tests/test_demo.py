@@ -159,6 +159,38 @@ def test_demo_has_an_app_only_mail_read_admin_consent(demo_out: Path) -> None:
     ), finding["reasons"]
 
 
+def test_demo_raw_apps_keep_their_canonical_keys(demo_out: Path) -> None:
+    # tests/data/demo_app_keys.csv: every raw app of the demo and its key with the 504-entry
+    # catalog; the larger catalog must resolve each one to the same app.
+    import csv
+    import sqlite3
+
+    pinned = Path(__file__).parent / "data" / "demo_app_keys.csv"
+    with pinned.open(encoding="utf-8", newline="") as handle:
+        expected = sorted((r["source"], r["name"], r["app_key"]) for r in csv.DictReader(handle))
+    with sqlite3.connect(demo_out / "shadowit.db") as db:
+        found = sorted(db.execute("SELECT source, name, app_key FROM raw_apps"))
+    assert found == expected
+
+
+def test_demo_report_shows_vendor_facts_and_ai_tools(demo_out: Path) -> None:
+    apps = {a["name"]: a for a in report(demo_out)["apps"]}
+    hubspot = {f["fact"]: f for f in apps["HubSpot"]["vendor_facts"]}
+    assert "authenticator app (TOTP)" in hubspot["mfa"]["what"]
+    assert hubspot["mfa"]["source"].startswith("2factorauth/twofactorauth@")
+    assert hubspot["sso_paid"]["source"].startswith("robchahin/sso-wall-of-shame@")
+    assert any(r.startswith("SSO tax: ") for r in apps["HubSpot"]["risk_reasons"])
+    jasper = apps["Jasper"]
+    assert jasper["ai_tool"] and jasper["category"] == "ai_writing"
+    assert any(
+        r.startswith("AI tool holding mail or file scopes: Files.Read.All")
+        for r in jasper["risk_reasons"]
+    ), jasper["risk_reasons"]
+    assert not apps["HubSpot"]["ai_tool"]
+    html = (demo_out / "report.html").read_text(encoding="utf-8")
+    assert "Vendor security" in html and "tag-ai" in html
+
+
 def test_second_demo_run_adds_a_scan_and_reports_no_changes(demo_out: Path) -> None:
     before = report(demo_out)
     runner = CliRunner()

@@ -177,6 +177,7 @@
       el("span", { className: "appname", text: a.name }),
       a.is_new ? el("span", { className: "tag tag-new", text: "new" }) : null,
       a.is_marketing ? el("span", { className: "tag tag-mkt", text: "marketing", title: a.marketing_reason }) : null,
+      a.ai_tool ? el("span", { className: "tag tag-ai", text: "AI", title: "generative-AI tool (" + a.category + ")" }) : null,
       a.lookalike_of ? el("span", { className: "tag tag-warn", text: "look-alike" }) : null,
       el("span", { className: "vendor", text: [a.vendor, a.domain].filter(Boolean).join(" \u00b7 ") }),
     ]);
@@ -279,6 +280,10 @@
       ["Likely owner", a.owner ? null : a.likely_owner],
     ])]);
     var risk = section("Why it is risky", [a.risk_reasons && a.risk_reasons.length ? list(a.risk_reasons) : el("p", { className: "muted", text: "No risk factors." })]);
+    var FACT = { mfa: "MFA", no_mfa: "MFA", sso: "SSO", sso_paid: "SSO", ai: "AI" };
+    var vendor = section("Vendor security", (a.vendor_facts || []).length ? [el("ul", { className: "plain" }, a.vendor_facts.map(function (f) {
+      return el("li", {}, [el("b", { text: FACT[f.fact] || f.fact }), " ", f.what, f.source ? el("span", { className: "muted small", text: " \u2014 source: " + f.source }) : null]);
+    }))] : [el("p", { className: "muted", text: "No vendor facts in the catalog (MFA and SSO unknown)." })]);
     var fs = findingsByApp[a.key] || [];
     var findings = section("Findings (" + fs.length + ")", fs.length ? fs.map(findingCard) : [el("p", { className: "muted", text: "No findings." })]);
     var matched = el("ul", { className: "plain" }, (a.matched_by || []).map(function (m) {
@@ -321,7 +326,7 @@
         el("tbody", {}, scopes)]) : el("p", { className: "muted", text: "No delegated or application permissions recorded (sign-in only)." }),
     ]);
     return el("div", { className: "app-detail" }, [head].concat(warnings, [
-      el("div", { className: "cols" }, [el("div", {}, [ownership, risk, findings]), el("div", {}, [found, users])]),
+      el("div", { className: "cols" }, [el("div", {}, [ownership, risk, findings]), el("div", {}, [found, vendor, users])]),
       perms,
     ]));
   }

@@ -78,6 +78,10 @@ MARKETING_CATEGORIES: frozenset[str] = frozenset(
         "surveys_forms",
         "landing_pages",
         "ai_writing",
+        "ai_image",
+        "ai_video",
+        "ai_audio",
+        "marketing",
         "link_management",
         "influencer",
         "reviews",
@@ -124,14 +128,21 @@ OTHER_CATEGORIES: frozenset[str] = frozenset(
         "e_signature",
         "data_analytics",
         "ai_assistant",
+        "ai_coding",
         "ecommerce",
         "legal",
         "learning",
         "travel",
         "automation",
         "internal",
+        "other",
     }
 )
+AI_CATEGORIES: frozenset[str] = frozenset(
+    {"ai_writing", "ai_image", "ai_video", "ai_audio", "ai_assistant", "ai_coding"}
+)
+"""Generative-AI tools: writing, image, video and audio content (also marketing), assistants and
+coding tools."""
 CATEGORIES: frozenset[str] = MARKETING_CATEGORIES | OTHER_CATEGORIES
 """Every category a catalog entry may carry (a config file may add its own)."""
 
@@ -172,8 +183,9 @@ class Catalog:
         for entry in self.entries:
             self._index(entry)
         # Spellings sorted by length: fuzz.ratio >= 90 needs lengths within about 20% of each
-        # other, so a fuzzy lookup only scores the slice of plausible lengths.
-        self._choices: list[str] = sorted(self._by_key, key=len)
+        # other, so a fuzzy lookup only scores the slice of plausible lengths. Only entries that
+        # allow fuzzy matching take part: imported ones match by domain or exact name.
+        self._choices: list[str] = sorted((k for k, e in self._by_key.items() if e.fuzzy), key=len)
         self._choice_lengths: list[int] = [len(c) for c in self._choices]
         self._google_by_id: dict[str, GoogleFirstParty] = {}
         self._google_by_name: dict[str, GoogleFirstParty] = {}
@@ -326,12 +338,23 @@ class Catalog:
     def vendor_names(self) -> frozenset[str]:
         return frozenset(self._by_vendor)
 
+    def is_ai_category(self, category: str | None) -> bool:
+        return category is not None and category in AI_CATEGORIES
+
     def stats(self) -> dict[str, object]:
-        """Size and per-category counts, for ``shadowit catalog stats``."""
+        """Size, per-category and per-source counts, for ``shadowit catalog stats``."""
         categories = Counter(e.category for e in self.entries)
+        third_party = [e for e in self.entries if e.category != INTERNAL_CATEGORY]
         return {
             "apps": len(self.entries),
+            "third_party_apps": len(third_party),
+            "apps_with_source": sum(1 for e in self.entries if e.source),
             "marketing_apps": sum(n for c, n in categories.items() if c in MARKETING_CATEGORIES),
+            "ai_apps": sum(n for c, n in categories.items() if c in AI_CATEGORIES),
+            "apps_with_mfa_facts": sum(1 for e in self.entries if e.mfa),
+            "apps_without_mfa": sum(1 for e in self.entries if e.mfa == ("none",)),
+            "apps_with_sso_on_paid_tier_only": sum(1 for e in self.entries if e.sso == "paid"),
+            "sources": dict(sorted(Counter(source_name(e.source) for e in self.entries).items())),
             "vendors": len(self._by_vendor),
             "spellings": len(self._by_key),
             "client_ids": len(self._by_client_id),
@@ -346,6 +369,41 @@ class Catalog:
                 for provider in sorted({a.provider for a in self.provider_apps})
             },
         }
+
+
+def source_name(source: str) -> str:
+    """The source a row's ``source`` cites, for counting: ``2factorauth/twofactorauth@f3ac2ab
+    entries/...`` -> ``2factorauth/twofactorauth``; ``vendor site https://...`` -> ``vendor site``;
+    a company file's ``extra.csv:7`` -> ``extra.csv``."""
+    if "@" in source.split(" ")[0]:
+        return source.split("@")[0]
+    for prefix in ("vendor site", "vendor docs"):
+        if source.startswith(prefix):
+            return prefix
+    head = source.split(" ")[0]
+    return head.rsplit(":", 1)[0] if ":" in head and "//" not in head else source.split(" http")[0]
+
+
+def describe(entry: CatalogEntry) -> dict[str, object]:
+    """One entry with where each field came from, for ``shadowit catalog show``."""
+    return {
+        "name": entry.name,
+        "vendor": entry.vendor,
+        "category": entry.category,
+        "marketing": entry.category in MARKETING_CATEGORIES,
+        "ai": entry.category in AI_CATEGORIES,
+        "domains": list(entry.domains),
+        "aliases": list(entry.aliases),
+        "client_ids": list(entry.client_ids),
+        "match": "fuzzy" if entry.fuzzy else "exact",
+        "source": entry.source,
+        "mfa": list(entry.mfa) or "unknown",
+        "mfa_docs": entry.mfa_docs,
+        "mfa_source": entry.mfa_source,
+        "sso": entry.sso,
+        "sso_note": entry.sso_note,
+        "sso_source": entry.sso_source,
+    }
 
 
 # -- config overrides --------------------------------------------------------------------------
@@ -409,6 +467,7 @@ def _apply_categories(entries: dict[str, CatalogEntry], categories: Mapping[str,
 
 
 __all__ = [
+    "AI_CATEGORIES",
     "CATEGORIES",
     "MARKETING_CATEGORIES",
     "MICROSOFT_TENANT_IDS",

@@ -25,7 +25,30 @@ GOOGLE_FIRST_PARTY_FILE = DATA_DIR / "google_first_party.csv"
 OKTA_FIRST_PARTY_FILE = DATA_DIR / "okta_first_party.csv"
 MICROSOFT_APPS_FILE = DATA_DIR / "microsoft" / "MicrosoftApps.csv"
 
-COLUMNS = ("name", "vendor", "category", "domains", "aliases", "client_ids", "source")
+COLUMNS = (
+    "name",
+    "vendor",
+    "category",
+    "domains",
+    "aliases",
+    "client_ids",
+    "match",
+    "mfa",
+    "mfa_docs",
+    "mfa_source",
+    "sso",
+    "sso_note",
+    "sso_source",
+    "source",
+)
+"""Catalog columns; only ``name`` and ``category`` are required in a company's own file."""
+
+MATCH_MODES = ("fuzzy", "exact")
+MFA_METHODS = frozenset(
+    # 2factorauth/twofactorauth's method names, plus "none" (listed as offering no 2FA).
+    {"sms", "call", "email", "totp", "u2f", "custom-software", "custom-hardware", "none"}
+)
+SSO_TIERS = ("yes", "paid", "no", "unknown")
 
 FIRST_PARTY_VENDORS: dict[str, tuple[str, str]] = {
     "google": ("Google", "google.com"),
@@ -118,24 +141,37 @@ def _read_csv(path: Path) -> Iterator[CatalogEntry]:
         yield _entry(path, line, row)
 
 
-def _entry(path: Path, line: int, row: Mapping[str, Any]) -> CatalogEntry:
-    where = f"{path}:{line}"
-
-    def text(key: str) -> str:
+def _fields(row: Mapping[str, Any], where: str) -> dict[str, str | tuple[str, ...]]:
+    """Each column's value stripped once: text, or a tuple for a TOML list."""
+    fields: dict[str, str | tuple[str, ...]] = {}
+    for key in COLUMNS:
         value = row.get(key)
         if value is None:
-            return ""
-        if not isinstance(value, str):
+            fields[key] = ""
+        elif isinstance(value, str):
+            fields[key] = value.strip()
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            fields[key] = tuple(v.strip() for v in value if v.strip())
+        elif isinstance(value, list):
+            raise InputError(f"{where}: {key} must be a list of text")
+        else:
             raise InputError(f"{where}: {key} must be text, got {type(value).__name__}")
-        return value.strip()
+    return fields
+
+
+def _entry(path: Path, line: int, row: Mapping[str, Any]) -> CatalogEntry:
+    where = f"{path}:{line}"
+    fields = _fields(row, where)
+
+    def text(key: str) -> str:
+        value = fields[key]
+        if not isinstance(value, str):
+            raise InputError(f"{where}: {key} must be text, got list")
+        return value
 
     def multi(key: str) -> tuple[str, ...]:
-        value = row.get(key)
-        if isinstance(value, list):
-            if not all(isinstance(v, str) for v in value):
-                raise InputError(f"{where}: {key} must be a list of text")
-            return tuple(v.strip() for v in value if v.strip())
-        return split_multi(text(key))
+        value = fields[key]
+        return value if isinstance(value, tuple) else split_multi(value)
 
     name = text("name")
     if not name or not normalise_name(name):
@@ -150,6 +186,17 @@ def _entry(path: Path, line: int, row: Mapping[str, Any]) -> CatalogEntry:
     for domain in domains:
         if "." not in domain or "/" in domain or " " in domain:
             raise InputError(f"{where}: {domain!r} is not a domain (write e.g. hubspot.com)")
+    match = text("match").lower() or "fuzzy"
+    mfa = tuple(m.lower() for m in multi("mfa"))
+    sso = text("sso").lower() or "unknown"
+    for value, allowed, column in ((match, MATCH_MODES, "match"), (sso, SSO_TIERS, "sso")):
+        if value not in allowed:
+            raise InputError(f"{where}: {column} {value!r} must be one of {', '.join(allowed)}")
+    unknown = sorted(set(mfa) - MFA_METHODS)
+    if unknown:
+        raise InputError(
+            f"{where}: mfa method {unknown[0]!r} is not one of {', '.join(sorted(MFA_METHODS))}"
+        )
     return CatalogEntry(
         name=name,
         vendor=text("vendor") or name,
@@ -158,6 +205,13 @@ def _entry(path: Path, line: int, row: Mapping[str, Any]) -> CatalogEntry:
         aliases=multi("aliases"),
         client_ids=multi("client_ids"),
         source=text("source") or f"{path.name}:{line}",
+        fuzzy=match == "fuzzy",
+        mfa=mfa,
+        mfa_docs=text("mfa_docs") or None,
+        mfa_source=text("mfa_source") or None,
+        sso=sso,
+        sso_note=text("sso_note") or None,
+        sso_source=text("sso_source") or None,
     )
 
 

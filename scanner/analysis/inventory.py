@@ -14,7 +14,7 @@ the ``apps`` table (first seen / last seen per canonical app) is updated to matc
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -22,9 +22,10 @@ from scanner.analysis.catalog import Catalog
 from scanner.analysis.classify import classify_marketing
 from scanner.analysis.people import People
 from scanner.analysis.resolve import Resolver
-from scanner.analysis.risk import RiskAssessment, RiskInput, ScopeTable, assess
+from scanner.analysis.risk import RiskAssessment, RiskInput, ScopeTable, assess, weights_with
+from scanner.analysis.vendor_facts import data_scopes, vendor_facts
 from scanner.core.config import OrganisationSettings
-from scanner.core.models import FROM_EVENTS, App, InventoryApp, RawApp
+from scanner.core.models import FROM_EVENTS, App, CatalogEntry, InventoryApp, RawApp
 from scanner.store import inventory as stored
 from scanner.store.database import Store, iso, parse_iso
 
@@ -103,13 +104,15 @@ def build(
     first_party_by_name: frozenset[str] = frozenset(),
     first_party_ids: frozenset[str] = frozenset(),
     events_days: int | None = None,
+    risk_weights: Mapping[str, int] | None = None,
 ) -> list[InventoryApp]:
     """Resolve, aggregate, classify and score every current app; update the ``apps`` table.
 
     ``first_party_by_name``: sources whose apps may be recognised as the provider's own by name;
     ``first_party_ids``: sources whose apps carry the provider's app id (connector capabilities);
     ``events_days``: an app that no listing, grant or spend names is kept while its latest event
-    is at most this many days old (``store.signin_retention_days``), then it is no longer seen."""
+    is at most this many days old (``store.signin_retention_days``), then it is no longer seen;
+    ``risk_weights``: the config's overrides of ``risk.WEIGHTS`` (``[policy] risk_weights``)."""
     resolver = Resolver(
         catalog, org.own_domains, org.own_tenant_ids, first_party_by_name, first_party_ids
     )
@@ -124,7 +127,9 @@ def build(
     _gather_usage(store, apps.by_raw, people, now)
     _gather_spend(store, apps.by_raw, people)
 
-    result = _classify_and_score(apps.accs.values(), catalog, scopes, org, now, people)
+    result = _classify_and_score(
+        apps.accs.values(), catalog, scopes, org, now, people, weights_with(risk_weights)
+    )
     result.sort(key=lambda a: (-a.risk_score, a.name.casefold()))
     stored.save_apps(store, result, apps.raw_keys, now)
     return result
@@ -153,6 +158,7 @@ def _classify_and_score(
     org: OrganisationSettings,
     now: datetime,
     people: People,
+    weights: Mapping[str, int],
 ) -> list[InventoryApp]:
     """One ``InventoryApp`` per gathered app: departments, marketing or not, risk."""
     marketing_departments = {d.casefold() for d in org.marketing_departments}
@@ -179,6 +185,7 @@ def _classify_and_score(
         if acc.app.first_party or acc.app.internal:
             is_marketing = False
             reason = "first-party app" if acc.app.first_party else "internal app"
+        facts = vendor_facts(_catalog_entry(catalog, acc.app))
         risk = assess(
             RiskInput(
                 scopes=tuple(sorted(acc.scopes)),
@@ -192,15 +199,30 @@ def _classify_and_score(
                 last_sign_in=acc.last_sign_in,
                 now=now,
                 consents=tuple(sorted(acc.scope_grants)),
+                vendor_facts=facts,
+                data_scopes=tuple(data_scopes(acc.scopes)),
             ),
             scopes,
+            weights,
         )
         result.append(
             _inventory_app(
-                acc, departments, marketing_users, (is_marketing, reason), risk, now, disabled
+                acc,
+                departments,
+                marketing_users,
+                (is_marketing, reason),
+                risk,
+                now,
+                disabled,
+                facts,
             )
         )
     return result
+
+
+def _catalog_entry(catalog: Catalog, app: App) -> CatalogEntry | None:
+    """The catalog entry a ``cat:`` app resolved to (its name is the entry's)."""
+    return catalog.find(app.name) if app.key.startswith("cat:") else None
 
 
 def _inventory_app(
@@ -211,6 +233,7 @@ def _inventory_app(
     risk: RiskAssessment,
     now: datetime,
     disabled: list[str],
+    facts: tuple[tuple[str, str, str], ...] = (),
 ) -> InventoryApp:
     """The record of one app, from what was gathered for it and how it was judged."""
     is_marketing, reason = marketing
@@ -251,6 +274,7 @@ def _inventory_app(
         failed_sign_ins=acc.failed_sign_ins,
         people_disabled=len(disabled),
         disabled_users=tuple(sorted(disabled)),
+        vendor_facts=facts,
     )
 
 

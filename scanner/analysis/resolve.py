@@ -542,7 +542,7 @@ class Resolver:
             if prefix in GENERIC_SPELLINGS:
                 continue
             entry = self.catalog.find_normalised(prefix)
-            if entry is not None:
+            if entry is not None and entry.fuzzy:
                 score = round(100.0 * len(prefix) / len(key), 1)
                 return _NameMatch(
                     entry, Evidence("fuzzy", f"{key!r} starts with {prefix!r}", score), True

@@ -11,7 +11,9 @@ company overrides rows with ``[catalog] scopes_file`` (columns ``scope,level,mea
 
 The score adds explainable parts, each with its reason (weights in ``WEIGHTS``):
 the most sensitive scope, further high/critical scopes, admin consent, app-only access, the number
-of users, an unverified publisher, a new app, and access still held while unused. An application
+of users, an unverified publisher, a new app, access still held while unused, and the catalog's
+vendor facts (no MFA offered, SSO only on a pricier plan, a generative-AI tool holding mail or
+file scopes), each reason citing its source. An application
 (app-only) permission is scored with its application row, never below its delegated form, and
 counts as admin consent too: only an administrator can grant one, for the whole organisation.
 First-party apps score at most 10 and internal apps lose 15: they are recorded, not flagged.
@@ -20,7 +22,7 @@ First-party apps score at most 10 and internal apps lose 15: they are recorded, 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,6 +70,10 @@ class RiskInput:
     consents: tuple[tuple[str, str], ...] = ()
     """(scope, consent type) pairs as granted, which tell an application permission from the
     delegated one of the same name; without them every scope counts as ``app_only`` says."""
+    vendor_facts: tuple[tuple[str, str, str], ...] = ()
+    """(fact, what, source) from the catalog (``scanner.analysis.vendor_facts``)."""
+    data_scopes: tuple[str, ...] = ()
+    """The held scopes that reach mail or files."""
 
 
 @dataclass(frozen=True)
@@ -238,6 +244,12 @@ WEIGHTS: dict[str, int] = {
     # A new app has no track record here; an unused one holds access for nothing.
     "new_app": 5,
     "dormant": 8,
+    # Vendor facts from the catalog: accounts there are one password away from takeover; SSO
+    # behind a pricier plan usually means people sign in with passwords; a generative-AI tool
+    # that reads mail or files sends the company's content to a model provider.
+    "no_mfa": 8,
+    "sso_paid": 4,
+    "ai_data_access": 10,
 }
 NEW_APP_DAYS = 30
 DORMANT_DAYS = 90
@@ -255,8 +267,16 @@ def level_for(score: int) -> str:
     return "low"
 
 
-def assess(inp: RiskInput, table: ScopeTable) -> RiskAssessment:
-    """Score one app 0-100 and say why, most important reason first."""
+def weights_with(overrides: Mapping[str, int] | None) -> dict[str, int]:
+    """``WEIGHTS`` with the config's ``[policy] risk_weights`` applied (keys already checked)."""
+    return {**WEIGHTS, **(overrides or {})}
+
+
+def assess(
+    inp: RiskInput, table: ScopeTable, weights: Mapping[str, int] = WEIGHTS
+) -> RiskAssessment:
+    """Score one app 0-100 and say why, most important reason first; ``weights`` as
+    ``weights_with()`` returns them."""
     score = 0
     reasons: list[str] = []
     held = sorted(
@@ -269,7 +289,7 @@ def assess(inp: RiskInput, table: ScopeTable) -> RiskAssessment:
     )
     if held:
         worst, worst_app_only = held[0]
-        score += WEIGHTS[worst.level]
+        score += weights[worst.level]
         what = "application permission" if worst_app_only else "scope"
         reasons.append(f"{worst.level} {what} {worst.scope}: {worst.meaning}")
         mixed = len({app_only for _, app_only in held}) > 1  # a scope may be held both ways
@@ -280,7 +300,7 @@ def assess(inp: RiskInput, table: ScopeTable) -> RiskAssessment:
         ]
         if sensitive:
             score += min(
-                WEIGHTS["extra_sensitive"] * len(sensitive), WEIGHTS["extra_sensitive_cap"]
+                weights["extra_sensitive"] * len(sensitive), weights["extra_sensitive_cap"]
             )
             shown = ", ".join(sensitive[:4])
             more = f" and {len(sensitive) - 4} more" if len(sensitive) > 4 else ""
@@ -288,21 +308,22 @@ def assess(inp: RiskInput, table: ScopeTable) -> RiskAssessment:
     else:
         reasons.append("no scopes recorded (sign-in only)")
     if inp.app_only:
-        score += WEIGHTS["app_only"]
+        score += weights["app_only"]
         reasons.append("app-only access: acts without any signed-in user")
     if inp.admin_consent:
-        score += WEIGHTS["admin_consent"]
+        score += weights["admin_consent"]
         reasons.append("admin consent: granted for every user in the organisation")
     elif inp.app_only:
         # Only an administrator can grant an application permission, and it covers the whole
         # organisation: admin consent in all but name, so it weighs at least as much.
-        score += WEIGHTS["admin_consent"]
+        score += weights["admin_consent"]
         reasons.append("admin consent: application permissions granted by an administrator")
-    score += _users_part(inp.users, reasons)
+    score += _users_part(inp.users, reasons, weights)
     if not inp.publisher_verified and not inp.first_party and not inp.internal:
-        score += WEIGHTS["unverified"]
+        score += weights["unverified"]
         reasons.append("publisher not verified")
-    score += _age_part(inp, reasons)
+    score += _age_part(inp, reasons, weights)
+    score += _vendor_part(inp, reasons, weights)
     if inp.first_party:
         score = min(score, FIRST_PARTY_CAP)
         reasons.insert(0, "first-party app of the identity provider: recorded, not shadow IT")
@@ -313,20 +334,20 @@ def assess(inp: RiskInput, table: ScopeTable) -> RiskAssessment:
     return RiskAssessment(score=score, level=level_for(score), reasons=tuple(reasons))
 
 
-def _users_part(users: int, reasons: list[str]) -> int:
+def _users_part(users: int, reasons: list[str], weights: Mapping[str, int]) -> int:
     if users >= 200:
-        part = WEIGHTS["users_200"]
+        part = weights["users_200"]
     elif users >= 50:
-        part = WEIGHTS["users_50"]
+        part = weights["users_50"]
     elif users >= 10:
-        part = WEIGHTS["users_10"]
+        part = weights["users_10"]
     else:
         return 0
     reasons.append(f"{users} users hold access")
     return part
 
 
-def _age_part(inp: RiskInput, reasons: list[str]) -> int:
+def _age_part(inp: RiskInput, reasons: list[str], weights: Mapping[str, int]) -> int:
     part = 0
     if inp.first_seen is not None:
         # In UTC calendar days: the store stamps first sightings to the second as each page
@@ -334,11 +355,28 @@ def _age_part(inp: RiskInput, reasons: list[str]) -> int:
         # sub-second timing. An app first seen during this scan is 0 days old.
         age = max((inp.now.astimezone(UTC).date() - inp.first_seen.astimezone(UTC).date()).days, 0)
         if age < NEW_APP_DAYS:
-            part += WEIGHTS["new_app"]
+            part += weights["new_app"]
             reasons.append(f"new: first seen {age} days ago")
     if inp.last_sign_in is not None:
         idle = (inp.now - inp.last_sign_in).days
         if idle >= DORMANT_DAYS and inp.scopes:
-            part += WEIGHTS["dormant"]
+            part += weights["dormant"]
             reasons.append(f"unused for {idle} days but still holds its scopes")
+    return part
+
+
+def _vendor_part(inp: RiskInput, reasons: list[str], weights: Mapping[str, int]) -> int:
+    part = 0
+    for fact, what, source in inp.vendor_facts:
+        cited = f" (source: {source})" if source else ""
+        if fact == "no_mfa":
+            part += weights["no_mfa"]
+            reasons.append(f"no MFA: {what}{cited}")
+        elif fact == "sso_paid":
+            part += weights["sso_paid"]
+            reasons.append(f"SSO tax: {what}{cited}")
+        elif fact == "ai" and inp.data_scopes:
+            part += weights["ai_data_access"]
+            shown = ", ".join(inp.data_scopes[:3])
+            reasons.append(f"AI tool holding mail or file scopes: {shown}{cited}")
     return part

@@ -28,7 +28,7 @@ from scanner.app.console import (
     terminal_progress,
 )
 from scanner.core import logs
-from scanner.core.errors import ShadowitError
+from scanner.core.errors import ConfigError, ShadowitError
 from scanner.core.models import SEVERITIES
 from scanner.core.names import one_line
 
@@ -284,6 +284,32 @@ def catalog_stats(config_path: Path | None) -> None:
     cat = Catalog.load(cfg.catalog if cfg else None, cfg.file.parent if cfg and cfg.file else None)
     stats = cat.stats()
     click.echo(json.dumps(stats, indent=2, default=str))
+
+
+@catalog.command("show")
+@click.argument("name")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Include the config's catalog additions.",
+)
+@errors_to_exit
+def catalog_show(name: str, config_path: Path | None) -> None:
+    """Print one catalog entry with where each field came from.
+
+    Example: shadowit catalog show "HubSpot"
+    """
+    from scanner.analysis.catalog import Catalog, describe
+
+    cfg = configuration.load(config_path) if config_path else None
+    cat = Catalog.load(cfg.catalog if cfg else None, cfg.file.parent if cfg and cfg.file else None)
+    entry = cat.find(name)
+    if entry is None:
+        suggestion = cat.suggest(name)
+        hint = f"; did you mean {suggestion!r}?" if suggestion else ""
+        raise ConfigError(f"no catalog app named {name!r}{hint} (see: shadowit catalog stats)")
+    click.echo(json.dumps(describe(entry), indent=2))
 
 
 def _count_at_or_above(by_severity: dict[str, int], threshold: str) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import connectors
+from scanner.analysis.risk import WEIGHTS
 from scanner.core import names
 from scanner.core.config import (
     CatalogSettings,
@@ -92,10 +93,26 @@ def from_dict(data: dict[str, Any], file: Path | None = None) -> Config:
             if not isinstance(data[name], dict):
                 raise ConfigError(f"{name}: expected a table{where}")
             values[name] = data[name]
+    if "policy" in values:
+        _check_risk_weights(values["policy"], file)
     if "confirm" in data:
         values["confirm"] = _confirm(data["confirm"], file)
     values["sources"] = _load_sources(data.get("sources", {}), file)
     return Config(file=file, tables=frozenset(data), **values)
+
+
+def _check_risk_weights(policy: PolicySettings, file: Path | None) -> None:
+    """``[policy] risk_weights`` names only known weights, each a whole number 0-100."""
+    where = f" ({file})" if file else ""
+    for key, value in policy.risk_weights.items():
+        if key not in WEIGHTS:
+            raise ConfigError(
+                f"policy.risk_weights.{key}: unknown weight (known: {', '.join(WEIGHTS)}){where}"
+            )
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+            raise ConfigError(
+                f"policy.risk_weights.{key}: {value!r} must be a whole number 0-100{where}"
+            )
 
 
 def _confirm(table: Any, file: Path | None) -> ConfirmSettings:

@@ -252,6 +252,7 @@ def analyse(
         first_party_by_name=connectors.with_capability("first_party_by_name", config.sources),
         first_party_ids=connectors.with_capability("first_party_ids", config.sources),
         events_days=config.store.signin_retention_days,
+        risk_weights=config.policy.risk_weights,
     )
     policy = sanctions.merge(entries, sanctions.recorded(store, catalog))
     new_keys = _new_app_keys(store, scan_id, apps, now, timedelta(days=config.policy.new_app_days))

@@ -53,6 +53,9 @@ class PolicySettings:
     """An owner's confirmation older than this is asked again."""
     severity: dict[str, str] = field(default_factory=dict)
     """Overrides of the severity table, e.g. ``unsanctioned_marketing = "high"``."""
+    risk_weights: dict[str, int] = field(default_factory=dict)
+    """Overrides of the risk score's weights (``scanner.analysis.risk.WEIGHTS``), e.g.
+    ``no_mfa = 12`` or ``sso_paid = 0``."""
 
 
 @dataclass(frozen=True)

@@ -264,6 +264,19 @@ class CatalogEntry:
     aliases: tuple[str, ...] = ()
     client_ids: tuple[str, ...] = ()
     source: str = "shipped"
+    """Where the entry (name, category, domains) comes from."""
+    fuzzy: bool = True
+    """Whether near spellings match it (``match`` = ``fuzzy``); imported entries match only by
+    domain, client ID or exact name (``match`` = ``exact``)."""
+    mfa: tuple[str, ...] = ()
+    """Second-factor methods the vendor offers (``totp``, ``sms``, ``u2f``...); ``("none",)`` when
+    a source says it offers none; empty when unknown."""
+    mfa_docs: str | None = None
+    mfa_source: str | None = None
+    sso: str = "unknown"
+    """``yes``, ``paid`` (only on a pricier plan: the "SSO tax"), ``no`` or ``unknown``."""
+    sso_note: str | None = None
+    sso_source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,6 +425,9 @@ class InventoryApp:
     in every directory that lists them)."""
     disabled_users: tuple[str, ...] = ()
     """Those of ``users``, kept and marked rather than dropped."""
+    vendor_facts: tuple[tuple[str, str, str], ...] = ()
+    """(fact, what, source) the catalog holds on the vendor: ``mfa`` / ``no_mfa`` (methods
+    offered), ``sso`` / ``sso_paid`` (SSO only on a pricier plan), ``ai`` (a generative-AI tool)."""
 
     @property
     def key(self) -> str:
