@@ -25,7 +25,7 @@ from scanner.core.models import SEVERITIES, SourceStatus
 from scanner.store import inventory as stored_inventory
 from scanner.store.database import Store, iso
 
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 
 
 def build(
@@ -191,6 +191,16 @@ def _app(
         "sign_ins_unknown": sign_ins_unknown,
         "spend": data["spend"],
         "spend_currency": data["spend_currency"],
+        # One total per currency, never converted (``spend`` adds them up as one number).
+        "spend_by_currency": [
+            {"currency": c, "total": t} for c, t in data.get("spend_by_currency", [])
+        ],
+        # How an identity provider fronts the app (``okta:saml``, ``entra:oidc``); [] = no SSO.
+        "sso": list(data.get("sso", [])),
+        "renewal_date": None,
+        "notice_days": None,
+        "annual_cost": None,
+        "cost_currency": None,
         "likely_owner": pseudonym(data.get("first_user") or data.get("top_user")),
         "confirmation": {"state": "unconfirmed", "owner": None, "answered": None},
         "findings": [],
@@ -258,7 +268,8 @@ def _confirmation(
 
 
 def _attach_policy(store: Store, config: Config, apps: Sequence[dict[str, Any]]) -> None:
-    """Owner, team and purpose from the sanctioned list, for the apps that have an entry."""
+    """Owner, team, purpose and contract from the sanctioned list, for the apps that have an
+    entry."""
     entries = sanctions.current_policy(config, store)
     by_name = {normalise_name(e.app): e for e in entries}
     for app in apps:
@@ -267,7 +278,15 @@ def _attach_policy(store: Store, config: Config, apps: Sequence[dict[str, Any]])
         for name in (app["name"], *app["raw_names"]):
             entry = by_name.get(normalise_name(name))
             if entry:
-                app.update(owner=entry.owner, team=entry.team, purpose=entry.purpose)
+                app.update(
+                    owner=entry.owner,
+                    team=entry.team,
+                    purpose=entry.purpose,
+                    renewal_date=entry.renewal_date.isoformat() if entry.renewal_date else None,
+                    notice_days=entry.notice_days,
+                    annual_cost=entry.annual_cost,
+                    cost_currency=entry.cost_currency,
+                )
                 break
 
 

@@ -43,6 +43,11 @@ FIELDS = (
     "approved_on",
     "review_by",
     "notes",
+    "renewal_date",
+    "notice_days",
+    "annual_cost",
+    "cost_currency",
+    "alternative_of",
 )
 
 
@@ -111,6 +116,10 @@ def _from_csv(text: str, path: Path, catalog: Catalog) -> Iterable[SanctionEntry
             values["approved_scopes"] = [
                 s for s in re.split(r"[;\s]+", values["approved_scopes"]) if s
             ]
+        if "alternative_of" in values:
+            values["alternative_of"] = [
+                s.strip() for s in values["alternative_of"].split(";") if s.strip()
+            ]
         yield parse_entry(values, f"{path}:{reader.line_num}", catalog, error=InputError)
 
 
@@ -157,6 +166,11 @@ def parse_entry(
         review_by=_date(row, "review_by", origin, error),
         notes=_text(row, "notes", origin, error),
         origin=origin,
+        renewal_date=_date(row, "renewal_date", origin, error),
+        notice_days=_number(row, "notice_days", origin, error, whole=True),
+        annual_cost=_number(row, "annual_cost", origin, error),
+        cost_currency=_currency(row, origin, error),
+        alternative_of=_alternatives(row, name, origin, error),
     )
 
 
@@ -185,7 +199,7 @@ def recorded(store: Store, catalog: Catalog) -> list[SanctionEntry]:
     """Entries recorded in the inventory with ``shadowit sanction``."""
     entries = []
     for r in stored.recorded_sanctions(store):
-        row = {k: v for k in FIELDS if (v := getattr(r, k)) not in (None, "")}
+        row = {k: v for k in FIELDS if (v := getattr(r, k, None)) not in (None, "")}
         if "owner" in row and not is_email(str(row["owner"])):  # recorded before the check
             log.warning(
                 "sanction of %s: ignored the owner %s (not an email address); set it again "
@@ -253,6 +267,52 @@ def _date(row: dict[str, Any], key: str, origin: str, error: type[Exception]) ->
         return date.fromisoformat(str(value))
     except ValueError:
         raise error(f"{origin}: {key} {value!r} is not a date like 2026-01-31") from None
+
+
+def _number(
+    row: dict[str, Any], key: str, origin: str, error: type[Exception], whole: bool = False
+) -> Any:
+    """A number >= 0 (an int when ``whole``), from TOML or CSV text."""
+    value = row.get(key)
+    if value is None or value == "":
+        return None
+    kind = "a whole number of days" if whole else "a number like 1200.50"
+    try:
+        number = int(str(value)) if whole else float(str(value).replace(",", ""))
+    except ValueError:
+        raise error(f"{origin}: {key} {value!r} is not {kind}") from None
+    if isinstance(value, bool) or number < 0:
+        raise error(f"{origin}: {key} {value!r} is not {kind} (0 or more)")
+    return number
+
+
+def _currency(row: dict[str, Any], origin: str, error: type[Exception]) -> str | None:
+    value = _text(row, "cost_currency", origin, error)
+    if value is None:
+        return None
+    if not re.fullmatch(r"[A-Za-z]{3}", value.strip()):
+        raise error(f"{origin}: cost_currency {value!r} is not a currency code like EUR")
+    return value.strip().upper()
+
+
+def _alternatives(
+    row: dict[str, Any], app: str, origin: str, error: type[Exception]
+) -> tuple[str, ...]:
+    """What a sanctioned app is the approved alternative to: categories or app names."""
+    value = row.get("alternative_of", [])
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(";") if v.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise error(
+            f"{origin}: alternative_of for {app} must be a list of categories or app names, "
+            'e.g. ["social_media", "Hootsuite"]'
+        )
+    if value and row.get("status") != "sanctioned":
+        raise error(
+            f"{origin}: alternative_of is set for {app}, which is not sanctioned; only a "
+            "sanctioned app can be the approved alternative"
+        )
+    return tuple(v.strip() for v in value)
 
 
 def _toml_app_lines(text: str) -> list[int]:

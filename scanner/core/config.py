@@ -44,6 +44,11 @@ class PolicySettings:
     """An owner's confirmation older than this is asked again."""
     severity: dict[str, str] = field(default_factory=dict)
     """Overrides of the severity table, e.g. ``unsanctioned_marketing = "high"``."""
+    consent_weights: dict[str, int] = field(default_factory=dict)
+    """Weights of the consent-phishing rules (``scanner/data/consent_rules.toml``), e.g.
+    ``name_test = 0`` to turn one off."""
+    renewal_window_days: int = 45
+    """A renewal_due finding opens this many days before a contract's notice deadline."""
 
 
 @dataclass(frozen=True)
