@@ -276,6 +276,9 @@ def _inventory_app(
 
 
 _FILE_KINDS = frozenset({"expense", "usage"})
+_IDP_SIGN_INS = frozenset({"sign_in", "sso", "saml"})
+"""Event kinds that show people signing in to the app with their directory account (an IdP
+sign-in log, an SSO or SAML event): disabling the account ends that way in."""
 _SIGN_IN_KINDS = frozenset({"sign_in", "sso", "saml", "activity"})
 _EVENT_APP_KIND = {"sign_in": "sso", "sso": "sso", "saml": "saml", "activity": "sso"}
 """The ``RawApp.kind`` of an app known only from events of a kind."""
@@ -328,7 +331,7 @@ def _gather_events(store: Store, by_raw: dict[tuple[str, str], _Acc]) -> None:
         if acc is None:
             continue
         acc.evidence[(e.source, e.kind)] += e.events
-        if e.kind in ("sso", "saml") and e.events > e.failures:
+        if e.kind in _IDP_SIGN_INS and e.events > e.failures:
             acc.sso.add(f"{e.source}:{e.kind}")  # signed in to through the IdP
         if e.kind == "activity":
             acc.last_sign_in = _max(acc.last_sign_in, e.last_at)

@@ -257,6 +257,7 @@ def analyse(
         person_names=frozenset(stored_inventory.person_names(store)),
         consent=ConsentRules.shipped().weighted(config.policy.consent_weights),
         renewal_window_days=config.policy.renewal_window_days,
+        overlap_min_tools=config.policy.overlap_min_tools,
     )
     found = reconcile(apps, policy, ctx)
     # A finding this scan could not evaluate (its source failed, or a stream its kind needs

@@ -49,6 +49,8 @@ class PolicySettings:
     ``name_test = 0`` to turn one off."""
     renewal_window_days: int = 45
     """A renewal_due finding opens this many days before a contract's notice deadline."""
+    overlap_min_tools: int = 3
+    """An overlap finding (info) opens when this many tools of one category are in use."""
 
 
 @dataclass(frozen=True)

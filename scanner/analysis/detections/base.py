@@ -68,6 +68,8 @@ class Context:
     consent: ConsentRules = field(default_factory=ConsentRules.shipped)
     renewal_window_days: int = 45
     """A renewal is due when its notice deadline is at most this many days away."""
+    overlap_min_tools: int = 3
+    """Tools of one category in use from which each gets an ``overlap`` finding."""
 
     def level(self, row: str) -> Severity:
         value = self.severity.get(row) or SEVERITY[row]

@@ -1,10 +1,11 @@
 """``no_sso``: an app the company adopted that people do not sign in to through its IdP.
 
 An app is behind SSO when an identity provider fronts it: a SAML, OIDC or password-SSO app in
-Entra ID or Okta (every Okta app), a SAML app Google signs people in to, or SSO/SAML sign-ins
-into it (``InventoryApp.sso``). One reached only through OAuth consent, expense lines or usage
-exports has its own accounts: disabling a leaver in the directory does not end their access.
-Only sanctioned and tolerated apps are judged: an unsanctioned one has its own finding.
+Entra ID or Okta (every Okta app), a SAML app Google signs people in to, or sign-ins into it in
+an IdP's sign-in log (Entra sign-ins, Okta SSO events, Google SAML events): ``InventoryApp.sso``.
+One reached only through OAuth consent, expense lines or usage exports has its own accounts:
+disabling a leaver in the directory does not end their access. Only sanctioned and tolerated
+apps are judged: an unsanctioned one has its own finding.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ _HOW = {
     "usage": "usage exports",
     "sign_in": "sign-ins",
     "listing": "an app listing",
+    "activity": "the app's last-use report",
+    "assignment": "app assignments",
 }
 
 
@@ -35,7 +38,7 @@ def no_sso(s: Subject) -> Iterator[Finding]:
         "no_sso",
         [
             f"{app.name} is {s.status} but no SAML or OIDC app for it exists in Entra ID or "
-            "Okta, and nobody signs in to it through an identity provider",
+            "Okta, and no identity provider's sign-in log shows people signing in to it",
             f"seen through {', '.join(seen) or 'its listing only'}; {s.users} {s.use} it",
             "people sign in with the vendor's own accounts, so disabling a leaver in the "
             "directory does not end their access",

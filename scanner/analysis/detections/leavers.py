@@ -23,7 +23,8 @@ def leaver_access(s: Subject) -> Iterator[Finding]:
         scope for scope in app.scopes if s.ctx.scopes.info(scope).level in ("critical", "high")
     )
     reasons = [
-        f"{people(len(holders))} who left still hold grants or tokens: {listed(holders)}",
+        f"{people(len(holders))} who left still {'holds' if len(holders) == 1 else 'hold'} "
+        f"grants or tokens: {listed(holders)}",
         "their accounts are disabled, suspended or deleted in every directory, but the app's "
         "access was never revoked",
     ]
@@ -50,10 +51,10 @@ def orphaned_app(s: Subject) -> Iterator[Finding]:
     reasons = []
     if owner_left:
         reasons.append(f"its owner in the sanctioned list, {owner}, has left")
-    if everyone_left:
-        reasons.append(
-            f"every one of its {people(len(app.users))} has left: {listed(app.disabled_users)}"
-        )
+    if everyone_left and len(app.users) == 1:
+        reasons.append(f"its only user, {app.users[0]}, has left")
+    elif everyone_left:
+        reasons.append(f"all {len(app.users)} of its users have left: {listed(app.disabled_users)}")
     reasons.append("nobody in the organisation answers for it or its data now")
     yield s.finding(
         "orphaned_app",

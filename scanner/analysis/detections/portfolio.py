@@ -112,8 +112,7 @@ def overlap(s: Subject) -> Iterator[Finding]:
     if not category or not s.app.users or s.status == "banned":
         return
     tools = s.peers.in_use_by_category.get(category, ())
-    others = tuple(n for n in tools if n != s.app.name)
-    if not others:
+    if len(tools) < max(s.ctx.overlap_min_tools, 2) or s.app.name not in tools:
         return
     yield s.finding(
         "overlap",
@@ -148,13 +147,13 @@ def has_alternative(s: Subject) -> Iterator[Finding]:
     entry = alternative_for(s)
     if entry is None:
         return
-    purpose = f" for {entry.purpose}" if entry.purpose else ""
+    purpose = f" ({entry.purpose})" if entry.purpose else ""
     yield s.finding(
         "has_alternative",
         "has_alternative",
         [
-            f"the policy's approved tool{purpose} is {entry.app}, not {s.app.name} "
-            f"({entry.origin or 'sanctioned list'})",
+            f"the policy names {entry.app}{purpose} as the approved tool in place of "
+            f"{s.app.name} ({entry.origin or 'sanctioned list'})",
             f"{s.users} {s.use} {s.app.name}",
         ],
         f"Ask its users to use {entry.app}"
