@@ -6,6 +6,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import openpyxl
+
+from reports.render import render
 from scanner.analysis import confirm
 from scanner.app.config import Config
 from scanner.core.models import RawApp, SignIn, Spend, User
@@ -94,6 +97,15 @@ def test_sso_spend_and_no_sso_from_records(tmp_path: Path) -> None:
     assert app_of(model, "Mailchimp")["spend_by_currency"] == [
         {"currency": "EUR", "total": 100.0},
         {"currency": "USD", "total": 40.0},
+    ]
+    # The workbook's spend sheet: one row per currency, never converted, marketing first.
+    render(model, tmp_path / "out", ["xlsx"])
+    sheet = openpyxl.load_workbook(tmp_path / "out" / "inventory.xlsx")["spend"]
+    header, *rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    paid = [dict(zip(header, r, strict=True)) for r in rows]
+    assert [(r["app"], r["currency"], r["paid_in_period"], r["marketing"]) for r in paid] == [
+        ("Mailchimp", "EUR", 100, True),
+        ("Mailchimp", "USD", 40, True),
     ]
 
 
