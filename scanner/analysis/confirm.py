@@ -154,6 +154,8 @@ class Plan:
     """Pending requests whose reminders are used up and whose last link expired."""
     unowned: tuple[str, ...] = ()
     """Apps that need asking but have no likely owner (set ``confirm.fallback_owner``)."""
+    left: tuple[ConfirmRequest, ...] = ()
+    """Those of ``closing`` closed because the person asked has left."""
 
 
 @dataclass(frozen=True)
@@ -353,7 +355,8 @@ def plan(store: Store, config: Config, s: ConfirmSettings, now: datetime) -> Pla
             deliveries.append(
                 PlannedRequest(key, app.name, owner, why, "rerouted", routed_from=old.id)
             )
-    return Plan(tuple(deliveries), tuple(closing), tuple(expiring), tuple(unowned))
+    left = tuple(left_behind.values())
+    return Plan(tuple(deliveries), tuple(closing), tuple(expiring), tuple(unowned), left)
 
 
 def _declined(
