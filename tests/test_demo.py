@@ -47,6 +47,9 @@ def test_demo_report_shows_ownership_requests(demo_out: Path) -> None:
     assert data["pending_requests"]
     html = (demo_out / "report.html").read_text(encoding="utf-8")
     assert 'id="it-requests"' in html and 'id="pending-requests"' in html
+    spend = html.split('id="spend-table"', 1)[1].split("</table>", 1)[0]
+    assert "Semrush" in spend and "129.95 USD" in spend
+    assert "renews 2027-01-05, 30 days' notice, 4788.00 USD a year" in spend
     assert "revoke access" in html
     states = {a["confirmation"]["state"] for a in data["apps"]}
     assert {"confirmed", "unconfirmed"} <= states
