@@ -232,6 +232,10 @@ def test_every_user_left_or_the_owner_left() -> None:
     found = run([owned], [entry], leavers=frozenset({"dana@example.com"}))
     assert one(found, "orphaned_app").evidence["owner_left"] == "dana@example.com"
     assert kinds(run([owned], [entry]), "orphaned_app") == []
+    # An owner who confirmed it on the confirmation page counts too.
+    confirmed = {owned.key: "dana@example.com"}
+    found = run([owned], confirmed_owners=confirmed, leavers=frozenset({"dana@example.com"}))
+    assert one(found, "orphaned_app").reasons[0] == "its owner, dana@example.com, has left"
 
 
 # -- no_sso --------------------------------------------------------------------------------

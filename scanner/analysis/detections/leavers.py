@@ -43,14 +43,16 @@ def leaver_access(s: Subject) -> Iterator[Finding]:
 
 def orphaned_app(s: Subject) -> Iterator[Finding]:
     app = s.app
-    owner = s.entry.owner.lower() if s.entry and s.entry.owner else None
+    # The policy's owner, else the person who confirmed owning it.
+    owner = (s.entry.owner if s.entry else None) or s.ctx.confirmed_owners.get(app.key)
+    owner = owner.lower() if owner else None
     owner_left = owner is not None and owner in s.ctx.leavers
     everyone_left = bool(app.users) and len(app.disabled_users) == len(app.users)
     if not (owner_left or everyone_left) or s.status == "banned":
         return
     reasons = []
     if owner_left:
-        reasons.append(f"its owner in the sanctioned list, {owner}, has left")
+        reasons.append(f"its owner, {owner}, has left")
     if everyone_left and len(app.users) == 1:
         reasons.append(f"its only user, {app.users[0]}, has left")
     elif everyone_left:
