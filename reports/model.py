@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from scanner.analysis import completeness, confirm_view, sanctions
+from scanner.analysis import completeness, confirm_view, rates, sanctions
 from scanner.analysis import diff as diffing
 from scanner.analysis import findings as lifecycle
 from scanner.analysis.risk import ScopeTable, held_permissions
 from scanner.analysis.text import normalise_name
 from scanner.core.config import Config
-from scanner.core.errors import ShadowitError
+from scanner.core.errors import ConfigError, ShadowitError
 from scanner.core.models import SEVERITIES, SourceStatus
 from scanner.store import inventory as stored_inventory
 from scanner.store.database import Store, iso
@@ -55,6 +55,7 @@ def build(
         for r in stored_inventory.snapshot_data(store, scan_id)
     ]
     _attach_policy(store, config, apps)
+    _convert_spend(config, apps)
     for app in apps:  # a policy owner is a person too
         app["owner"] = pseudonym(app["owner"])
     sources_of = {a["key"]: a["sources"] for a in apps}
@@ -197,6 +198,7 @@ def _app(
         ],
         # How an identity provider fronts the app (``okta:saml``, ``entra:oidc``); [] = no SSO.
         "sso": list(data.get("sso", [])),
+        "spend_converted": None,
         "renewal_date": None,
         "notice_days": None,
         "annual_cost": None,
@@ -288,6 +290,22 @@ def _attach_policy(store: Store, config: Config, apps: Sequence[dict[str, Any]])
                     cost_currency=entry.cost_currency,
                 )
                 break
+
+
+def _convert_spend(config: Config, apps: Sequence[dict[str, Any]]) -> None:
+    """Each app's spend in ``report.currency`` when a rates file is given (else null)."""
+    settings = config.report
+    if not settings.rates_file:
+        return
+    if not settings.currency:
+        raise ConfigError("report.rates_file is set without report.currency; name the currency")
+    table = rates.load(config.path(settings.rates_file), settings.currency)
+    for app in apps:
+        paid = [(r["currency"], r["total"]) for r in app["spend_by_currency"]]
+        total = table.convert(paid) if paid else None
+        app["spend_converted"] = (
+            {"currency": table.currency, "total": total} if total is not None else None
+        )
 
 
 def _not_rechecked(

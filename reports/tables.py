@@ -155,6 +155,9 @@ def spend_rows(model: Mapping[str, Any]) -> list[dict[str, Any]]:
                     "owner": a["owner"],
                     "currency": r["currency"],
                     "paid_in_period": r["total"],
+                    # The app's whole spend in report.currency (every currency it was paid in).
+                    "converted": (a.get("spend_converted") or {}).get("total"),
+                    "converted_currency": (a.get("spend_converted") or {}).get("currency"),
                     "annual_cost": a.get("annual_cost"),
                     "cost_currency": a.get("cost_currency"),
                     "renewal_date": a.get("renewal_date"),

@@ -1,8 +1,10 @@
 """Hold the inventory against the sanctioned list and raise explainable findings.
 
 Pure functions: ``reconcile(apps, entries, context)`` returns ``Finding`` records, each with a
-severity from ``SEVERITY`` (one readable table; the config's ``[policy.severity]`` overrides
-any row), the reasons in plain words, the evidence, and what to do about it.
+severity from ``SEVERITY`` (one readable table in ``detections.base``; the config's
+``[policy.severity]`` overrides any row), the reasons in plain words, the evidence, and what to
+do about it. The policy checks are here; consent phishing, leavers, SSO coverage and the
+portfolio (spend, renewals, overlap, alternatives) are in ``scanner.analysis.detections``.
 """
 
 from __future__ import annotations

@@ -70,6 +70,10 @@ class ReportSettings:
     out: str = "reports"
     formats: tuple[str, ...] = ("html", "json", "csv", "xlsx")
     redact_users: bool = False
+    currency: str | None = None
+    """With ``rates_file``: the currency each app's spend is also given in."""
+    rates_file: str | None = None
+    """A CSV ``currency,rate`` (units of ``currency`` per unit); without it, no conversion."""
 
 
 @dataclass(frozen=True)
