@@ -14,19 +14,19 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from scanner.analysis import completeness, confirm_view, sanctions
+from scanner.analysis import completeness, confirm_view, rates, sanctions
 from scanner.analysis import diff as diffing
 from scanner.analysis import findings as lifecycle
 from scanner.analysis.catalog import AI_CATEGORIES
 from scanner.analysis.risk import ScopeTable, held_permissions
 from scanner.analysis.text import normalise_name
 from scanner.core.config import Config
-from scanner.core.errors import ShadowitError
+from scanner.core.errors import ConfigError, ShadowitError
 from scanner.core.models import SEVERITIES, SourceStatus
 from scanner.store import inventory as stored_inventory
 from scanner.store.database import Store, iso
 
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 
 
 def build(
@@ -56,6 +56,7 @@ def build(
         for r in stored_inventory.snapshot_data(store, scan_id)
     ]
     _attach_policy(store, config, apps)
+    _convert_spend(config, apps)
     for app in apps:  # a policy owner is a person too
         app["owner"] = pseudonym(app["owner"])
     sources_of = {a["key"]: a["sources"] for a in apps}
@@ -201,6 +202,17 @@ def _app(
         "sign_ins_unknown": sign_ins_unknown,
         "spend": data["spend"],
         "spend_currency": data["spend_currency"],
+        # One total per currency, never converted (``spend`` adds them up as one number).
+        "spend_by_currency": [
+            {"currency": c, "total": t} for c, t in data.get("spend_by_currency", [])
+        ],
+        # How an identity provider fronts the app (``okta:saml``, ``entra:oidc``); [] = no SSO.
+        "sso": list(data.get("sso", [])),
+        "spend_converted": None,
+        "renewal_date": None,
+        "notice_days": None,
+        "annual_cost": None,
+        "cost_currency": None,
         "likely_owner": pseudonym(data.get("first_user") or data.get("top_user")),
         "confirmation": {"state": "unconfirmed", "owner": None, "answered": None},
         "findings": [],
@@ -268,7 +280,8 @@ def _confirmation(
 
 
 def _attach_policy(store: Store, config: Config, apps: Sequence[dict[str, Any]]) -> None:
-    """Owner, team and purpose from the sanctioned list, for the apps that have an entry."""
+    """Owner, team, purpose and contract from the sanctioned list, for the apps that have an
+    entry."""
     entries = sanctions.current_policy(config, store)
     by_name = {normalise_name(e.app): e for e in entries}
     for app in apps:
@@ -277,8 +290,32 @@ def _attach_policy(store: Store, config: Config, apps: Sequence[dict[str, Any]])
         for name in (app["name"], *app["raw_names"]):
             entry = by_name.get(normalise_name(name))
             if entry:
-                app.update(owner=entry.owner, team=entry.team, purpose=entry.purpose)
+                app.update(
+                    owner=entry.owner,
+                    team=entry.team,
+                    purpose=entry.purpose,
+                    renewal_date=entry.renewal_date.isoformat() if entry.renewal_date else None,
+                    notice_days=entry.notice_days,
+                    annual_cost=entry.annual_cost,
+                    cost_currency=entry.cost_currency,
+                )
                 break
+
+
+def _convert_spend(config: Config, apps: Sequence[dict[str, Any]]) -> None:
+    """Each app's spend in ``report.currency`` when a rates file is given (else null)."""
+    settings = config.report
+    if not settings.rates_file:
+        return
+    if not settings.currency:
+        raise ConfigError("report.rates_file is set without report.currency; name the currency")
+    table = rates.load(config.path(settings.rates_file), settings.currency)
+    for app in apps:
+        paid = [(r["currency"], r["total"]) for r in app["spend_by_currency"]]
+        total = table.convert(paid) if paid else None
+        app["spend_converted"] = (
+            {"currency": table.currency, "total": total} if total is not None else None
+        )
 
 
 def _not_rechecked(

@@ -1,5 +1,5 @@
 """``findings.csv``, ``apps.csv`` and ``inventory.xlsx`` (sheets apps, findings, grants,
-users-by-app): CSV through pandas, the workbook through openpyxl.
+users-by-app, spend): CSV through pandas, the workbook through openpyxl.
 
 Spreadsheet-formula injection is neutralised (OWASP "CSV Injection",
 https://owasp.org/www-community/attacks/CSV_Injection): a text value starting with
@@ -75,6 +75,9 @@ def app_rows(model: Mapping[str, Any]) -> list[dict[str, Any]]:
             "people_disabled": a.get("people_disabled", 0),
             "failed_sign_ins": a.get("failed_sign_ins", 0),
             "access": a.get("access", ""),
+            # How an IdP fronts it (okta:saml...); empty: no SSO, leavers keep vendor accounts.
+            "sso": a.get("sso", []),
+            "spend": [f"{r['total']:.2f} {r['currency']}" for r in a.get("spend_by_currency", [])],
             "risk_score": a["risk_score"],
             "risk_level": a["risk_level"],
             "risk_reasons": a["risk_reasons"],
@@ -131,6 +134,40 @@ def user_rows(model: Mapping[str, Any]) -> list[dict[str, Any]]:
         for a in model["apps"]
         for d in a["departments"]
     ]
+
+
+def spend_rows(model: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per app and currency paid (never converted), with its contract from the
+    sanctioned list: marketing apps first, so marketing operations read their spend at the top
+    (filter ``marketing``)."""
+    rows = []
+    for a in model["apps"]:
+        paid = a.get("spend_by_currency", [])
+        if not paid and a.get("annual_cost") is None:
+            continue
+        for r in paid or [{"currency": None, "total": None}]:
+            rows.append(
+                {
+                    "app": a["name"],
+                    "category": a["category"],
+                    "marketing": a["is_marketing"],
+                    "sanction_status": a["sanction_status"],
+                    "owner": a["owner"],
+                    "currency": r["currency"],
+                    "paid_in_period": r["total"],
+                    # The app's whole spend in report.currency (every currency it was paid in).
+                    "converted": (a.get("spend_converted") or {}).get("total"),
+                    "converted_currency": (a.get("spend_converted") or {}).get("currency"),
+                    "annual_cost": a.get("annual_cost"),
+                    "cost_currency": a.get("cost_currency"),
+                    "renewal_date": a.get("renewal_date"),
+                    "notice_days": a.get("notice_days"),
+                    "users": a["users"],
+                    "last_sign_in": a["last_sign_in"],
+                }
+            )
+    rows.sort(key=lambda r: (not r["marketing"], str(r["app"]).casefold()))
+    return rows
 
 
 def frame(rows: list[dict[str, Any]], cell: Callable[[Any], Any] = inert) -> pd.DataFrame:
@@ -191,6 +228,7 @@ class XlsxReport:
             ("findings", finding_rows(model)),
             ("grants", grant_rows(model)),
             ("users-by-app", user_rows(model)),
+            ("spend", spend_rows(model)),
         ):
             write_sheet(book, sheet, rows)
         buffer = io.BytesIO()

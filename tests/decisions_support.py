@@ -4,12 +4,13 @@ source and a sanctioned-list file, scanned and changed through the command line.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from click.testing import CliRunner, Result
 
 from scanner.app.cli import main
-from scanner.core.models import Checkpoint, Grant, RawApp, User
+from scanner.core.models import Checkpoint, Grant, RawApp, SignIn, User
 from tests import memory_source
 
 SANCTIONED = """# the technology policy
@@ -69,6 +70,18 @@ def make_tenant(folder: Path) -> Tenant:
         Grant("feed", "hs", "u1", ("openid", "Mail.Read", "Contacts.Read")),
         Grant("feed", "cv", "u1", ("openid",)),
         Checkpoint("feed", "grants", complete=True),
+        # Ana signs in to HubSpot through the identity provider: it is behind SSO (no no_sso).
+        SignIn(
+            "feed",
+            "sso-1",
+            "hs",
+            datetime.now(UTC) - timedelta(hours=2),
+            user_id="u1",
+            user_email="ana@example.com",
+            app_name="HubSpot",
+            kind="sso",
+        ),
+        Checkpoint("feed", "signins", "sso-1"),
     ]
     return Tenant(folder)
 

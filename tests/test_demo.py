@@ -47,6 +47,9 @@ def test_demo_report_shows_ownership_requests(demo_out: Path) -> None:
     assert data["pending_requests"]
     html = (demo_out / "report.html").read_text(encoding="utf-8")
     assert 'id="it-requests"' in html and 'id="pending-requests"' in html
+    spend = html.split('id="spend-table"', 1)[1].split("</table>", 1)[0]
+    assert "Semrush" in spend and "129.95 USD" in spend
+    assert "renews 2027-01-05, 30 days' notice, 4788.00 USD a year" in spend
     assert "revoke access" in html
     states = {a["confirmation"]["state"] for a in data["apps"]}
     assert {"confirmed", "unconfirmed"} <= states
@@ -87,6 +90,16 @@ def test_demo_shows_every_finding_kind(demo_out: Path) -> None:
     assert ("ContentBoost Analytics", "admin_consent") in by
     assert ("Typeform", "dormant") in by
     assert ("Hootsuite", "new_app") in by
+    assert ("Q4 Bonus Statement", "consent_phishing") in by
+    assert ("Apollo.io", "leaver_access") in by
+    assert ("Apollo.io", "orphaned_app") in by
+    assert ("Grammarly", "no_sso") in by
+    assert ("Semrush", "unused_spend") in by
+    assert ("Sprout Social", "renewal_due") in by
+    assert ("Hootsuite", "has_alternative") in by
+    assert ("Later", "overlap") in by
+    # The company's own development app has a localhost reply URL and stays quiet.
+    assert not [k for app, k in by if app == "Larkspur Dev Portal"]
     assert all(f["reasons"] for f in findings)
     assert not any(app.startswith("Microsoft") for app, _ in by)
 

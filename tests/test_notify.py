@@ -222,3 +222,21 @@ def test_long_lists_are_cut_with_a_count(tmp_path: Path, webhook: HTTPServer) ->
     body = messages(webhook)[0]["message"]
     assert body.count("\n- HIGH ") == notify.MAX_FINDINGS
     assert "- and 15 more in the report" in body
+
+
+def test_new_finding_kinds_read_in_plain_words() -> None:
+    news = notify.News(
+        since_scan=1,
+        scan_id=2,
+        findings=[
+            notify.NewFinding(
+                "cat:grammarly:no_sso", "Grammarly", "no_sso", "medium", "tolerated", "opened"
+            ),
+            notify.NewFinding(
+                "cat:q4:consent_phishing", "Q4 Bonus", "consent_phishing", "high", "", "opened"
+            ),
+        ],
+    )
+    body = notify.compose(news, configuration.from_dict({})).body
+    assert "- MEDIUM Grammarly: outside SSO: tolerated" in body
+    assert "- HIGH Q4 Bonus: possible consent phishing" in body

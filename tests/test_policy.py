@@ -166,7 +166,8 @@ def test_policy_text_names_the_file_line_of_each_field(tenant: Tenant) -> None:
             ["HubSpot"],
             "Error: shadowit sanction HubSpot: nothing to change; give one or more of --status, "
             "--owner, --team, --purpose, --scopes, --data-classification, --approved-on, "
-            "--review-by, --notes, or --revert to drop the recorded changes",
+            "--review-by, --notes, --renewal-date, --notice-days, --annual-cost, "
+            "--cost-currency, --alternative-of, or --revert to drop the recorded changes",
         ),
         (
             ["HubSpot", "--revert", "--team", "Ops"],

@@ -51,7 +51,7 @@ def test_no_csv_cell_starts_like_a_formula(out: Path) -> None:
 
 def test_formula_app_name_is_a_string_cell_in_every_sheet(out: Path) -> None:
     book = openpyxl.load_workbook(out / "inventory.xlsx")
-    assert book.sheetnames == ["apps", "findings", "grants", "users-by-app"]
+    assert book.sheetnames == ["apps", "findings", "grants", "users-by-app", "spend"]
     formulas = [
         c.coordinate
         for sheet in book
@@ -75,7 +75,8 @@ def test_workbook_has_frozen_filtered_headers(out: Path) -> None:
 def test_xlsx_of_an_empty_inventory_is_still_a_workbook(tmp_path: Path) -> None:
     empty: dict[str, list[Any]] = {"apps": [], "findings": []}
     (path,) = XlsxReport().render(empty, tmp_path)
-    assert openpyxl.load_workbook(path).sheetnames == ["apps", "findings", "grants", "users-by-app"]
+    sheets = openpyxl.load_workbook(path).sheetnames
+    assert sheets == ["apps", "findings", "grants", "users-by-app", "spend"]
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,8 @@ shipped files are what this writes):
 The steps draw from one seeded generator in a fixed order (people, Microsoft's own apps, then
 per app its Entra service principal, grants, roles, consent audit and sign-ins, its Google tokens
 and token events (or SAML sign-ins), its Okta assignments and SSO events; last, the failed
-sign-ins, then the identity variants): reordering them changes every id after the change, so
-new items go at the end.
+sign-ins, then the identity variants, then the review cases of ``demo_review``): reordering
+them changes every id after the change, so new items go at the end.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from tools.demo_data import (
 from tools.demo_google import add_google_app
 from tools.demo_okta import add_okta_app
 from tools.demo_people import Directory, add_identity_variants, add_people, directory, people
+from tools.demo_review import LEAVERS_APP, REVIEW_APPS
 from tools.demo_shapes import (
     GRAPH_APP_ID,
     NOT_ASSIGNED,
@@ -364,6 +365,20 @@ def add_failed_sign_ins(tenant: Tenant, rng: random.Random, people_of: Directory
             )
 
 
+def add_review_cases(
+    tenant: Tenant, rng: random.Random, people_of: Directory, graph_sp: dict[str, Any]
+) -> None:
+    """``tools.demo_review``'s apps, after everything else: a consent-phishing app, the
+    company's own development app, and an app only the leaver used."""
+    for app in REVIEW_APPS:
+        last_use = DEMO_NOW - timedelta(days=app.last_use_days, hours=3)
+        add_entra_app(tenant, rng, app, members_of(app, people_of.by_dept), last_use, graph_sp)
+    disabled = {u["id"] for u in tenant.graph["users"] if u.get("accountEnabled") is False}
+    leaver = next(p for p in people_of.by_dept["Sales"] if p.id in disabled)
+    last_use = DEMO_NOW - timedelta(days=LEAVERS_APP.last_use_days, hours=3)
+    add_entra_app(tenant, rng, LEAVERS_APP, [leaver], last_use, graph_sp)
+
+
 # -- files -------------------------------------------------------------------------------------
 
 
@@ -412,6 +427,7 @@ def build() -> dict[str, Any]:
             add_okta_app(tenant, rng, app, members, last_use, people_of)
     add_failed_sign_ins(tenant, rng, people_of)
     add_identity_variants(tenant, rng, people_of)
+    add_review_cases(tenant, rng, people_of, graph_sp)
     return {
         "graph": tenant.graph,
         "google": tenant.google,

@@ -19,7 +19,7 @@ from connectors.entra.index import _SpEntry
 from connectors.entra.settings import SOURCE
 from connectors.streams import Shapes, provider_time, utc_seconds
 from scanner.core.errors import ResponseShapeError
-from scanner.core.models import ConsentType, Grant, RawApp, SignIn, User
+from scanner.core.models import SSO_OIDC, ConsentType, Grant, RawApp, SignIn, User
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,10 @@ def parse_app(raw: Mapping[str, Any], created: datetime | None = None) -> RawApp
         enabled=raw.get("accountEnabled") is not False,
         created=created,
         object_id=_require(raw, "id", "service principal"),
-        tags=tuple(raw.get("tags") or ()),
+        tags=(
+            *(raw.get("tags") or ()),
+            *((SSO_OIDC,) if raw.get("preferredSingleSignOnMode") == "oidc" else ()),
+        ),
     )
 
 

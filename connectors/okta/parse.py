@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from connectors.okta.settings import SOURCE
 from connectors.streams import Shapes, strict_time, utc_millis
-from scanner.core.models import Grant, RawApp, SignIn, SourceRecord, User
+from scanner.core.models import SSO_OIDC, Grant, RawApp, SignIn, SourceRecord, User
 
 T = TypeVar("T")
 
@@ -91,7 +91,12 @@ def parse_app(raw: Mapping[str, Any]) -> RawApp:
         domains=domains,
         enabled=raw.get("status") == "ACTIVE",
         created=parse_time(raw.get("created")),
-        tags=(f"okta:{name}",) if name else (),
+        # Every Okta app is signed in to through Okta; an OIDC one is marked so, as its kind
+        # (oauth) does not say it.
+        tags=(
+            *((f"okta:{name}",) if name else ()),
+            *((SSO_OIDC,) if raw.get("signOnMode") in _OAUTH_MODES else ()),
+        ),
     )
 
 

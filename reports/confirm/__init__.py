@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from reports.confirm.links import LinkSigner, link_url
 from reports.confirm.mail import Delivered, LinkItem, Outgoing, compose, send_smtp, write_files
-from scanner.analysis import confirm
+from scanner.analysis import confirm, sanctions
+from scanner.analysis.confirm_notes import request_notes
 from scanner.core.config import Config
 from scanner.core.settings import secret
 from scanner.store.database import Store
@@ -69,6 +70,7 @@ def send_requests(
     p = confirm.plan(store, config, s, now)
     result = SendResult(closed=len(p.closing), expired=len(p.expiring), unowned=list(p.unowned))
     created = confirm.apply_plan(store, p, now)
+    notes = request_notes(confirm.latest_apps(store), sanctions.current_policy(config, store))
     signer = LinkSigner(key, s.expiry_days, clock=lambda: now)
     by_owner: dict[str, list[LinkItem]] = {}
     for delivery, request_id in created:
@@ -82,6 +84,7 @@ def send_requests(
                 delivery.reason,
                 delivery.kind,
                 delivery.reminder,
+                notes.get(delivery.app_key, ()),
             )
         )
     outgoing = [
@@ -135,7 +138,8 @@ def plan_lines(p: confirm.Plan) -> list[str]:
     for r in p.expiring:
         lines.append(f"expire: {r.owner} about {r.app_name} (no answer; ask the next owner)")
     for r in p.closing:
-        lines.append(f"close: {r.owner} about {r.app_name} (no longer needed)")
+        why = "has left; the next owner is asked" if r in p.left else "no longer needed"
+        lines.append(f"close: {r.owner} about {r.app_name} ({why})")
     for name in p.unowned:
         lines.append(f"no one to ask about {name}: set confirm.fallback_owner")
     return lines

@@ -59,6 +59,8 @@ class LinkItem:
     kind: str
     """new, rerouted or reminder."""
     reminder: int = 0
+    notes: tuple[str, ...] = ()
+    """Lines about the app from the policy: its renewal, the approved alternative."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,7 @@ def compose(
         ]
         if item.kind == "reminder":
             lines.append(f"  (reminder {item.reminder} of {max_reminders})")
+        lines.extend(f"  {plain_line(note, 200)}" for note in item.notes)
         lines.append("")
     lines += [
         "If a tool is not your team's, say so on the page and suggest who owns it: we will ask",

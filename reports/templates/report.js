@@ -211,6 +211,13 @@
       return disabled.indexOf(u) >= 0 ? u + " (disabled)" : u;
     });
   }
+  function spendText(a) {
+    // One total per currency, never converted.
+    var rows = a.spend_by_currency || [];
+    if (!rows.length) { return a.spend ? a.spend.toFixed(2) + " " + (a.spend_currency || "") : null; }
+    return rows.map(function (r) { return r.total.toFixed(2) + " " + r.currency; }).join(" + ");
+  }
+
   /* "12, 2 of them disabled": each person once across sources, disabled ones counted apart. */
   function peopleText(a) {
     var n = usersText(a);
@@ -299,7 +306,10 @@
       ["Sign-ins, 30 days", a.sign_ins_unknown ? "unknown (sign-ins not collected)" : a.sign_ins_30d],
       ["Failed sign-ins", a.sign_ins_unknown ? "unknown (sign-ins not collected)" : (a.failed_sign_ins || null)],
       ["Access", a.access ? label(a.access) : null],
-      ["Spend", a.spend ? a.spend.toFixed(2) + " " + (a.spend_currency || "") : null],
+      ["Single sign-on", (a.sso || []).length ? a.sso.join(", ") : "none: people use the vendor's own accounts"],
+      ["Spend", spendText(a)],
+      ["Contract", a.renewal_date ? "renews " + a.renewal_date + (a.notice_days ? ", " + a.notice_days + " days' notice" : "") +
+        (a.annual_cost != null ? ", " + a.annual_cost.toFixed(2) + " " + (a.cost_currency || "") + " a year" : "") : null],
     ])]);
     var top = Math.max.apply(null, (a.departments || []).map(function (d) { return d.users; }).concat([1]));
     var depts = (a.departments || []).map(function (d) {

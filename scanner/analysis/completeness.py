@@ -41,6 +41,19 @@ NEEDS: Mapping[str, frozenset[str]] = {
     "lookalike": frozenset(),
     "stale_sanction": frozenset(),
     "new_app": frozenset(),
+    # Reply URLs and names come from the listing; the toolkit and low-consent rules read the
+    # grants, and "named after a person" the directory.
+    "consent_phishing": frozenset({"apps", "grants", "users"}),
+    # Who left comes from the directory; what they still hold, from the grants.
+    "leaver_access": GRANT_STREAMS | {"users"},
+    # Users from grants and sign-ins, whether they left from the directory.
+    "orphaned_app": SIGN_IN_STREAMS | GRANT_STREAMS | {"users"},
+    # SSO is known from the listing (SAML/OIDC apps) and SSO/SAML sign-ins.
+    "no_sso": SIGN_IN_STREAMS | {"apps"},
+    "unused_spend": SIGN_IN_STREAMS | {"spend"},
+    "renewal_due": frozenset(),
+    "overlap": SIGN_IN_STREAMS | GRANT_STREAMS,
+    "has_alternative": SIGN_IN_STREAMS | GRANT_STREAMS,
 }
 """The streams each finding kind's condition is evaluated from. A kind that needs none is
 judged from the app's presence and the policy, which a present app always allows; a kind

@@ -8,6 +8,9 @@
                     │   not_ours          a new request to the suggested owner (``rerouted``)
                     │   stopped           a revoke request for IT in the report
                     │   sanction_request  a review request for IT in the report
+                    ├── the person asked has left (no account in use): closed, and a new
+                    │   request (``routed_from`` it) goes to the next candidate who has not
+                    │   left, usually the fallback owner
                     ├── no answer after ``reminder_days``: reminded, at most ``max_reminders``
                     └── reminders used up and the link expired: ``expired``; the next
                         candidate (usually the fallback owner) is asked instead
@@ -29,6 +32,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
+from scanner.analysis.people import People
 from scanner.analysis.risk import ScopeTable
 from scanner.analysis.text import normalise_name
 from scanner.core import names
@@ -37,6 +41,7 @@ from scanner.core.errors import ConfigError, ShadowitError
 from scanner.core.names import is_email
 from scanner.core.settings import secret
 from scanner.store import confirmations as stored
+from scanner.store import inventory as stored_inventory
 from scanner.store import snapshots
 from scanner.store.confirmations import Attestation as Attestation
 from scanner.store.confirmations import ConfirmRequest as ConfirmRequest
@@ -136,6 +141,8 @@ class PlannedRequest:
     request_id: str | None = None
     """Set for requests that already exist (rerouted, reminders)."""
     reminder: int = 0
+    routed_from: str | None = None
+    """For a new request that replaces one to a person who has left: that request."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +154,8 @@ class Plan:
     """Pending requests whose reminders are used up and whose last link expired."""
     unowned: tuple[str, ...] = ()
     """Apps that need asking but have no likely owner (set ``confirm.fallback_owner``)."""
+    left: tuple[ConfirmRequest, ...] = ()
+    """Those of ``closing`` closed because the person asked has left."""
 
 
 @dataclass(frozen=True)
@@ -289,9 +298,15 @@ def plan(store: Store, config: Config, s: ConfirmSettings, now: datetime) -> Pla
     closing: list[ConfirmRequest] = []
     expiring: list[ConfirmRequest] = []
     asked: set[str] = set()
+    leavers = People(stored_inventory.directory_users(store)).leavers()
+    left_behind: dict[str, ConfirmRequest] = {}
     for r in requests(store, "pending"):
         if r.app_key not in wanted:
             closing.append(r)
+            continue
+        if r.owner.lower() in leavers:  # they left: nobody reads that mailbox for them
+            closing.append(r)
+            left_behind[r.app_key] = r
             continue
         if not is_email(r.owner):  # stored before addresses were validated: never a header
             log.warning(
@@ -326,14 +341,22 @@ def plan(store: Store, config: Config, s: ConfirmSettings, now: datetime) -> Pla
         options = [
             (o, why)
             for o, why in candidates(app, sanctioned_owners, marketing, s.fallback_owner)
-            if o not in declined.get(key, set())
+            if o not in declined.get(key, set()) and o not in leavers
         ]
         if not options:
             unowned.append(app.name)
             continue
         owner, why = options[0]
-        deliveries.append(PlannedRequest(key, app.name, owner, why, "new"))
-    return Plan(tuple(deliveries), tuple(closing), tuple(expiring), tuple(unowned))
+        old = left_behind.get(key)
+        if old is None:
+            deliveries.append(PlannedRequest(key, app.name, owner, why, "new"))
+        else:
+            why = f"{old.owner} has left; {why}"
+            deliveries.append(
+                PlannedRequest(key, app.name, owner, why, "rerouted", routed_from=old.id)
+            )
+    left = tuple(left_behind.values())
+    return Plan(tuple(deliveries), tuple(closing), tuple(expiring), tuple(unowned), left)
 
 
 def _declined(
@@ -374,7 +397,11 @@ def apply_plan(store: Store, p: Plan, now: datetime) -> list[tuple[PlannedReques
         request_id = d.request_id
         if request_id is None:
             request_id = new_request_id()
-            opening.append(NewRequest(request_id, d.app_key, d.app_name, d.owner, d.reason))
+            opening.append(
+                NewRequest(
+                    request_id, d.app_key, d.app_name, d.owner, d.reason, routed_from=d.routed_from
+                )
+            )
         out.append((d, request_id))
     closing = [r.id for r in p.closing]
     expiring = [r.id for r in p.expiring]

@@ -25,7 +25,7 @@ from scanner.analysis.resolve import Resolver
 from scanner.analysis.risk import RiskAssessment, RiskInput, ScopeTable, assess, weights_with
 from scanner.analysis.vendor_facts import data_scopes, vendor_facts
 from scanner.core.config import OrganisationSettings
-from scanner.core.models import FROM_EVENTS, App, CatalogEntry, InventoryApp, RawApp
+from scanner.core.models import FROM_EVENTS, SSO_OIDC, App, CatalogEntry, InventoryApp, RawApp
 from scanner.store import inventory as stored
 from scanner.store.database import Store, iso, parse_iso
 
@@ -60,6 +60,12 @@ class _Acc:
     evidence: Counter[tuple[str, str]] = field(default_factory=Counter)
     """(source, kind) -> records."""
     failed_sign_ins: int = 0
+    holders: set[str] = field(default_factory=set)
+    """People with a current grant, token or assignment."""
+    reply_urls: set[str] = field(default_factory=set)
+    publisher_tenants: set[str] = field(default_factory=set)
+    sso: set[str] = field(default_factory=set)
+    spend_by_currency: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -90,6 +96,12 @@ class _Apps:
         acc.first_seen = _min(acc.first_seen, first_seen)
         acc.last_seen = _max(acc.last_seen, last_seen)
         acc.created = _min(acc.created, raw.created)
+        acc.reply_urls.update(raw.reply_urls)
+        if raw.publisher_tenant:
+            acc.publisher_tenants.add(raw.publisher_tenant)
+        mode = sso_mode(raw)
+        if mode is not None:
+            acc.sso.add(f"{raw.source}:{mode}")
         self.by_raw[(raw.source, raw.client_id)] = acc
         self.raw_keys.append(stored.RawAppKey(app.key, raw.source, raw.client_id))
         return acc
@@ -275,13 +287,35 @@ def _inventory_app(
         people_disabled=len(disabled),
         disabled_users=tuple(sorted(disabled)),
         vendor_facts=facts,
+        disabled_holders=tuple(sorted(acc.holders.intersection(disabled))),
+        reply_urls=tuple(sorted(acc.reply_urls)),
+        publisher_tenants=tuple(sorted(acc.publisher_tenants)),
+        created=acc.created,
+        sso=tuple(sorted(acc.sso)),
+        spend_by_currency=tuple(
+            (currency, round(total, 2)) for currency, total in sorted(acc.spend_by_currency.items())
+        ),
     )
 
 
 _FILE_KINDS = frozenset({"expense", "usage"})
+_IDP_SIGN_INS = frozenset({"sign_in", "sso", "saml"})
+"""Event kinds that show people signing in to the app with their directory account (an IdP
+sign-in log, an SSO or SAML event): disabling the account ends that way in."""
 _SIGN_IN_KINDS = frozenset({"sign_in", "sso", "saml", "activity"})
 _EVENT_APP_KIND = {"sign_in": "sso", "sso": "sso", "saml": "saml", "activity": "sso"}
 """The ``RawApp.kind`` of an app known only from events of a kind."""
+
+
+def sso_mode(raw: RawApp) -> str | None:
+    """How an identity provider fronts ``raw`` (``saml``, ``oidc``, ``sso``: password or
+    other IdP sign-on), or None when its listing says it is no SSO app (an OAuth client, an
+    expense or usage row)."""
+    if raw.kind in ("saml", "sso"):
+        return raw.kind
+    if SSO_OIDC in raw.tags:
+        return "oidc"
+    return None
 
 
 def access_of(kinds: set[str]) -> str:
@@ -320,6 +354,8 @@ def _gather_events(store: Store, by_raw: dict[tuple[str, str], _Acc]) -> None:
         if acc is None:
             continue
         acc.evidence[(e.source, e.kind)] += e.events
+        if e.kind in _IDP_SIGN_INS and e.events > e.failures:
+            acc.sso.add(f"{e.source}:{e.kind}")  # signed in to through the IdP
         if e.kind == "activity":
             acc.last_sign_in = _max(acc.last_sign_in, e.last_at)
 
@@ -345,6 +381,7 @@ def _gather_grants(
         person = people.key(g.source, g.user_id, g.user_email) if g.user_id else None
         if person is not None:
             acc.users.add(person)
+            acc.holders.add(person)
             when = g.granted_at or g.first_seen or ""
             if acc.first_grant is None or when < acc.first_grant[0]:
                 acc.first_grant = (when, person)
@@ -391,6 +428,8 @@ def _gather_spend(store: Store, by_raw: dict[tuple[str, str], _Acc], people: Peo
         acc.evidence[(r.source, "expense")] += r.lines
         acc.spend += r.total
         acc.currency = acc.currency or r.currency
+        currency = r.currency or "?"
+        acc.spend_by_currency[currency] = acc.spend_by_currency.get(currency, 0.0) + r.total
         acc.users.update(k for e in r.emails if (k := people.key(r.source, email=e)) is not None)
 
 

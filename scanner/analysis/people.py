@@ -92,6 +92,10 @@ class People:
     def __len__(self) -> int:
         return len(self._by_key)
 
+    def leavers(self) -> frozenset[str]:
+        """Every address and key of the people who are disabled (no account in use)."""
+        return frozenset(name for name, p in self._person.items() if p.disabled and "@" in name)
+
 
 def _id_node(source: str, user_id: str) -> str:
     return f"{source}:{user_id}"

@@ -1,40 +1,25 @@
 """Hold the inventory against the sanctioned list and raise explainable findings.
 
 Pure functions: ``reconcile(apps, entries, context)`` returns ``Finding`` records, each with a
-severity from ``SEVERITY`` (one readable table; the config's ``[policy.severity]`` overrides
-any row), the reasons in plain words, the evidence, and what to do about it.
+severity from ``SEVERITY`` (one readable table in ``detections.base``; the config's
+``[policy.severity]`` overrides any row), the reasons in plain words, the evidence, and what to
+do about it. The policy checks are here; consent phishing, leavers, SSO coverage and the
+portfolio (spend, renewals, overlap, alternatives) are in ``scanner.analysis.detections``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 
-from scanner.analysis.risk import ScopeInfo, ScopeTable, held_permissions
+from scanner.analysis.detections import consent, coverage, leavers, portfolio
+from scanner.analysis.detections.base import SEVERITY, Context, Rule, Subject
+from scanner.analysis.risk import ScopeInfo, held_permissions
 from scanner.analysis.sanctions import match
 from scanner.core.errors import ConfigError
-from scanner.core.models import SEVERITIES, Finding, InventoryApp, SanctionEntry, Severity
+from scanner.core.models import SEVERITIES, Finding, InventoryApp, SanctionEntry
 
-SEVERITY: dict[str, Severity] = {
-    # kind (and variant)            severity
-    "banned": "critical",
-    "lookalike": "critical",
-    "admin_consent": "high",
-    "unsanctioned_high_risk": "high",
-    "unsanctioned_marketing": "medium",
-    "unsanctioned": "low",
-    "risky_scopes_critical": "high",
-    "risky_scopes_high": "medium",
-    "over_scoped_high": "high",
-    "over_scoped": "medium",
-    "unverified_publisher": "medium",
-    "stale_sanction": "medium",
-    "dormant": "low",
-    "new_app_marketing": "low",
-    "new_app": "info",
-    "owner_unconfirmed": "low",
-}
+__all__ = ["SEVERITY", "Context", "check_severity_overrides", "reconcile"]
 
 BASIC_SCOPES = frozenset(
     {
@@ -78,25 +63,6 @@ REACH: dict[str, str] = {
 """Permission family -> what its application form reaches; anything else: the organisation."""
 
 
-@dataclass(frozen=True)
-class Context:
-    now: datetime
-    scopes: ScopeTable
-    dormant_days: int = 90
-    new_app_keys: frozenset[str] = frozenset()
-    confirmed_owners: Mapping[str, str] = field(default_factory=dict)
-    severity: Mapping[str, str] = field(default_factory=dict)
-    publisher_sources: frozenset[str] = frozenset()
-    """Sources that report whether an app's publisher is verified (a connector capability)."""
-    sign_ins_missing: frozenset[str] = frozenset()
-    """Sources whose sign-ins this scan could not read (``completeness.Ledger.sign_in_gaps``):
-    an app they see is not judged dormant from the sign-ins that happen to be stored."""
-
-    def level(self, row: str) -> Severity:
-        value = self.severity.get(row) or SEVERITY[row]
-        return value  # type: ignore[return-value]
-
-
 def check_severity_overrides(overrides: Mapping[str, str]) -> None:
     for key, value in overrides.items():
         if key not in SEVERITY:
@@ -113,58 +79,24 @@ def reconcile(
     apps: Sequence[InventoryApp], entries: Sequence[SanctionEntry], ctx: Context
 ) -> list[Finding]:
     findings: list[Finding] = []
+    known = portfolio.peers(apps, entries)
     for app in apps:
         if app.app.first_party:
             continue
-        findings.extend(_app_findings(app, match(app, entries), ctx))
+        findings.extend(_app_findings(Subject(app, match(app, entries), ctx, known)))
     return findings
 
 
-@dataclass(frozen=True)
-class _Subject:
-    """One app under review: its inventory row, its policy entry, and the run's context."""
-
-    app: InventoryApp
-    entry: SanctionEntry | None
-    ctx: Context
-
-    @property
-    def status(self) -> str | None:
-        return self.entry.status if self.entry else None
-
-    @property
-    def users(self) -> str:
-        return _people(len(self.app.users))
-
-    @property
-    def use(self) -> str:
-        return "uses" if len(self.app.users) == 1 else "use"
-
-    def finding(
-        self, kind: str, row: str, reasons: list[str], fix: str, **evidence: object
-    ) -> Finding:
-        app = self.app
-        return Finding(
-            app.key, app.name, kind, self.ctx.level(row), tuple(reasons), fix, dict(evidence)
-        )
-
-
-Rule = Callable[[_Subject], Iterator[Finding]]
-
-
-def _app_findings(
-    app: InventoryApp, entry: SanctionEntry | None, ctx: Context
-) -> Iterator[Finding]:
-    subject = _Subject(app, entry, ctx)
+def _app_findings(subject: Subject) -> Iterator[Finding]:
     for rule in _POLICY_RULES:
         yield from rule(subject)
-    if app.app.internal:
-        return  # internal apps: recorded, never flagged beyond the policy itself
+    if subject.app.app.internal:
+        return  # internal apps: recorded, never flagged beyond the policy and leavers
     for rule in _RULES:
         yield from rule(subject)
 
 
-def _lookalike(s: _Subject) -> Iterator[Finding]:
+def _lookalike(s: Subject) -> Iterator[Finding]:
     app = s.app
     if app.app.lookalike_of:
         yield s.finding(
@@ -182,8 +114,9 @@ def _lookalike(s: _Subject) -> Iterator[Finding]:
         )
 
 
-def _banned(s: _Subject) -> Iterator[Finding]:
+def _banned(s: Subject) -> Iterator[Finding]:
     if s.entry is not None and s.entry.status == "banned":
+        alt = portfolio.alternative_for(s)
         yield s.finding(
             "banned",
             "banned",
@@ -192,12 +125,13 @@ def _banned(s: _Subject) -> Iterator[Finding]:
                 f"{s.users} still use it or hold grants",
                 *([f"policy note: {s.entry.notes}"] if s.entry.notes else []),
             ],
-            "Revoke its grants and block sign-in; offer the sanctioned alternative.",
+            "Revoke its grants and block sign-in; offer "
+            + (f"{alt.app}, the approved alternative." if alt else "the sanctioned alternative."),
             users=len(s.app.users),
         )
 
 
-def _unsanctioned(s: _Subject) -> Iterator[Finding]:
+def _unsanctioned(s: Subject) -> Iterator[Finding]:
     app = s.app
     if s.status is not None or app.app.lookalike_of:
         return
@@ -222,7 +156,7 @@ def _unsanctioned(s: _Subject) -> Iterator[Finding]:
     )
 
 
-def _admin_consent(s: _Subject) -> Iterator[Finding]:
+def _admin_consent(s: Subject) -> Iterator[Finding]:
     """Consent for the whole organisation: a delegated admin consent, or application
     (app-only) permissions, which only an administrator can grant and which reach every
     user's data with nobody signed in."""
@@ -255,7 +189,7 @@ def _admin_consent(s: _Subject) -> Iterator[Finding]:
     )
 
 
-def _risky_scopes(s: _Subject) -> Iterator[Finding]:
+def _risky_scopes(s: Subject) -> Iterator[Finding]:
     held = [
         (scope, app_only, s.ctx.scopes.held(scope, app_only)) for scope, app_only in _held(s.app)
     ]
@@ -279,7 +213,7 @@ def _scope_reason(scope: str, app_only: bool, info: ScopeInfo) -> str:
     return f"{scope}: {info.meaning} ({info.level})"
 
 
-def _over_scoped(s: _Subject) -> Iterator[Finding]:
+def _over_scoped(s: Subject) -> Iterator[Finding]:
     entry = s.entry
     if not (entry and entry.status in ("sanctioned", "tolerated") and entry.approved_scopes):
         return
@@ -302,7 +236,7 @@ def _over_scoped(s: _Subject) -> Iterator[Finding]:
         )
 
 
-def _stale_sanction(s: _Subject) -> Iterator[Finding]:
+def _stale_sanction(s: Subject) -> Iterator[Finding]:
     entry = s.entry
     if entry and entry.review_by and entry.review_by < s.ctx.now.date():
         yield s.finding(
@@ -314,7 +248,7 @@ def _stale_sanction(s: _Subject) -> Iterator[Finding]:
         )
 
 
-def _unverified_publisher(s: _Subject) -> Iterator[Finding]:
+def _unverified_publisher(s: Subject) -> Iterator[Finding]:
     app = s.app
     reported = s.ctx.publisher_sources.intersection(app.sources)
     if app.scopes and not app.publisher_verified and reported and not app.app.lookalike_of:
@@ -326,7 +260,7 @@ def _unverified_publisher(s: _Subject) -> Iterator[Finding]:
         )
 
 
-def _dormant(s: _Subject) -> Iterator[Finding]:
+def _dormant(s: Subject) -> Iterator[Finding]:
     dormant = _dormant_since(s.app, s.ctx)
     if dormant is not None and s.ctx.sign_ins_missing.intersection(s.app.sources):
         # Sign-ins not collected: the newest one may be among those not read, so the
@@ -346,7 +280,7 @@ def _dormant(s: _Subject) -> Iterator[Finding]:
         )
 
 
-def _new_app(s: _Subject) -> Iterator[Finding]:
+def _new_app(s: Subject) -> Iterator[Finding]:
     app = s.app
     if app.key in s.ctx.new_app_keys:
         yield s.finding(
@@ -360,7 +294,7 @@ def _new_app(s: _Subject) -> Iterator[Finding]:
         )
 
 
-def _owner_unconfirmed(s: _Subject) -> Iterator[Finding]:
+def _owner_unconfirmed(s: Subject) -> Iterator[Finding]:
     app = s.app
     if app.is_marketing and app.key not in s.ctx.confirmed_owners and s.status != "banned":
         likely = (s.entry.owner if s.entry else None) or app.first_user or app.top_user
@@ -376,7 +310,13 @@ def _owner_unconfirmed(s: _Subject) -> Iterator[Finding]:
         )
 
 
-_POLICY_RULES: tuple[Rule, ...] = (_lookalike, _banned)
+_POLICY_RULES: tuple[Rule, ...] = (
+    _lookalike,
+    _banned,
+    leavers.leaver_access,
+    leavers.orphaned_app,
+    portfolio.renewal_due,
+)
 """Rules that apply to every app, internal ones included."""
 _RULES: tuple[Rule, ...] = (
     _unsanctioned,
@@ -388,6 +328,11 @@ _RULES: tuple[Rule, ...] = (
     _dormant,
     _new_app,
     _owner_unconfirmed,
+    consent.consent_phishing,
+    coverage.no_sso,
+    portfolio.unused_spend,
+    portfolio.has_alternative,
+    portfolio.overlap,
 )
 """The rest, in the order their findings are listed."""
 
@@ -413,10 +358,6 @@ def _held(app: InventoryApp) -> tuple[tuple[str, bool], ...]:
 def _reach(scope: str) -> str:
     family = scope.rsplit("/", 1)[-1].split(".", 1)[0].casefold()
     return REACH.get(family, "the whole organisation")
-
-
-def _people(n: int) -> str:
-    return "1 person" if n == 1 else f"{n} people"
 
 
 def _publisher(app: InventoryApp) -> str:

@@ -47,6 +47,11 @@ FIELDS = (
     "approved_on",
     "review_by",
     "notes",
+    "renewal_date",
+    "notice_days",
+    "annual_cost",
+    "cost_currency",
+    "alternative_of",
 )
 POLICY_FIELDS = FIELDS[1:]
 """The fields of an entry besides the app's name, in the order they are shown."""
@@ -163,6 +168,10 @@ def _from_csv(text: str, path: Path, catalog: Catalog) -> Iterable[PolicyEntry]:
         raise InputError(f"{path}:1: unknown column {extra[0]!r} (known: {', '.join(FIELDS)})")
     for row in reader:
         values = {k: v for k, v in row.items() if v not in (None, "")}
+        if "alternative_of" in values:
+            values["alternative_of"] = [
+                s.strip() for s in values["alternative_of"].split(";") if s.strip()
+            ]
         origin = f"{path}:{reader.line_num}"
         yield _located(parse_entry(values, origin, catalog, error=InputError), origin, None, None)
 
@@ -224,8 +233,14 @@ def parse_fields(
             parsed[key] = _scopes(values[key], app, origin, error)
         elif key == "owner":
             parsed[key] = _owner(values, app, origin, error)
-        elif key in ("approved_on", "review_by"):
+        elif key in ("approved_on", "review_by", "renewal_date"):
             parsed[key] = _date(values, key, origin, error)
+        elif key in ("notice_days", "annual_cost"):
+            parsed[key] = _number(values, key, origin, error, whole=key == "notice_days")
+        elif key == "cost_currency":
+            parsed[key] = _currency(values, origin, error)
+        elif key == "alternative_of":
+            parsed[key] = _alternatives(values, app, origin, error)
         else:
             parsed[key] = _text(values, key, origin, error)
     return parsed
@@ -351,6 +366,11 @@ OPTION_NAMES = {
     "data_classification": "data-classification",
     "approved_on": "approved-on",
     "review_by": "review-by",
+    "renewal_date": "renewal-date",
+    "notice_days": "notice-days",
+    "annual_cost": "annual-cost",
+    "cost_currency": "cost-currency",
+    "alternative_of": "alternative-of",
 }
 """The ``shadowit sanction`` option for a field, where it is not the field's own name."""
 
@@ -414,6 +434,52 @@ def _date(row: Mapping[str, Any], key: str, origin: str, error: type[Exception])
         return date.fromisoformat(str(value))
     except ValueError:
         raise error(f"{origin}: {key} {value!r} is not a date like 2026-01-31") from None
+
+
+def _number(
+    row: Mapping[str, Any], key: str, origin: str, error: type[Exception], whole: bool = False
+) -> Any:
+    """A number >= 0 (an int when ``whole``), from TOML or CSV text."""
+    value = row.get(key)
+    if value is None or value == "":
+        return None
+    kind = "a whole number of days" if whole else "a number like 1200.50"
+    try:
+        number = int(str(value)) if whole else float(str(value).replace(",", ""))
+    except ValueError:
+        raise error(f"{origin}: {key} {value!r} is not {kind}") from None
+    if isinstance(value, bool) or number < 0:
+        raise error(f"{origin}: {key} {value!r} is not {kind} (0 or more)")
+    return number
+
+
+def _currency(row: Mapping[str, Any], origin: str, error: type[Exception]) -> str | None:
+    value = _text(row, "cost_currency", origin, error)
+    if value is None:
+        return None
+    if not re.fullmatch(r"[A-Za-z]{3}", value.strip()):
+        raise error(f"{origin}: cost_currency {value!r} is not a currency code like EUR")
+    return value.strip().upper()
+
+
+def _alternatives(
+    row: Mapping[str, Any], app: str, origin: str, error: type[Exception]
+) -> tuple[str, ...]:
+    """What a sanctioned app is the approved alternative to: categories or app names."""
+    value = row.get("alternative_of", [])
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(";") if v.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise error(
+            f"{origin}: alternative_of for {app} must be a list of categories or app names, "
+            'e.g. ["social_media", "Hootsuite"]'
+        )
+    if value and "status" in row and row["status"] != "sanctioned":
+        raise error(
+            f"{origin}: alternative_of is set for {app}, which is not sanctioned; only a "
+            "sanctioned app can be the approved alternative"
+        )
+    return tuple(v.strip() for v in value)
 
 
 _KEY = re.compile(r"""^\s*["']?([A-Za-z_][A-Za-z0-9_-]*)["']?\s*=""")

@@ -197,6 +197,11 @@ FIELD_OPTIONS = (
     ("approved_on", "--approved-on", "Approval date (YYYY-MM-DD)."),
     ("review_by", "--review-by", "Review date (YYYY-MM-DD)."),
     ("notes", "--notes", "Notes."),
+    ("renewal_date", "--renewal-date", "Contract renewal date (YYYY-MM-DD)."),
+    ("notice_days", "--notice-days", "Days of notice before the renewal date."),
+    ("annual_cost", "--annual-cost", "Annual cost of the contract."),
+    ("cost_currency", "--cost-currency", "Currency of the annual cost, e.g. EUR."),
+    ("alternative_of", "--alternative-of", "Categories or apps it replaces, ';' separated."),
 )
 """Each field ``sanction`` can change, its option and help; an empty value clears it."""
 

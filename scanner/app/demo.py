@@ -130,6 +130,12 @@ owner = "maya.shah@larkspur.example"
 team = "Marketing"
 purpose = "Social publishing"
 review_by = 2027-01-31
+renewal_date = 2027-01-05
+notice_days = 30
+annual_cost = 4788
+cost_currency = "USD"
+# The approved tool for social scheduling: people on another one are pointed here.
+alternative_of = ["social_media"]
 
 [[apps]]
 app = "Grammarly"

@@ -32,7 +32,7 @@ import apprise
 from scanner.app.config import Config
 from scanner.core import names
 from scanner.core.errors import ConfigError
-from scanner.core.models import SEVERITIES
+from scanner.core.models import SEVERITIES, finding_label
 from scanner.store import notifications as stored
 from scanner.store.database import Store
 
@@ -369,7 +369,7 @@ def compose(news: News, config: Config, digest: bool = False) -> Message:
             why = f": {safe_text(f.reason)}" if f.reason else ""
             lines.append(
                 f"- {f.severity.upper()} {safe_text(f.app_name, 80)}: "
-                f"{f.kind.replace('_', ' ')}{again}{why}"
+                f"{finding_label(f.kind)}{again}{why}"
             )
         if len(news.findings) > MAX_FINDINGS:
             lines.append(f"- and {len(news.findings) - MAX_FINDINGS} more in the report")

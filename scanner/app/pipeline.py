@@ -27,6 +27,8 @@ from connectors.base import ConnectorContext
 from scanner.analysis import completeness, inventory, sanctions
 from scanner.analysis import findings as lifecycle
 from scanner.analysis.catalog import Catalog
+from scanner.analysis.detections.consent_rules import ConsentRules
+from scanner.analysis.people import People
 from scanner.analysis.reconcile import Context, check_severity_overrides, reconcile
 from scanner.analysis.risk import ScopeTable
 from scanner.app import preflight
@@ -118,6 +120,7 @@ def run_scan(
     sources = enabled_sources(config, only)
     # Validate everything that can be validated before touching any provider.
     check_severity_overrides(config.policy.severity)
+    ConsentRules.shipped().weighted(config.policy.consent_weights)
     catalog = Catalog.load(config.catalog, config.file.parent if config.file else None)
     entries = sanctions.load(
         config.sanctioned, config.file.parent if config.file else None, catalog
@@ -266,6 +269,11 @@ def analyse(
         severity=config.policy.severity,
         publisher_sources=connectors.with_capability("publisher_verification", config.sources),
         sign_ins_missing=ledger.sign_in_gaps(),
+        leavers=People(stored_inventory.directory_users(store)).leavers(),
+        person_names=frozenset(stored_inventory.person_names(store)),
+        consent=ConsentRules.shipped().weighted(config.policy.consent_weights),
+        renewal_window_days=config.policy.renewal_window_days,
+        overlap_min_tools=config.policy.overlap_min_tools,
     )
     found = reconcile(apps, policy, ctx)
     # A finding this scan could not evaluate (its source failed, or a stream its kind needs

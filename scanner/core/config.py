@@ -56,6 +56,13 @@ class PolicySettings:
     risk_weights: dict[str, int] = field(default_factory=dict)
     """Overrides of the risk score's weights (``scanner.analysis.risk.WEIGHTS``), e.g.
     ``no_mfa = 12`` or ``sso_paid = 0``."""
+    consent_weights: dict[str, int] = field(default_factory=dict)
+    """Weights of the consent-phishing rules (``scanner/data/consent_rules.toml``), e.g.
+    ``name_test = 0`` to turn one off."""
+    renewal_window_days: int = 45
+    """A renewal_due finding opens this many days before a contract's notice deadline."""
+    overlap_min_tools: int = 3
+    """An overlap finding (info) opens when this many tools of one category are in use."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,10 @@ class ReportSettings:
     """The report folder (created when missing); relative to the config file."""
     formats: tuple[str, ...] = ("html", "json", "csv", "xlsx")
     redact_users: bool = False
+    currency: str | None = None
+    """With ``rates_file``: the currency each app's spend is also given in."""
+    rates_file: str | None = None
+    """A CSV ``currency,rate`` (units of ``currency`` per unit); without it, no conversion."""
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,12 @@ FROM_EVENTS = "from_events"
 """``RawApp.tags`` value: the connector made this app from sign-in events, not from a listing
 (Google's SAML apps are known only from the SAML audit log), so it is not listing evidence."""
 
+SSO_OIDC = "sso:oidc"
+"""``RawApp.tags`` value: the identity provider fronts the app with OpenID Connect sign-in (an
+Entra service principal with ``preferredSingleSignOnMode`` ``oidc``, an Okta
+``OPENID_CONNECT`` app), which its ``kind`` (``oauth``) alone does not tell apart from a plain
+OAuth consent."""
+
 Capability = Literal["publisher_verification", "first_party_by_name", "first_party_ids"]
 """What a connector can tell the analysis about the apps it reports (``ConnectorSpec``):
 ``publisher_verification``: whether each app's publisher is verified (Entra's
@@ -51,7 +57,33 @@ FINDING_KINDS: tuple[str, ...] = (
     "new_app",
     "owner_unconfirmed",
     "banned",
+    "consent_phishing",
+    "leaver_access",
+    "orphaned_app",
+    "no_sso",
+    "unused_spend",
+    "renewal_due",
+    "overlap",
+    "has_alternative",
 )
+
+FINDING_LABELS: dict[str, str] = {
+    "consent_phishing": "possible consent phishing",
+    "leaver_access": "leavers still hold access",
+    "orphaned_app": "no owner or user left",
+    "no_sso": "outside SSO",
+    "unused_spend": "paid for but unused",
+    "renewal_due": "renewal coming up",
+    "overlap": "several tools for one job",
+    "has_alternative": "an approved alternative exists",
+}
+"""Plain words for finding kinds whose name alone reads badly in a message; the others read
+as their name with spaces."""
+
+
+def finding_label(kind: str) -> str:
+    return FINDING_LABELS.get(kind, kind.replace("_", " "))
+
 
 STREAMS: tuple[str, ...] = ("users", "apps", "grants", "signins", "spend")
 """Streams whose full listing can be declared complete by a ``Checkpoint(complete=True)``."""
@@ -310,6 +342,16 @@ class SanctionEntry:
     notes: str | None = None
     origin: str | None = None
     """Where the entry came from, e.g. ``sanctioned.toml:12``."""
+    renewal_date: date | None = None
+    """When the contract renews (or ends)."""
+    notice_days: int | None = None
+    """Days before ``renewal_date`` by which notice must be given to cancel or change it."""
+    annual_cost: float | None = None
+    """What the contract costs a year, in ``cost_currency`` (stated, not computed)."""
+    cost_currency: str | None = None
+    alternative_of: tuple[str, ...] = ()
+    """The catalog categories (``social_media``) or app names this sanctioned app is the
+    approved alternative to: someone using one of those is pointed to this app."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,6 +470,19 @@ class InventoryApp:
     vendor_facts: tuple[tuple[str, str, str], ...] = ()
     """(fact, what, source) the catalog holds on the vendor: ``mfa`` / ``no_mfa`` (methods
     offered), ``sso`` / ``sso_paid`` (SSO only on a pricier plan), ``ai`` (a generative-AI tool)."""
+    disabled_holders: tuple[str, ...] = ()
+    """Those of ``disabled_users`` who still hold a current grant, token or assignment."""
+    reply_urls: tuple[str, ...] = ()
+    """Reply (redirect) URLs the sources list for the app (Entra ``replyUrls``, Okta links)."""
+    publisher_tenants: tuple[str, ...] = ()
+    """Tenants that registered the app (Entra ``appOwnerOrganizationId``)."""
+    created: datetime | None = None
+    """When a source says the app was first registered or added."""
+    sso: tuple[str, ...] = ()
+    """How people sign in to it through an identity provider, as ``source:mode``
+    (``okta:saml``, ``entra:oidc``, ``google:saml``); empty when no IdP fronts it."""
+    spend_by_currency: tuple[tuple[str, float], ...] = ()
+    """(currency, total) of its expense lines, one row per currency (never converted)."""
 
     @property
     def key(self) -> str:

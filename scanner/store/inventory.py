@@ -161,6 +161,12 @@ def directory_users(store: Store) -> Iterator[DirectoryUser]:
         )
 
 
+def person_names(store: Store) -> Iterator[str]:
+    """Every display name and address the directories give their users, in lower case."""
+    for name, email in store.db.execute("SELECT display_name, email FROM users"):
+        yield from (v.strip().casefold() for v in (name, email) if v and v.strip())
+
+
 def current_grants(store: Store) -> Iterator[CurrentGrant]:
     """Every grant not gone."""
     for source, client_id, user_id, email, consent, scopes, granted, first in store.db.execute(

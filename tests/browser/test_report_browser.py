@@ -155,6 +155,24 @@ def test_app_details_count_people_once_and_the_disabled_apart(
         row.first.click()
 
 
+def test_app_details_show_sso_spend_and_contract(demo_report: Path, open_report: Any) -> None:
+    """Grammarly is reached only by OAuth (no_sso); Sprout Social has a contract in the policy;
+    Semrush is paid for in expense lines."""
+    page = open_report(demo_report / "report.html").page
+    for name, expected in (
+        ("Grammarly", "none: people use the vendor's own accounts"),
+        ("Sprout Social", "renews 2027-01-05, 30 days' notice, 4788.00 USD a year"),
+        ("Semrush", "129.95 USD"),
+    ):
+        page.fill("#app-search", name)
+        row = page.locator("#apps-table tbody tr.row").filter(
+            has=page.get_by_text(name, exact=True)
+        )
+        row.first.click()
+        assert expected in page.locator("#apps-table tr.detail").inner_text(), name
+        row.first.click()
+
+
 def test_change_chip_opens_the_new_app(demo_report: Path, open_report: Any) -> None:
     report = json.loads((demo_report / "report.json").read_text("utf-8"))
     new_app = report["changes"]["new_apps"][0]
