@@ -160,16 +160,7 @@ def _app(
         "kinds": data.get("kinds", []),
         "evidence": _evidence(data.get("evidence", [])),
         "access": data.get("access", "listed_only"),
-        "users": len(data["users"]),
-        # Distinct people across sources and spellings (``users`` is the same count), and how
-        # many of them have no account in use any more (disabled, suspended or deleted).
-        "people": len(data["users"]),
-        "people_disabled": data.get("people_disabled", 0),
-        "people_disabled_list": [pseudonym(u) for u in data.get("disabled_users", [])],
-        # True when a stream that would have named users (sign-ins, grants) of a source that
-        # sees this app was not collected: ``users`` is then a lower bound, "unknown" when 0.
-        "users_unknown": ledger.users_missing(data["sources"]),
-        "user_list": [pseudonym(u) for u in data["users"]],
+        **_people(data, pseudonym, ledger),
         "departments": [{"department": d, "users": n} for d, n in data["departments"]],
         "marketing_users": data["marketing_users"],
         "is_marketing": data["is_marketing"],
@@ -216,6 +207,23 @@ def _app(
         "likely_owner": pseudonym(data.get("first_user") or data.get("top_user")),
         "confirmation": {"state": "unconfirmed", "owner": None, "answered": None},
         "findings": [],
+    }
+
+
+def _people(
+    data: dict[str, Any], pseudonym: _Pseudonyms, ledger: completeness.Ledger
+) -> dict[str, Any]:
+    """Who uses the app: each person once across sources and spellings (``users`` and
+    ``people`` are that count), those with no account in use any more apart."""
+    return {
+        "users": len(data["users"]),
+        "people": len(data["users"]),
+        "people_disabled": data.get("people_disabled", 0),
+        "people_disabled_list": [pseudonym(u) for u in data.get("disabled_users", [])],
+        # True when a stream that would have named users (sign-ins, grants) of a source that
+        # sees this app was not collected: ``users`` is then a lower bound, "unknown" when 0.
+        "users_unknown": ledger.users_missing(data["sources"]),
+        "user_list": [pseudonym(u) for u in data["users"]],
     }
 
 

@@ -98,8 +98,7 @@ class EntraConnector:
         self._reader: _Background | None = None
         policy, deadline = transport_policy(SOURCE, settings, self._sleep)
         self.tokens = _Tokens(settings, credential, session, policy.timeout)
-        # One pacer for the tenant: the directory reads, the per-app threads and the background
-        # report listing slow down together after a 429 (https://learn.microsoft.com/en-us/graph/throttling).
+        # One pacer for every call (https://learn.microsoft.com/en-us/graph/throttling).
         self.pacer = Pacer(SOURCE, PaceClock(base.now, self._sleep, base.wait))
         self.client = HttpClient(
             SOURCE,
@@ -549,7 +548,6 @@ class EntraConnector:
                     yield signin
             yield Checkpoint(SOURCE, "signin_activity")
 
-    # doctor --------------------------------------------------------------------------------
     PROBES: ClassVar[tuple[tuple[str, str, str], ...]] = (
         (USER_READ, "users", "$select=id&$top=1"),
         (APPLICATION_READ, "servicePrincipals", "$select=id&$top=1"),
