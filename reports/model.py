@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+from reports.ownership import latest_answers, ownership
 from scanner.analysis import completeness, confirm_view, rates, sanctions
 from scanner.analysis import diff as diffing
 from scanner.analysis import findings as lifecycle
@@ -26,7 +27,7 @@ from scanner.core.models import SEVERITIES, SourceStatus
 from scanner.store import inventory as stored_inventory
 from scanner.store.database import Store, iso
 
-SCHEMA_VERSION = "1.3"
+SCHEMA_VERSION = "1.4"
 
 
 def build(
@@ -69,6 +70,9 @@ def build(
     ]
     _link_findings(apps, findings)
     confirmation = _confirmation(store, config, apps, pseudonym, now)
+    answers = latest_answers(confirmation.confirmations)
+    for app in apps:
+        app["ownership"] = ownership(app, answers.get(app["key"]))
     previous = store.previous_scan(scan_id)
     change = diffing.diff(store, scan_id, previous)
     changes = change.as_dict()
