@@ -55,7 +55,7 @@ def test_first_scan_sends_new_findings_then_nothing_when_nothing_is_new(
     assert sent["title"] == "shadowit scan for Test Co: 4 new findings"
     body = sent["message"]
     assert "- HIGH Canva: unsanctioned: Canva is not on the sanctioned list" in body
-    assert "- HIGH Zephyr Notes: risky scopes: Mail.ReadWrite" in body
+    assert "- HIGH Zephyr Notes: risky permissions: Mail.ReadWrite" in body
     assert "owner unconfirmed" not in body, "low is below min_severity = medium"
     assert sent["type"] == "warning"
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
+from scanner.core import words
+
 SignInKind = Literal["sign_in", "sso", "saml", "usage", "activity"]
 """What a ``SignIn`` is evidence of (see ``SignIn.kind``)."""
 
@@ -67,22 +69,10 @@ FINDING_KINDS: tuple[str, ...] = (
     "has_alternative",
 )
 
-FINDING_LABELS: dict[str, str] = {
-    "consent_phishing": "possible consent phishing",
-    "leaver_access": "leavers still hold access",
-    "orphaned_app": "no owner or user left",
-    "no_sso": "outside SSO",
-    "unused_spend": "paid for but unused",
-    "renewal_due": "renewal coming up",
-    "overlap": "several tools for one job",
-    "has_alternative": "an approved alternative exists",
-}
-"""Plain words for finding kinds whose name alone reads badly in a message; the others read
-as their name with spaces."""
-
 
 def finding_label(kind: str) -> str:
-    return FINDING_LABELS.get(kind, kind.replace("_", " "))
+    """A finding kind in words (``scanner.core.words``)."""
+    return words.label("finding_kind", kind)
 
 
 STREAMS: tuple[str, ...] = ("users", "apps", "grants", "signins", "spend")
