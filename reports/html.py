@@ -39,7 +39,9 @@ TREND_SCANS = 30
 CHANGES_SHOWN = 40
 
 
+@cache
 def environment() -> jinja2.Environment:
+    """The report's templates, compiled once per process (jinja reloads one whose file changed)."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("reports", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"], default=True),

@@ -20,9 +20,21 @@ def schema() -> dict[str, Any]:
     return dict(json.loads(text))
 
 
+@cache
+def _validator() -> Any:
+    """The schema's validator, checked and built once (what ``jsonschema.validate`` redoes on
+    every call)."""
+    cls = jsonschema.validators.validator_for(schema())
+    cls.check_schema(schema())
+    return cls(schema())
+
+
 def validate(model: Mapping[str, Any]) -> None:
-    """Raise jsonschema.ValidationError if the model does not match the schema."""
-    jsonschema.validate(model, schema())
+    """Raise jsonschema.ValidationError if the model does not match the schema (the most
+    relevant error, as ``jsonschema.validate`` picks it)."""
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(model))
+    if error is not None:
+        raise error
 
 
 class JsonReport:

@@ -26,6 +26,7 @@ from scanner.core.errors import ConfigError  # noqa: E402
 from scanner.core.models import Checkpoint, SignIn, SignInDay, Skipped, SourceRecord  # noqa: E402
 from scanner.core.settings import build  # noqa: E402
 from scanner.store.database import Store  # noqa: E402
+from tests.store_contents import scanned  # noqa: E402
 
 PAYLOADS = Path(__file__).parent / "payloads" / "entra"
 GOLDEN = Path(__file__).parent / "payloads" / "log_analytics"
@@ -149,31 +150,7 @@ def test_same_inventory_as_the_graph_listing(harness: Harness, tmp_path: Path) -
     """The store's usage and evidence from the workspace equal those from Graph's listing."""
 
     def scan(path: Path, **overrides: Any) -> dict[str, Any]:
-        store = Store.open(path)
-        try:
-            run = store.begin_scan()
-            store.begin_source(run, "entra")
-            stats = store.ingest(run, "entra", harness.connector(**overrides).collect({}))
-            store.end_source(run, "entra", stats.status(), stats)
-            store.finish_scan(run)
-            db = store.db
-            return {
-                "daily": db.execute(
-                    "SELECT client_id, user_key, day, count, failures, last_at FROM signin_daily "
-                    "ORDER BY 1, 2, 3"
-                ).fetchall(),
-                "evidence": db.execute(
-                    "SELECT client_id, kind, name, events, failures, first_at, last_at "
-                    "FROM app_evidence ORDER BY 1, 2"
-                ).fetchall(),
-                "apps": db.execute("SELECT client_id FROM raw_apps ORDER BY 1").fetchall(),
-                "grants": db.execute(
-                    "SELECT client_id, user_key FROM grants ORDER BY 1, 2"
-                ).fetchall(),
-                "status": stats.status(),
-            }
-        finally:
-            store.close()
+        return scanned(path, "entra", harness.connector(**overrides).collect({}))
 
     common = {"non_interactive_signins": True, "signin_lookback_days": 30}
     via_graph = scan(tmp_path / "graph.db", signins="graph", **common)

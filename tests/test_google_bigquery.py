@@ -26,7 +26,7 @@ from connectors.testing.google import FakeGoogle  # noqa: E402
 from connectors.testing.server import LoopbackServer  # noqa: E402
 from scanner.core.errors import ConfigError  # noqa: E402
 from scanner.core.models import Checkpoint, SignIn, SignInDay, Skipped, SourceRecord  # noqa: E402
-from scanner.store.database import Store  # noqa: E402
+from tests.store_contents import scanned  # noqa: E402
 
 PAYLOADS = Path(__file__).parent / "payloads" / "google"
 GOLDEN = Path(__file__).parent / "payloads" / "bigquery"
@@ -199,33 +199,7 @@ def test_results_are_paged_with_page_tokens(harness: Harness, monkeypatch: Any) 
 
 def test_same_inventory_as_the_reports_api(harness: Harness, tmp_path: Path) -> None:
     def scan(path: Path, **overrides: Any) -> dict[str, Any]:
-        store = Store.open(path)
-        try:
-            run = store.begin_scan()
-            store.begin_source(run, "google")
-            stats = store.ingest(run, "google", harness.connector(**overrides).collect({}))
-            store.end_source(run, "google", stats.status(), stats)
-            store.finish_scan(run)
-            db = store.db
-            return {
-                "daily": db.execute(
-                    "SELECT client_id, user_key, day, count, failures, last_at FROM signin_daily "
-                    "ORDER BY 1, 2, 3"
-                ).fetchall(),
-                "evidence": db.execute(
-                    "SELECT client_id, kind, name, events, failures, first_at, last_at "
-                    "FROM app_evidence ORDER BY 1, 2"
-                ).fetchall(),
-                "apps": db.execute(
-                    "SELECT client_id, kind FROM raw_apps WHERE gone_scan IS NULL ORDER BY 1"
-                ).fetchall(),
-                "grants": db.execute(
-                    "SELECT client_id, user_key FROM grants ORDER BY 1, 2"
-                ).fetchall(),
-                "status": stats.status(),
-            }
-        finally:
-            store.close()
+        return scanned(path, "google", harness.connector(**overrides).collect({}))
 
     via_reports = scan(tmp_path / "reports.db", events="reports")
     via_bigquery = scan(tmp_path / "bigquery.db")

@@ -25,21 +25,11 @@ from click.testing import CliRunner
 import scanner.core.errors as errors
 from scanner.app import config as configuration
 from scanner.app.cli import EXIT_CODES_HELP, main
+from tests.config_text import files_source
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPENSES = ROOT / "tests" / "data" / "imports" / "expenses-card-2026-10.csv"
-FILES_SOURCE = """\
-[sources.files]
-[[sources.files.imports]]
-path = "expenses.csv"
-kind = "expenses"
-[sources.files.imports.columns]
-vendor = "Merchant"
-amount = "Amount"
-currency = "Currency"
-date = "Date"
-email = "Employee Email"
-"""
+FILES_SOURCE = files_source()
 ENTRA = """\
 [sources.entra]
 tenant_id = "00000000-0000-0000-0000-000000000000"

@@ -10,10 +10,10 @@ from __future__ import annotations
 import csv
 import re
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from scanner.analysis.text import normalise_name, slug
 from scanner.core.errors import InputError
@@ -106,9 +106,35 @@ def split_multi(value: str | None) -> tuple[str, ...]:
 
 def read_catalog_file(path: Path) -> list[CatalogEntry]:
     """Entries of a catalog CSV or TOML file; InputError names ``file:line`` on a bad row."""
+    return list(_once(_parse_catalog_file, path))
+
+
+def _parse_catalog_file(path: Path) -> tuple[CatalogEntry, ...]:
     if path.suffix.lower() == ".toml":
-        return list(_read_toml(path))
-    return list(_read_csv(path))
+        return tuple(_read_toml(path))
+    return tuple(_read_csv(path))
+
+
+_T = TypeVar("_T")
+_PARSED: dict[tuple[Callable[..., Any], str, tuple[Any, ...], int, int], Any] = {}
+_PARSED_MAX = 64
+
+
+def _once(parse: Callable[..., _T], path: Path, *args: Any) -> _T:
+    """``parse(path, *args)``, parsed once per process while the file is unchanged (same
+    modification time and size): the shipped catalog has thousands of rows and a scan, its
+    report and each command read it several times. What is kept is immutable (tuples of
+    frozen records); callers copy before changing anything."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return parse(path, *args)  # the reader names the file and what went wrong
+    key = (parse, str(path.resolve()), args, stat.st_mtime_ns, stat.st_size)
+    if key not in _PARSED:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[key] = parse(path, *args)
+    return cast(_T, _PARSED[key])
 
 
 def _open_rows(path: Path) -> Iterator[tuple[int, dict[str, str | None]]]:
@@ -241,18 +267,26 @@ def _read_toml(path: Path) -> Iterator[CatalogEntry]:
 
 
 def read_google_first_party(path: Path) -> list[GoogleFirstParty]:
-    return [
+    return list(_once(_parse_google_first_party, path))
+
+
+def _parse_google_first_party(path: Path) -> tuple[GoogleFirstParty, ...]:
+    return tuple(
         GoogleFirstParty(
             name=(row.get("name") or "").strip(),
             client_ids=split_multi(row.get("client_ids")),
             source=(row.get("source") or "").strip(),
         )
         for _, row in _open_rows(path)
-    ]
+    )
 
 
 def read_provider_apps(path: Path, provider: str) -> list[ProviderApp]:
     """A provider's first-party list (``app_name,label,source``); InputError names a bad row."""
+    return list(_once(_parse_provider_apps, path, provider))
+
+
+def _parse_provider_apps(path: Path, provider: str) -> tuple[ProviderApp, ...]:
     vendor, domain = FIRST_PARTY_VENDORS[provider]
     apps: list[ProviderApp] = []
     for line, row in _open_rows(path):
@@ -262,14 +296,18 @@ def read_provider_apps(path: Path, provider: str) -> list[ProviderApp]:
             raise InputError(f"{path}:{line}: app_name and label are both needed")
         source = (row.get("source") or "").strip() or f"{path.name}:{line}"
         apps.append(ProviderApp(provider, label, vendor, domain, app_id=app_id, source=source))
-    return apps
+    return tuple(apps)
 
 
 def read_microsoft_apps(path: Path) -> dict[str, str]:
     """AppId -> display name of Microsoft's first-party applications."""
+    return dict(_once(_parse_microsoft_apps, path))
+
+
+def _parse_microsoft_apps(path: Path) -> tuple[tuple[str, str], ...]:
     apps: dict[str, str] = {}
     for _, row in _open_rows(path):
         app_id = (row.get("AppId") or "").strip().lower()
         if app_id:
             apps.setdefault(app_id, (row.get("AppDisplayName") or "").strip() or app_id)
-    return apps
+    return tuple(apps.items())

@@ -34,6 +34,7 @@ from scanner.app.operations import summary_of
 from scanner.app.pipeline import run_scan
 from scanner.core.models import Checkpoint, Grant, RawApp, Skipped, SourceWarning, User
 from scanner.store.database import Store
+from tests.config_text import files_source
 from tests.reliability.conftest import Observe
 
 HOSTILE_DIR = Path(__file__).resolve().parents[1] / "data" / "hostile"
@@ -108,18 +109,8 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
 [organisation]
 name = "Test Co"
 [sources.hostile]
-[sources.files]
-max_cell = 200000
-[[sources.files.imports]]
-path = "expenses.csv"
-kind = "expenses"
-[sources.files.imports.columns]
-vendor = "Merchant"
-amount = "Amount"
-currency = "Currency"
-date = "Date"
-email = "Employee Email"
-""",
+"""
+        + files_source(options="max_cell = 200000\n"),
         encoding="utf-8",
     )
     cfg = configuration.load(base / "config.toml")

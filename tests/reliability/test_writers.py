@@ -22,6 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from scanner.app.cli import main
+from tests.config_text import files_source
 from tests.reliability.conftest import Observe
 from tests.test_confirm_support import KEY, KEY_ENV, inventory
 
@@ -35,17 +36,7 @@ path = "{store}"
 [report]
 out = "{out}"
 formats = ["html", "json", "csv"]
-[sources.files]
-[[sources.files.imports]]
-path = "expenses.csv"
-kind = "expenses"
-[sources.files.imports.columns]
-vendor = "Merchant"
-amount = "Amount"
-currency = "Currency"
-date = "Date"
-email = "Employee Email"
-"""
+""" + files_source()
 as_root = pytest.mark.skipif(os.geteuid() == 0, reason="root writes through chmod")
 
 
