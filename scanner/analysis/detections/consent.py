@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from scanner.analysis.detections.base import Subject
@@ -63,8 +64,16 @@ def consent_phishing(s: Subject) -> Iterator[Finding]:
 def _hosts(s: Subject) -> Iterator[tuple[str, str, str]]:
     """(url, scheme, host) per reply URL."""
     for url in s.app.reply_urls:
+        yield (url, *_scheme_and_host(url))
+
+
+@lru_cache(maxsize=16_384)  # four rules read each URL; tenants reuse a few reply URLs a lot
+def _scheme_and_host(url: str) -> tuple[str, str]:
+    try:
         parts = urlsplit(url.strip())
-        yield url, parts.scheme.lower(), (parts.hostname or "").lower()
+        return parts.scheme.lower(), (parts.hostname or "").lower()
+    except ValueError:  # an unbalanced IPv6 bracket: no host to judge
+        return "", ""
 
 
 def _reply_localhost_access(s: Subject, _rule: ConsentRule) -> str | None:
@@ -100,7 +109,9 @@ def _name_symbols(s: Subject, _rule: ConsentRule) -> str | None:
 
 def _name_encoded(s: Subject, _rule: ConsentRule) -> str | None:
     for name in _names(s):
-        if _PERCENT_ENCODED.search(name) or any(_foreign(ch) for ch in name):
+        if _PERCENT_ENCODED.search(name) or (
+            not name.isascii() and any(_foreign(ch) for ch in name)
+        ):
             return ascii(name)
     return None
 
@@ -141,8 +152,13 @@ def _new_low_consent(s: Subject, rule: ConsentRule) -> str | None:
 
 
 def _known_abused(s: Subject, rule: ConsentRule) -> str | None:
-    abused = {normalise_name(v) for v in rule.values}
+    abused = _normalised(rule.values)
     return next((n for n in _names(s) if normalise_name(n) in abused), None)
+
+
+@lru_cache(maxsize=64)
+def _normalised(values: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(normalise_name(v) for v in values)
 
 
 CHECKS: dict[str, Check] = {
