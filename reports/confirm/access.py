@@ -37,7 +37,8 @@ class AccessLine:
 
 
 def app_access(store: Store, app_key: str, table: ScopeTable) -> list[AccessLine]:
-    """The app's access in the latest finished scan, most sensitive first; [] when unseen."""
+    """The app's access in the latest finished scan, [] when unseen: what deserves a warning
+    first, then by level."""
     scan_id = store.latest_scan()
     doc = snapshots.app_document(store, scan_id, app_key) if scan_id is not None else None
     if doc is None:
@@ -55,7 +56,9 @@ def app_access(store: Store, app_key: str, table: ScopeTable) -> list[AccessLine
         )
         for (meaning, app), found in grouped.items()
     ]
-    lines.sort(key=lambda line: (_rank(line.level), not line.application, line.meaning))
+    lines.sort(
+        key=lambda line: (not line.high_risk, _rank(line.level), not line.application, line.meaning)
+    )
     return lines
 
 
