@@ -231,6 +231,7 @@ class ConfirmApp:
             users_count=plural(len(everyone), "person", "people"),
             more_users=max(0, len(everyone) - min(len(users), MAX_USERS_SHOWN)),
             chosen=form.answer if form else None,
+            answer_codes=confirm.ANSWERS,
             csrf=self.signer.csrf(nonce, asked.id),
             choices=CHOICES,
             error=error,

@@ -82,6 +82,7 @@ def served(tmp_path: Path) -> Iterator[tuple[Config, dict[str, str], Clock]]:
 
 
 PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1440, "height": 900}
 MAX_PHONE_HEIGHT = 1400
 """Pixels: the page before an answer is chosen, at 390 px (it was 2,172 with four open forms)."""
 MIN_TAP = 44
@@ -92,9 +93,12 @@ CODES = ("sanction_request", "not_ours", "not_applicable", "sanction_requested")
 class Visit:
     """One phone visit to a link: its page, every tap counted, console errors kept."""
 
-    def __init__(self, browser: Any, javascript: bool = True) -> None:
+    def __init__(self, browser: Any, javascript: bool = True, phone: bool = True) -> None:
         self.context = browser.new_context(
-            viewport=PHONE, is_mobile=True, has_touch=True, java_script_enabled=javascript
+            viewport=PHONE if phone else DESKTOP,
+            is_mobile=phone,
+            has_touch=True,
+            java_script_enabled=javascript,
         )
         self.page = self.context.new_page()
         self.taps = 0
@@ -294,11 +298,17 @@ def test_on_a_phone_the_answers_come_first_and_high_risk_access_is_named_at_the_
         assert visit.errors == [], visit.errors
     finally:
         visit.close()
-    # Canva's only permissions are low: no warning.
-    visit = Visit(browser)
+    # Canva's only permissions are low: no warning. On a desktop, the same page.
+    visit = Visit(browser, phone=False)
     try:
         assert visit.page.goto(links["Canva"]).status == 200
         assert visit.page.locator("#high-risk").count() == 0
+        visit.tap("label[for=pick-not_ours]")
+        assert _visible_forms(visit.page) == ["not_ours"]
+        size = visit.measure()
+        assert size["scroll"] <= DESKTOP["width"], size
+        visit.page.screenshot(path=str(screenshots / "confirm-desktop.png"), full_page=True)
+        assert visit.errors == [], visit.errors
     finally:
         visit.close()
 
@@ -339,3 +349,39 @@ def test_every_answer_works_without_javascript(
         "Semrush": "sanction_request",
     }
     assert rows["Jasper"]["purpose"] == "Ad copy drafts"
+
+
+def test_the_server_refuses_a_blank_purpose_and_keeps_the_form(
+    browser: Any, served: tuple, screenshots: Path
+) -> None:
+    config, links, _clock = served
+    visit = Visit(browser, javascript=False)
+    page = visit.page
+    try:
+        assert page.goto(links["Jasper"]).status == 200
+        visit.tap("label[for=pick-mine]")
+        page.locator("#mine-purpose").fill("   ")  # passes the browser's check, not ours
+        page.locator("#mine-data").fill("leads")
+        with page.expect_navigation() as navigation:
+            visit.tap("#form-mine button")
+        assert navigation.value.status == 400
+        assert _visible_forms(page) == ["mine"], "the chosen answer stays open"
+        error = page.locator("#form-mine .error")
+        assert "Tell us what your team uses it for" in error.inner_text()
+        box = error.bounding_box()
+        assert 0 <= box["y"] < PHONE["height"], "the message is on screen, not above it"
+        assert page.locator("#mine-data").input_value() == "leads"
+        page.screenshot(path=str(screenshots / "confirm-phone-refused.png"))
+        assert _answers(config) == {}
+        page.locator("#mine-purpose").fill("Ad copy drafts")
+        with page.expect_navigation():
+            visit.tap("#form-mine button")
+        assert "is recorded" in page.inner_text("main")
+        # Chromium logs the 400 itself; nothing else may go wrong.
+        assert [e for e in visit.errors if "status of 400" not in e] == [], visit.errors
+    finally:
+        visit.close()
+    rows = _answers(config)
+    assert [(app, r["answer"], r["purpose"], r["data_held"]) for app, r in rows.items()] == [
+        ("Jasper", "mine", "Ad copy drafts", "leads")
+    ]
