@@ -18,17 +18,21 @@ from reports.confirm.server import ConfirmApp
 from reports.confirm.serving import ServeLimits, create_server
 from scanner.app.cli import main
 from scanner.app.config import Config
+from scanner.core.models import Grant, RawApp, SourceRecord
 from scanner.store.database import Store
 from tests.test_confirm_support import (
     KEY,
     KEY_ENV,
+    NOW,
     Clock,
     app_of,
     findings_of,
     inventory,
+    records,
     report,
     scan,
     signing_key,
+    write_config,
 )
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -46,14 +50,22 @@ INVALID = "This link is no longer valid"
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Config, dict[str, str], Clock]]:
-    """Requests sent as message files by the CLI; their links served on 127.0.0.1."""
+def served(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[Config, dict[str, str], Clock]]:
+    """Requests sent as message files by the CLI; their links served on 127.0.0.1. With
+    ``indirect`` parameters: more records for the inventory's scan."""
+    extra: tuple[SourceRecord, ...] = getattr(request, "param", ())
     with signing_key():
         # The port is known before the config that names it, so the app is set afterwards.
         serving: dict[str, Any] = {}
         server = create_server(lambda e, s: serving["app"](e, s), ServeLimits(), "127.0.0.1", 0)
         base = f"http://127.0.0.1:{server.port}"
-        config = inventory(tmp_path, base=base)
+        if extra:
+            config = write_config(tmp_path, base=base)
+            scan(config, NOW - timedelta(hours=1), [*records(), *extra])
+        else:
+            config = inventory(tmp_path, base=base)
         result = CliRunner().invoke(
             main,
             ["confirm", "send", "--config", str(tmp_path / "config.toml")],
@@ -385,3 +397,43 @@ def test_the_server_refuses_a_blank_purpose_and_keeps_the_form(
     assert [(app, r["answer"], r["purpose"], r["data_held"]) for app, r in rows.items()] == [
         ("Jasper", "mine", "Ad copy drafts", "leads")
     ]
+
+
+LONG_NAME = "Campaign" + "x" * 300 + " Insights"
+LONG_APP = (
+    RawApp("google", "long-id", LONG_NAME),
+    Grant(
+        "google",
+        "long-id",
+        "u1",
+        ("https://www.googleapis.com/auth/gmail.readonly",),
+        granted_at=NOW - timedelta(days=5),
+        user_email="ana@acme.example",
+    ),
+)
+
+
+@pytest.mark.parametrize("served", [LONG_APP], indirect=True)
+def test_a_long_unbroken_app_name_wraps_on_a_phone(
+    browser: Any, served: tuple, screenshots: Path
+) -> None:
+    config, links, _clock = served
+    (url,) = [url for app, url in links.items() if app.startswith("Campaignxxx")]
+    visit = Visit(browser)
+    page = visit.page
+    try:
+        assert page.goto(url).status == 200
+        assert LONG_NAME in page.inner_text("h1")
+        size = visit.measure()
+        assert size["scroll"] <= PHONE["width"], size
+        assert size["height"] < MAX_PHONE_HEIGHT, size
+        page.screenshot(path=str(screenshots / "confirm-phone-long-name.png"), full_page=True)
+        visit.tap("label[for=pick-stopped]")
+        with page.expect_navigation():
+            visit.tap("#form-stopped button")
+        assert "is recorded" in page.inner_text("main")
+        assert visit.measure()["scroll"] <= PHONE["width"]
+        assert visit.errors == [], visit.errors
+    finally:
+        visit.close()
+    assert _answers(config)[LONG_NAME]["answer"] == "stopped"
