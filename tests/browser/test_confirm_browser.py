@@ -98,7 +98,8 @@ DESKTOP = {"width": 1440, "height": 900}
 MAX_PHONE_HEIGHT = 1400
 """Pixels: the page before an answer is chosen, at 390 px (it was 2,172 with four open forms)."""
 MIN_TAP = 44
-"""Pixels: the smallest tap target (WCAG 2.2 target size, enhanced: 2.5.5)."""
+"""Pixels: the smallest tap target, WCAG 2.2 success criterion 2.5.5 (target size, enhanced):
+https://www.w3.org/WAI/WCAG22/Understanding/target-size-enhanced.html"""
 CODES = ("sanction_request", "not_ours", "not_applicable", "sanction_requested")
 
 
