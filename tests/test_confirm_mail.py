@@ -19,8 +19,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from werkzeug.test import Client
 
-from reports.confirm import send_lines, send_requests
-from reports.confirm.mail import DeliveryError
+from reports.confirm import SendResult, send_lines, send_requests
+from reports.confirm.mail import Delivered, DeliveryError, LinkItem, compose
 from reports.confirm.server import ConfirmApp
 from scanner.analysis import confirm
 from scanner.app.config import Config
@@ -312,3 +312,50 @@ def test_missing_password_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         ),
     ):
         _send(config)
+
+
+def _item(name: str, kind: str = "new", reminder: int = 0) -> LinkItem:
+    return LinkItem(
+        f"r-{name}", name, f"http://127.0.0.1:8765/c/{name}", NOW, "uses it most", kind, reminder
+    )
+
+
+def test_messages_say_words_and_count_in_plurals() -> None:
+    one = compose("ana@acme.example", [_item("Canva")], "it@acme.example", "Acme", 2, NOW)
+    two = compose(
+        "ana@acme.example",
+        [_item("Canva"), _item("Jasper", "reminder", 1)],
+        "it@acme.example",
+        "Acme",
+        2,
+        NOW,
+    )
+    assert str(one.message["Subject"]) == "Does your team own Canva? Please tell IT"
+    assert str(two.message["Subject"]) == "Does your team own these 2 tools? Please tell IT"
+    for out in (one, two):
+        body = out.message.get_content()
+        prose = " ".join(line for line in body.split("\n") if "/c/" not in line)
+        assert not re.search(r"\b\w+_\w+\b", prose), re.findall(r"\b\w+_\w+\b", prose)
+        assert '"Yes, my team owns it", "Not ours", "We stopped using it" or ' in body
+        assert '"Please sanction it"' in body and 'choose "Not ours"' in body
+    assert "the tool below. Please open the link" in one.message.get_content()
+    assert "the tools below. Please open each link" in two.message.get_content()
+    assert "(reminder 1 of 2)" in two.message.get_content()
+
+
+def test_send_lines_count_in_plurals() -> None:
+    result = SendResult(
+        delivered=[
+            Delivered("ana@acme.example", ("a",)),
+            Delivered("ben@acme.example", ("b", "c")),
+        ],
+        closed=1,
+        expired=2,
+        by_smtp=True,
+    )
+    assert send_lines(result) == [
+        "sent to ana@acme.example: 1 request",
+        "sent to ben@acme.example: 2 requests",
+        "2 unanswered requests expired; next owners asked next time",
+        "1 request closed: no longer needed",
+    ]

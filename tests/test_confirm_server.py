@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import hashlib
 import hmac
+import json
 import logging
 import re
 from collections.abc import Iterator
@@ -353,3 +354,103 @@ def test_serving_logs_no_token(setup: tuple) -> None:
     token = links["Jasper"].rsplit("/", 1)[1]
     assert "GET /c/<link> 200" in lines.lines
     assert not any(token in line for line in lines.lines)
+
+
+def test_a_refused_answer_reopens_its_own_fields_with_what_was_typed(setup: tuple) -> None:
+    config, links, clock = setup
+    with signing_key():
+        client = _client(config, clock)
+        page = client.get(links["Jasper"])
+        first = page.get_data(as_text=True)
+        assert re.findall(r'id="pick-(\w+)"[^>]* checked', first) == [], "none chosen yet"
+        bad = client.post(
+            links["Jasper"],
+            data={"answer": "mine", "data_held": "leads", "note": "ask Ben", "csrf": _csrf(page)},
+        )
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 400
+    assert re.search(r'<p class="error" role="alert"[^>]*>Tell us what your team uses it for', html)
+    assert re.findall(r'id="pick-(\w+)"[^>]* checked', html) == ["mine"]
+    assert 'id="mine-data" name="data_held" maxlength="2000" value="leads"' in html
+    assert ">ask Ben</textarea>" in html
+    assert 'id="sanction_request-data" name="data_held" maxlength="2000" value=""' in html
+    assert _attestations(config) == []
+
+
+def _text(html: str) -> str:
+    """What a person reads: the page without its tags, attributes and style sheet."""
+    return re.sub(r"<[^>]+>", " ", re.sub(r"<style>.*?</style>", "", html, flags=re.S))
+
+
+@pytest.mark.parametrize(
+    ("app", "form", "words"),
+    [
+        ("Jasper", {"answer": "mine", "purpose": "Ads"}, "Yes, my team owns it"),
+        ("Jasper", {"answer": "not_ours"}, "Not ours"),
+        ("Canva", {"answer": "stopped"}, "We stopped using it"),
+        ("Jasper", {"answer": "sanction_request"}, "Please sanction it"),
+    ],
+)
+def test_pages_say_words_not_codes(
+    setup: tuple, app: str, form: dict[str, str], words: str
+) -> None:
+    config, links, clock = setup
+    with signing_key():
+        client = _client(config, clock)
+        page = client.get(links[app])
+        done = client.post(links[app], data={**form, "csrf": _csrf(page)})
+    assert done.status_code == 200
+    for html in (page.get_data(as_text=True), done.get_data(as_text=True)):
+        text = _text(html)
+        assert not re.search(r"\b\w+_\w+\b", text), re.findall(r"\b\w+_\w+\b", text)
+    assert f"is recorded: “{words}”" in done.get_data(as_text=True)
+    assert "3 people" in _text(page.get_data(as_text=True)) or app == "Canva"
+
+
+def test_high_risk_access_is_named_first_and_application_permissions_count_as_high(
+    setup: tuple,
+) -> None:
+    from reports.confirm.access import app_access
+    from scanner.analysis.risk import ScopeInfo, ScopeTable
+
+    config, links, clock = setup
+    with signing_key():
+        jasper = _client(config, clock).get(links["Jasper"]).get_data(as_text=True)
+        canva = _client(config, clock).get(links["Canva"]).get_data(as_text=True)
+    risk = jasper.index('id="high-risk"')
+    assert risk < jasper.index("What it can access") < jasper.index("Your answer")
+    assert "read all of the user&#39;s mail and settings" in jasper[risk : risk + 400]
+    assert 'id="high-risk"' not in canva, "Canva's permissions are low: no warning"
+    # An application permission is high risk whatever its level.
+    table = ScopeTable(
+        {
+            ("email", "delegated"): ScopeInfo("email", "low", "see the email address", "t"),
+            ("email", "application"): ScopeInfo("email", "low", "see every address", "t"),
+        }
+    )
+    store = Store.open(config.store_path)
+    try:
+        scan_id = store.latest_scan()
+        row = next(
+            store.db.query(
+                "SELECT app_key, data FROM app_snapshots WHERE scan_id = ? AND name = 'Canva'",
+                [scan_id],
+            )
+        )
+        lines = app_access(store, row["app_key"], table)
+        assert not any(line.high_risk for line in lines if line.scopes == ("email",))
+        data = json.loads(row["data"])
+        data["scope_grants"] = [["email", "application", 1]]
+        store.db.execute(
+            "UPDATE app_snapshots SET data = ? WHERE scan_id = ? AND app_key = ?",
+            [json.dumps(data), scan_id, row["app_key"]],
+        )
+        store.db.conn.commit()
+        lines = app_access(store, row["app_key"], table)
+    finally:
+        store.close()
+    held = [line for line in lines if line.scopes == ("email",)]
+    assert [(h.meaning, h.application, h.high_risk) for h in held] == [
+        ("see every address", True, True)
+    ]
+    assert lines[0] == held[0], "an application permission comes first"

@@ -19,6 +19,7 @@ from scanner.analysis import confirm, sanctions
 from scanner.analysis.confirm_notes import request_notes
 from scanner.core.config import Config
 from scanner.core.settings import secret
+from scanner.core.words import plural
 from scanner.store.database import Store
 
 if TYPE_CHECKING:
@@ -149,8 +150,7 @@ def send_lines(result: SendResult) -> list[str]:
     """``confirm send`` output: who got what, where the files are; never a link."""
     lines = []
     for d in result.delivered:
-        count = len(d.request_ids)
-        what = f"{count} request{'s' if count != 1 else ''}"
+        what = plural(len(d.request_ids), "request")
         if d.error:
             lines.append(f"NOT sent to {d.owner} ({what}): {d.error}")
         elif result.by_smtp:
@@ -159,8 +159,10 @@ def send_lines(result: SendResult) -> list[str]:
             lines.append(f"wrote a message for {d.owner}: {what}")
     lines.extend(f"wrote {path}" for path in result.files)
     if result.expired:
-        lines.append(f"{result.expired} unanswered request(s) expired; next owners asked next time")
+        lines.append(
+            f"{plural(result.expired, 'unanswered request')} expired; next owners asked next time"
+        )
     if result.closed:
-        lines.append(f"{result.closed} request(s) closed: no longer needed")
+        lines.append(f"{plural(result.closed, 'request')} closed: no longer needed")
     lines.extend(f"no one to ask about {n}: set confirm.fallback_owner" for n in result.unowned)
     return lines or ["Nothing to send: every marketing app is confirmed or already asked."]

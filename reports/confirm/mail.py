@@ -33,6 +33,7 @@ from scanner.core.config import ConfirmSettings
 from scanner.core.errors import ShadowitError
 from scanner.core.names import email_problem, is_email, one_line, visible
 from scanner.core.paths import os_reason
+from scanner.core.words import ANSWERS, label, plural
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,10 @@ STARTTLS_PORT = 587
 SSL_PORT = 465
 """RFC 8314 submission over implicit TLS."""
 PLAIN_PORT = 25
+_ANSWER_WORDS = ", ".join(f'"{words}"' for words in list(ANSWERS.values())[:-1]) + (
+    f' or "{list(ANSWERS.values())[-1]}"'
+)
+"""The four answers as the page's buttons say them."""
 
 
 class DeliveryError(ShadowitError):
@@ -103,18 +108,17 @@ def compose(
     reminding = all(i.kind == "reminder" for i in items)
     prefix = "Reminder: " if reminding else ""
     if len(items) == 1:
-        subject = f"{prefix}Does your team own {names[0]}? One click tells IT"
+        subject = f"{prefix}Does your team own {names[0]}? Please tell IT"
     else:
-        subject = f"{prefix}Does your team own these {len(items)} tools? One click each"
+        subject = f"{prefix}Does your team own these {plural(len(items), 'tool')}? Please tell IT"
     lines = [
         "Hello,",
         "",
         f"{organisation} IT keeps a list of the online tools our teams use, so that the "
         "data in them stays safe and nobody pays twice. Our records suggest you know the "
         f"tool{'s' if len(items) > 1 else ''} below. Please open "
-        f"{'each' if len(items) > 1 else 'the'} link and tell us whether your team owns it, "
-        "no longer uses it, or would like IT to approve it. It takes under a minute and "
-        "needs no account.",
+        f"{'each' if len(items) > 1 else 'the'} link and choose one answer: {_ANSWER_WORDS}. "
+        "It takes under a minute and needs no account.",
         "",
     ]
     for item in items:
@@ -129,8 +133,8 @@ def compose(
         lines.extend(f"  {plain_line(note, 200)}" for note in item.notes)
         lines.append("")
     lines += [
-        "If a tool is not your team's, say so on the page and suggest who owns it: we will ask",
-        "them instead.",
+        f'If a tool is not your team\'s, choose "{label("answer", "not_ours")}" and suggest who',
+        "owns it: we will ask them instead.",
         "",
         "Thank you,",
         f"{organisation} IT",

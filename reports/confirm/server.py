@@ -35,12 +35,14 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from reports.confirm.access import app_access
 from reports.confirm.links import LinkClaims, LinkSigner, redact_path, utcnow
 from scanner.analysis import confirm
 from scanner.analysis.risk import ScopeTable
 from scanner.core.config import Config, ConfirmSettings
 from scanner.core.errors import ShadowitError, StoreError
 from scanner.core.names import NAME_WIDTH, is_email, one_line, visible
+from scanner.core.words import label, plural
 from scanner.store.database import Store
 
 log = logging.getLogger(__name__)
@@ -64,12 +66,8 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 
-CHOICES = (
-    ("mine", "Yes, my team owns it"),
-    ("not_ours", "Not ours"),
-    ("stopped", "We stopped using it"),
-    ("sanction_request", "Please sanction it"),
-)
+CHOICES = tuple((code, label("answer", code)) for code in confirm.ANSWERS)
+"""(answer code, the words on its button); the code is only ever a form value."""
 
 
 def _visible(value: Any) -> Any:
@@ -220,14 +218,20 @@ class ConfirmApp:
     ) -> Response:
         nonce = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
         facts = confirm.app_facts(store, asked.app_key)
-        users = [u for u in (facts.users if facts else ()) if is_email(u)]
+        everyone = facts.users if facts else ()
+        users = [u for u in everyone if is_email(u)]
+        access = app_access(store, asked.app_key, self.scopes)
         body = _TEMPLATES.get_template("page.html.j2").render(
             organisation=self.config.organisation.name,
             asked=asked,
             app=facts,
-            access=_plain_access(facts, self.scopes),
+            access=access,
+            risky=[line for line in access if line.high_risk],
             users=users[:MAX_USERS_SHOWN],
-            more_users=max(0, len(facts.users if facts else ()) - min(len(users), MAX_USERS_SHOWN)),
+            users_count=plural(len(everyone), "person", "people"),
+            more_users=max(0, len(everyone) - min(len(users), MAX_USERS_SHOWN)),
+            chosen=form.answer if form else None,
+            answer_codes=confirm.ANSWERS,
             csrf=self.signer.csrf(nonce, asked.id),
             choices=CHOICES,
             error=error,
@@ -289,6 +293,7 @@ class ConfirmApp:
             organisation=self.config.organisation.name,
             app_name=asked.app_name,
             answer=outcome.attestation.answer,
+            answer_words=label("answer", outcome.attestation.answer),
             rerouted_to=outcome.rerouted_to,
         )
         return Response(body, mimetype="text/html")
@@ -326,16 +331,6 @@ class ConfirmApp:
             organisation=self.config.organisation.name, title=title, text=text
         )
         return Response(body, status=status, mimetype="text/html")
-
-
-def _plain_access(facts: confirm.AppFacts | None, table: ScopeTable) -> list[tuple[str, list[str]]]:
-    """(meaning, [scopes]) per distinct plain-words meaning, most sensitive first."""
-    if facts is None:
-        return []
-    grouped: dict[str, list[str]] = {}
-    for _level, meaning, scope in facts.access(table):
-        grouped.setdefault(meaning, []).append(scope)
-    return list(grouped.items())
 
 
 def _locked(err: BaseException) -> bool:

@@ -71,12 +71,22 @@ ACCESS: Mapping[str, str] = {
     "files_only": "seen only in imported files",
 }
 
+ANSWERS: Mapping[str, str] = {
+    # An owner's answer on the confirmation page (scanner.analysis.confirm.ANSWERS), as the
+    # page's buttons say it.
+    "mine": "Yes, my team owns it",
+    "not_ours": "Not ours",
+    "stopped": "We stopped using it",
+    "sanction_request": "Please sanction it",
+}
+
 TOPICS: Mapping[str, Mapping[str, str]] = {
     "finding_kind": FINDING_KINDS,
     "confirmation": CONFIRMATION_STATES,
     "sanction": SANCTION_STATUSES,
     "finding_status": FINDING_STATUSES,
     "access": ACCESS,
+    "answer": ANSWERS,
 }
 
 

@@ -59,6 +59,7 @@ NOTIFY_LINES = ("New findings ", "- ", "Open findings now: ", "Details: ")
 PAGE_TAGS = {
     "html", "head", "meta", "title", "style", "body", "main", "h1", "h2", "p", "ul", "li",
     "code", "form", "input", "label", "textarea", "button", "footer", "strong",
+    "div", "span", "section", "details", "summary",
 }  # fmt: skip
 """Every tag the confirmation templates use; any other tag came from data."""
 
