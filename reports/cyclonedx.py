@@ -21,6 +21,7 @@ import json
 import uuid
 from collections.abc import Iterator, Mapping
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ from scanner import __version__
 if TYPE_CHECKING:
     from cyclonedx.model.bom import Bom
     from cyclonedx.model.service import Service
+    from cyclonedx.validation.json import JsonStrictValidator
 
 FILE_NAME = "saasbom.cdx.json"
 TOOL = "shadowit"
@@ -78,8 +80,6 @@ def bom(model: Mapping[str, Any]) -> Bom:
 def render_json(model: Mapping[str, Any]) -> str:
     """The BOM as CycloneDX 1.6 JSON, validated; raise SaasBomInvalid if it does not."""
     from cyclonedx.output.json import JsonV1Dot6
-    from cyclonedx.schema import SchemaVersion
-    from cyclonedx.validation.json import JsonStrictValidator
 
     built = bom(model)
     document = json.loads(JsonV1Dot6(built).output_as_string())
@@ -87,7 +87,7 @@ def render_json(model: Mapping[str, Any]) -> str:
     for service in document.get("services", []):
         service["trustZone"] = zones[service["bom-ref"]]
     text = json.dumps(document, indent=2, ensure_ascii=False)
-    error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text)
+    error = _validator().validate_str(text)
     if error is not None:
         raise SaasBomInvalid(f"the SaaSBOM does not validate against CycloneDX 1.6: {error}")
     return text + "\n"
@@ -154,6 +154,15 @@ def _properties(app: Mapping[str, Any]) -> Iterator[Any]:
     for name, value in facts:
         if value is not None and value != "":
             yield Property(name=f"{NAMESPACE}:{name}", value=str(value))
+
+
+@cache
+def _validator() -> JsonStrictValidator:
+    """Loading the 1.6 schema and its referenced schemas is the slow part: once a process."""
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    return JsonStrictValidator(SchemaVersion.V1_6)
 
 
 def _time(value: str) -> datetime:
