@@ -45,6 +45,12 @@ def install_hint(distribution: str, **where: Any) -> str:
     return f"{distribution} is not installed: pip install '{DISTRIBUTION}[{EXTRA}]'"
 
 
+def unavailable(fmt: str, is_installed: Installed = installed) -> str | None:
+    """Why ``fmt`` cannot run here and how to fix it, or None when it can."""
+    distribution = missing(fmt, is_installed)
+    return install_hint(distribution) if distribution else None
+
+
 def require(fmt: str, is_installed: Installed = installed) -> None:
     """Raise the one-line ConfigError (exit 2) when ``fmt``'s library is not installed."""
     distribution = missing(fmt, is_installed)

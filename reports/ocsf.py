@@ -102,8 +102,7 @@ class OcsfReport:
     name = "ocsf"
 
     def missing(self) -> str | None:
-        distribution = exports.missing(self.name)
-        return exports.install_hint(distribution) if distribution else None
+        return exports.unavailable(self.name)
 
     def render(self, model: Mapping[str, Any], out_dir: Path) -> list[Path]:
         return [write_private(out_dir / FILE_NAME, render_lines(model))]
