@@ -222,3 +222,36 @@ def test_the_hint_names_the_package_when_installed_from_a_wheel(tmp_path: Path) 
     assert exports.install_hint("py-ocsf-models", distributions=[], here=here) == (
         f"py-ocsf-models is not installed; in {root} run: pip install -e '.[exports]'"
     )
+
+
+def test_decisions_made_with_the_cli_reach_the_events(demo: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy_of = tmp_path / "demo"
+    shutil.copytree(demo, copy_of)
+    config = str(copy_of / "config.toml")
+    runner = CliRunner()
+    first, second = "cat:buffer:banned", "cat:copy-ai:new_app"
+    decided = [
+        ["acknowledge", "--config", config, first, "--reason", "blocking it", "--by", "ana"],
+        ["accept", "--config", config, second, "--reason", "pilot", "--until", "2099-01-31"],
+    ]
+    for args in decided:
+        result = runner.invoke(main, args)
+        assert result.exit_code == 0, result.output
+    result = runner.invoke(main, ["export", "--config", config, "--format", "ocsf"])
+    assert result.exit_code == 0, result.output
+    by_uid = {e["finding_info"]["uid"]: e for e in lines(result.stdout_bytes)}
+    assert (by_uid[first]["status_id"], by_uid[first]["status"]) == (2, "In Progress")
+    assert (by_uid[second]["status_id"], by_uid[second]["status"]) == (3, "Suppressed")
+    assert by_uid[second]["unmapped"]["decided_until"] == "2099-01-31"
+    assert "pilot" in by_uid[second]["status_detail"]
+
+
+def test_the_example_line_in_the_docs_is_a_valid_event() -> None:
+    page = (Path(__file__).parent.parent / "docs" / "reports.md").read_text(encoding="utf-8")
+    section = page.split("## Exports for a SIEM or GRC tool", 1)[1]
+    example = section.split("```json\n", 1)[1].split("\n```", 1)[0]
+    event = json.loads(example)
+    DetectionFinding.model_validate(event, extra="forbid")
+    assert event["class_uid"] == 2004
