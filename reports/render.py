@@ -1,10 +1,10 @@
 """Render a report model to the chosen formats, as one set.
 
 The set (``report.html``, ``report.json``, ``apps.csv``, ``findings.csv``,
-``inventory.xlsx``: the formats asked for) is first written whole into a staging folder
-``.shadowit-tmp-XXXX`` inside the output folder, each file flushed to disk, and the folder is
-marked complete; only then is each file renamed over the previous one (``os.replace``, atomic
-for each file). What that guarantees:
+``inventory.xlsx``, ``findings.ocsf.jsonl``, ``saasbom.cdx.json``: the formats asked for) is
+first written whole into a staging folder ``.shadowit-tmp-XXXX`` inside the output folder, each
+file flushed to disk, and the folder is marked complete; only then is each file renamed over
+the previous one (``os.replace``, atomic for each file). What that guarantees:
 
 - a kill, a full disk or a failing format while the set is rendered (the long part) leaves the
   previous set untouched, and the next run removes the staging folder;
@@ -34,17 +34,35 @@ import filelock
 
 from reports import staging as stage
 from reports.base import ReportFormat
+from reports.cyclonedx import CycloneDxReport
 from reports.html import HtmlReport
 from reports.json_report import JsonReport
+from reports.ocsf import OcsfReport
 from reports.tables import CsvReport, XlsxReport
 from scanner.core.errors import ConfigError, ShadowitError
 
 log = logging.getLogger(__name__)
 
 FORMATS: dict[str, ReportFormat] = {
-    f.name: f for f in (HtmlReport(), JsonReport(), CsvReport(), XlsxReport())
+    f.name: f
+    for f in (
+        HtmlReport(),
+        JsonReport(),
+        CsvReport(),
+        XlsxReport(),
+        OcsfReport(),
+        CycloneDxReport(),
+    )
 }
-REPORT_FILES = ("report.html", "report.json", "findings.csv", "apps.csv", "inventory.xlsx")
+REPORT_FILES = (
+    "report.html",
+    "report.json",
+    "findings.csv",
+    "apps.csv",
+    "inventory.xlsx",
+    "findings.ocsf.jsonl",
+    "saasbom.cdx.json",
+)
 """Every file the formats write (a test checks this against what they render)."""
 
 STAGING_LABEL = "report-"
@@ -65,6 +83,12 @@ def check_formats(names: Sequence[str], known: Mapping[str, ReportFormat] = FORM
     unknown = [n for n in names if n not in known]
     if unknown:
         raise ConfigError(f"report format {unknown[0]!r} is not one of {', '.join(sorted(known))}")
+    for name in names:
+        # A format that needs an optional extra (ocsf, cyclonedx) says so before any work.
+        missing = getattr(known[name], "missing", None)
+        problem = missing() if missing is not None else None
+        if problem:
+            raise ConfigError(f"report format {name!r}: {problem}")
     return list(names)
 
 

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from scanner import __version__
 from scanner.app import config as configuration
+from scanner.app.cli_export import export
 from scanner.app.cli_policy import accept, acknowledge, findings, policy, sanction
 from scanner.app.console import (
     MESSAGE_WIDTH,
@@ -171,7 +172,9 @@ def scan(
 @click.option(
     "--scan", "scan_id", type=int, help="Report on this scan (default: the latest finished)."
 )
-@click.option("--format", "formats", default=None, help="Comma-separated: html,json,csv,xlsx.")
+@click.option(
+    "--format", "formats", default=None, help="Comma-separated: html,json,csv,xlsx,ocsf,cyclonedx."
+)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -258,6 +261,7 @@ main.add_command(_guarded(accept))
 main.add_command(_guarded(acknowledge))
 main.add_command(_guarded(sanction))
 main.add_command(_guarded(policy))
+main.add_command(_guarded(export))
 
 
 @main.group()
