@@ -370,7 +370,7 @@ def test_serving_settings_are_checked(sent: tuple[Config, dict[str, str]]) -> No
 
 # -- report sets and message files -------------------------------------------------------------
 ROOT = Path(__file__).resolve().parents[2]
-SET = {"report.html", "report.json", "findings.csv", "apps.csv", "inventory.xlsx"}
+SET = set(REPORT_FILES)
 ALL = ["html", "json", "csv", "xlsx"]
 
 
