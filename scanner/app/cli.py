@@ -25,6 +25,7 @@ from scanner.app.console import (
     console,
     format_diff,
     print_summary,
+    reconciliation_line,
     terminal_progress,
 )
 from scanner.core import logs
@@ -178,6 +179,12 @@ def scan(
     help="Output folder (default: [report] out).",
 )
 @click.option("--redact-users", is_flag=True, help="Replace user emails with stable pseudonyms.")
+@click.option(
+    "--refresh/--no-refresh",
+    default=True,
+    help="Reconcile the latest scan again with owners' answers and the policy in force before "
+    "rendering (no provider is called; default: on).",
+)
 @errors_to_exit
 def report(
     config_path: Path,
@@ -185,8 +192,13 @@ def report(
     formats: str | None,
     out: Path | None,
     redact_users: bool,
+    refresh: bool,
 ) -> None:
     """Render the reports from the inventory without rescanning.
+
+    The latest scan is first reconciled again with what owners answered and the policy in
+    force (sanctioned list and `shadowit sanction`), so the report is current; no source is
+    read. --no-refresh renders it exactly as the scan left it.
 
     Example: shadowit report --config config.toml --format html,json --redact-users
     """
@@ -194,14 +206,17 @@ def report(
 
     cfg = configuration.load(config_path)
     chosen = formats.split(",") if formats else list(cfg.report.formats)
-    written = write_reports(
+    run = write_reports(
         cfg,
         scan_id=scan_id,
         formats=chosen,
         out=out,
         redact=redact_users or cfg.report.redact_users,
+        refresh=refresh,
     )
-    for path in written:
+    if run.reconciliation is not None:
+        click.echo(reconciliation_line(run.reconciliation))
+    for path in run.written:
         click.echo(str(path))
 
 

@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from scanner.core.names import LINE_WIDTH, NAME_WIDTH, one_line
+from scanner.store.reconciliations import Reconciliation
 
 
 def console() -> Console:
@@ -81,6 +82,29 @@ WARNINGS_SHOWN = 5
 def plural(count: int, noun: str) -> str:
     """``1 warning``, ``2 warnings``, ``0 records``."""
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def reconciliation_line(done: Reconciliation) -> str:
+    """What ``shadowit report`` reconciled before it rendered, in one line."""
+    if not done.changed:
+        return (
+            f"Reconciled scan {done.scan_id} with the owners' answers and the policy in force: "
+            "no finding changed."
+        )
+    parts = [
+        f"{word} {count}"
+        for word, count in (
+            ("opened", done.opened),
+            ("reopened", done.reopened),
+            ("expired acceptances reopened", done.expired),
+            ("resolved", done.resolved),
+        )
+        if count
+    ]
+    return (
+        f"Reconciled scan {done.scan_id} with the owners' answers and the policy in force: "
+        f"{plural(done.changed, 'finding')} changed ({', '.join(parts)})."
+    )
 
 
 def scan_kind(full: bool | None) -> str:
