@@ -54,8 +54,16 @@ def report_json(out: Path) -> dict[str, Any]:
     return json.loads((out / "report.json").read_text("utf-8"))
 
 
-def run(*args: str) -> Any:
-    return CliRunner().invoke(main, list(args))
+def run(*args: str, env: dict[str, str] | None = None) -> Any:
+    return CliRunner().invoke(main, list(args), env=env)
+
+
+def _scan_runs(out: Path) -> list[dict[str, Any]]:
+    store = Store.open(out / "shadowit.db")
+    try:
+        return store.scans(status=None)
+    finally:
+        store.close()
 
 
 def open_findings(data: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -105,7 +113,7 @@ def _now() -> datetime:
 def test_report_shows_an_answer_and_a_sanction_without_a_scan(out: Path) -> None:
     config = str(out / "config.toml")
     answered, sanctioned = targets(out)
-    scans_before = run("scans", "--config", config).output
+    scans_before = _scan_runs(out)
     owner = answer_mine(out, answered["key"], _now())
     result = run(
         "sanction", "--config", config, sanctioned["name"], "--status", "sanctioned",
@@ -158,7 +166,9 @@ def test_report_shows_an_answer_and_a_sanction_without_a_scan(out: Path) -> None
     assert PURPOSE in html and DATA_HELD in html
 
     # Recorded as a reconciliation of the latest scan, with no new scan run.
-    assert run("scans", "--config", config).output == scans_before
+    assert _scan_runs(out) == scans_before
+    listing = run("scans", "--config", config, env={"COLUMNS": "250"})
+    assert "Reconciled again" in listing.output and "1 time, last" in listing.output
     store = Store.open(out / "shadowit.db")
     try:
         scan_id = store.latest_scan()

@@ -32,6 +32,7 @@ from scanner.core import logs
 from scanner.core.errors import ConfigError, ShadowitError
 from scanner.core.models import SEVERITIES
 from scanner.core.names import one_line
+from scanner.core.words import plural
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -249,14 +250,23 @@ def scans(config_path: Path) -> None:
     Example: shadowit scans --config config.toml
     """
     from scanner.app.operations import open_store
+    from scanner.store import reconciliations
 
     cfg = configuration.load(config_path)
-    table = Table("Scan", "Started", "Finished", "Status", "Sources")
+    table = Table("Scan", "Started", "Finished", "Status", "Sources", "Reconciled again")
     with open_store(cfg) as store:
         for run in store.scans(status=None):
             states = ", ".join(f"{s.source} {s.status}" for s in store.source_runs(run["id"]))
+            again = reconciliations.of_scan(store, run["id"])
+            # `shadowit report` re-reads answers and policy against the latest scan.
+            reconciled = f"{plural(len(again), 'time')}, last {again[-1].at}" if again else ""
             table.add_row(
-                str(run["id"]), run["started"], run["finished"] or "", run["status"], states
+                str(run["id"]),
+                run["started"],
+                run["finished"] or "",
+                run["status"],
+                states,
+                reconciled,
             )
     console().print(table)
 

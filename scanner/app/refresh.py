@@ -27,7 +27,7 @@ from scanner.analysis.detections.consent_rules import ConsentRules
 from scanner.analysis.reconcile import check_severity_overrides
 from scanner.app.config import Config
 from scanner.app.pipeline import analyse, scan_lock
-from scanner.core.errors import LockedError, ShadowitError
+from scanner.core.errors import LockedError, ShadowitError, StoreError
 from scanner.core.models import SanctionEntry
 from scanner.store import findings as stored_findings
 from scanner.store import reconciliations
@@ -61,6 +61,12 @@ def reconcile_latest(config: Config, *, now: datetime | None = None) -> Reconcil
                 return _reconcile(store, config, clock_now, catalog, entries)
             finally:
                 store.close()
+    except StoreError as err:
+        # A read-only or full inventory can still be reported on as stored.
+        raise StoreError(
+            f"{err}; `shadowit report --no-refresh` renders the last finished scan as stored, "
+            "without writing to the inventory"
+        ) from None
     except LockedError:
         raise LockedError(
             f"a shadowit scan is running on {store_path}; its own report follows when it "
