@@ -1,10 +1,11 @@
 """Render a report model to the chosen formats, as one set.
 
 The set (``report.html``, ``report.json``, ``apps.csv``, ``findings.csv``,
-``inventory.xlsx``, ``findings.ocsf.jsonl``, ``saasbom.cdx.json``: the formats asked for) is
-first written whole into a staging folder ``.shadowit-tmp-XXXX`` inside the output folder, each
-file flushed to disk, and the folder is marked complete; only then is each file renamed over
-the previous one (``os.replace``, atomic for each file). What that guarantees:
+``ownership.csv``, ``inventory.xlsx``, ``findings.ocsf.jsonl``, ``saasbom.cdx.json``: the
+formats asked for) is first written whole into a staging folder ``.shadowit-tmp-XXXX`` inside
+the output folder, each file flushed to disk, and the folder is marked complete; only then is
+each file renamed over the previous one (``os.replace``, atomic for each file). What that
+guarantees:
 
 - a kill, a full disk or a failing format while the set is rendered (the long part) leaves the
   previous set untouched, and the next run removes the staging folder;
@@ -59,11 +60,18 @@ REPORT_FILES = (
     "report.json",
     "findings.csv",
     "apps.csv",
+    "ownership.csv",
     "inventory.xlsx",
     "findings.ocsf.jsonl",
     "saasbom.cdx.json",
 )
 """Every file the formats write (a test checks this against what they render)."""
+
+
+def report_formats(csv_bom: bool = True) -> dict[str, ReportFormat]:
+    """``FORMATS`` with the report settings applied (``[report] csv_bom``)."""
+    return {**FORMATS, "csv": CsvReport(bom=csv_bom)}
+
 
 STAGING_LABEL = "report-"
 COMPLETE = ".complete"

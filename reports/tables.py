@@ -1,61 +1,42 @@
-"""``findings.csv``, ``apps.csv`` and ``inventory.xlsx`` (sheets apps, findings, grants,
-users-by-app, spend): CSV through pandas, the workbook through openpyxl.
+"""``findings.csv``, ``apps.csv``, ``ownership.csv`` and ``inventory.xlsx`` (sheets apps,
+findings, grants, users-by-app, spend, ownership): CSV through pandas, the workbook through
+openpyxl. Cell values (inert formulas, typed dates) are ``reports.cells``.
 
-Spreadsheet-formula injection is neutralised (OWASP "CSV Injection",
-https://owasp.org/www-community/attacks/CSV_Injection): a text value starting with
-``= + - @``, a tab or a carriage return is never stored as a formula.
-
-- CSV has no cell types, so such a value gets a leading apostrophe (``inert()``): Excel,
-  LibreOffice and Sheets then show it as text.
-- XLSX cells are typed: such a cell is stored as a string cell (``data_type = "s"``) with the
-  ``quotePrefix`` style, so the workbook shows the exact text and no spreadsheet evaluates it
-  (openpyxl would otherwise store any string starting with ``=`` as a formula). The workbook
-  is written by openpyxl in write-only mode, which streams rows and keeps a 5,000-app
-  inventory fast.
-
-NUL and other control characters are removed from both.
+Every table has a fixed list of columns (``COLUMNS``), so an empty table still has its header
+row, in the CSV and on its sheet. A CSV file starts with a UTF-8 byte order mark unless
+``[report] csv_bom = false``: Excel on Windows reads a CSV without one in the local code page
+and garbles every non-ASCII name. The workbook is written by openpyxl in write-only mode, which
+streams rows and keeps a 5,000-app inventory fast; its date columns hold real dates.
 """
 
 from __future__ import annotations
 
 import io
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from reports.base import write_private
+from reports.cells import MAX_CELL as MAX_CELL
+from reports.cells import as_date, sheet_cell
+from reports.cells import clean as clean
+from reports.cells import formula_like as formula_like
+from reports.cells import inert as inert
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-MAX_CELL = 32_000
-"""Excel's cell limit is 32,767 characters."""
+BOM = "\ufeff"
+DATE_COLUMNS = frozenset(
+    {"first_seen", "last_sign_in", "opened", "decided_until", "renewal_date", "answered_at"}
+)
+"""Columns holding an ISO date or time: real dates in the workbook."""
 WIDE = {"app": 28, "reasons": 60, "remediation": 50, "meaning": 50, "risk_reasons": 60, "scope": 36}
-
-
-def clean(value: Any) -> Any:
-    """A cell value: lists joined with ``; ``, control characters removed, within Excel's limit."""
-    if isinstance(value, list | tuple):
-        value = "; ".join(str(v) for v in value)
-    if not isinstance(value, str):
-        return value
-    return _CONTROL.sub("", value)[:MAX_CELL]
-
-
-def formula_like(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith(_FORMULA_START)
-
-
-def inert(value: Any) -> Any:
-    """A CSV cell value that no spreadsheet will evaluate (a leading apostrophe if needed)."""
-    value = clean(value)
-    return "'" + value if formula_like(value) else value
+"""Columns that are wide whatever the data (long free text)."""
+MIN_WIDTH, MAX_WIDTH, DATE_WIDTH = 8, 60, 18
+WIDTH_SAMPLE = 500
+"""Rows read to size the columns (the widths are set before the rows stream out)."""
 
 
 def app_rows(model: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -170,50 +151,179 @@ def spend_rows(model: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def frame(rows: list[dict[str, Any]], cell: Callable[[Any], Any] = inert) -> pd.DataFrame:
-    return pd.DataFrame(rows).map(cell) if rows else pd.DataFrame()
+def ownership_rows(model: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per app from its ``ownership`` block (``reports.ownership``), in words."""
+    rows = []
+    for a in model["apps"]:
+        o = a.get("ownership") or {}
+        rows.append(
+            {
+                "app": a["name"],
+                "owner": o.get("owner"),
+                "owner_source": o.get("owner_source_text"),
+                "team": o.get("team"),
+                "purpose": o.get("purpose"),
+                "data_held": o.get("data_held"),
+                "renewal_date": o.get("renewal_date"),
+                "answer": o.get("answer_text"),
+                "answered_by": o.get("answered_by"),
+                "answered_at": o.get("answered_at"),
+            }
+        )
+    return rows
 
 
-def text_cell(sheet: WriteOnlyWorksheet, value: Any) -> Any:
-    """A formula-like text as a string cell with quotePrefix; anything else unchanged."""
-    if not formula_like(value):
-        return value
-    cell = WriteOnlyCell(sheet, value=value)
-    cell.data_type = "s"
-    cell.quotePrefix = True
-    return cell
+Rows = Callable[[Mapping[str, Any]], list[dict[str, Any]]]
+
+COLUMNS: dict[Rows, tuple[str, ...]] = {
+    app_rows: (
+        "app",
+        "vendor",
+        "category",
+        "marketing",
+        "marketing_reason",
+        "sanction_status",
+        "owner",
+        "users",
+        "users_unknown",
+        "people_disabled",
+        "failed_sign_ins",
+        "access",
+        "sso",
+        "spend",
+        "risk_score",
+        "risk_level",
+        "risk_reasons",
+        "scopes",
+        "sources",
+        "client_ids",
+        "matched_by",
+        "first_seen",
+        "last_sign_in",
+        "sign_ins_unknown",
+        "open_findings",
+    ),
+    finding_rows: (
+        "id",
+        "app",
+        "kind",
+        "severity",
+        "status",
+        "reasons",
+        "remediation",
+        "opened",
+        "decided_by",
+        "decision_reason",
+        "decided_until",
+    ),
+    grant_rows: ("app", "scope", "level", "meaning", "consent", "grants"),
+    user_rows: ("app", "department", "users"),
+    spend_rows: (
+        "app",
+        "category",
+        "marketing",
+        "sanction_status",
+        "owner",
+        "currency",
+        "paid_in_period",
+        "converted",
+        "converted_currency",
+        "annual_cost",
+        "cost_currency",
+        "renewal_date",
+        "notice_days",
+        "users",
+        "last_sign_in",
+    ),
+    ownership_rows: (
+        "app",
+        "owner",
+        "owner_source",
+        "team",
+        "purpose",
+        "data_held",
+        "renewal_date",
+        "answer",
+        "answered_by",
+        "answered_at",
+    ),
+}
+"""Each table's columns, in order: the header row even when the table is empty."""
+
+CSV_FILES: tuple[tuple[str, Rows], ...] = (
+    ("findings.csv", finding_rows),
+    ("apps.csv", app_rows),
+    ("ownership.csv", ownership_rows),
+)
+SHEETS: tuple[tuple[str, Rows], ...] = (
+    ("apps", app_rows),
+    ("findings", finding_rows),
+    ("grants", grant_rows),
+    ("users-by-app", user_rows),
+    ("spend", spend_rows),
+    ("ownership", ownership_rows),
+)
 
 
-def write_sheet(book: Workbook, name: str, rows: list[dict[str, Any]]) -> None:
+def frame(
+    rows: list[dict[str, Any]], columns: Sequence[str], cell: Callable[[Any], Any] = inert
+) -> pd.DataFrame:
+    """The rows as a frame with exactly ``columns`` (a header even with no rows)."""
+    table = pd.DataFrame(rows, columns=list(columns))
+    return table.map(cell) if rows else table
+
+
+def column_width(column: str, rows: Sequence[Mapping[str, Any]]) -> float:
+    """Wide enough for the header and the longest value among the first rows (a date's
+    display), within ``MIN_WIDTH`` and ``MAX_WIDTH``; long free text at its ``WIDE`` width."""
+    if column in WIDE:
+        return max(len(column) + 4, WIDE[column])
+    if column in DATE_COLUMNS:
+        return max(len(column) + 4, DATE_WIDTH)
+    longest = max((len(str(clean(r[column]))) for r in rows[:WIDTH_SAMPLE]), default=0)
+    return float(min(MAX_WIDTH, max(MIN_WIDTH, len(column) + 4, longest + 2)))
+
+
+def write_sheet(
+    book: Workbook, name: str, rows: list[dict[str, Any]], columns: Sequence[str]
+) -> None:
     """One sheet in write-only mode (streamed, fast for large inventories): a frozen header
-    row with filter buttons, column widths that fit the headers, then the rows."""
+    row with filter buttons, column widths that fit the data, then the rows, dates as dates."""
     sheet = book.create_sheet(name)
-    if not rows:
-        return
-    header = list(rows[0])
     sheet.freeze_panes = "A2"
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(header))}{len(rows) + 1}"
-    for index, column in enumerate(header, start=1):
-        width = max(len(column) + 4, WIDE.get(column, 12))
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(rows) + 1}"
+    for index, column in enumerate(columns, start=1):
+        width = column_width(column, rows)
         sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.append(header)
+    sheet.append(list(columns))
+    dated = [column in DATE_COLUMNS for column in columns]
     for row in rows:
-        sheet.append([text_cell(sheet, clean(row[column])) for column in header])
+        sheet.append(
+            [
+                sheet_cell(sheet, as_date(value) if is_date else value)
+                for value, is_date in zip((clean(row[c]) for c in columns), dated, strict=True)
+            ]
+        )
 
 
 class CsvReport:
     name = "csv"
 
+    def __init__(self, bom: bool = True) -> None:
+        self.bom = bom
+        """Start each file with a UTF-8 byte order mark (``[report] csv_bom``)."""
+
     def render(self, model: Mapping[str, Any], out_dir: Path) -> list[Path]:
         written = []
-        for filename, rows in (
-            ("findings.csv", finding_rows(model)),
-            ("apps.csv", app_rows(model)),
-        ):
+        for filename, builder in CSV_FILES:
             buffer = io.StringIO()
+            if self.bom:
+                buffer.write(BOM)
             # RFC 4180 line ends: a cell holding a bare CR is then quoted, not split into a
             # new row that could start with "=" (a formula the apostrophe did not cover).
-            frame(rows).to_csv(buffer, index=False, lineterminator="\r\n")
+            frame(builder(model), COLUMNS[builder]).to_csv(
+                buffer, index=False, lineterminator="\r\n"
+            )
             written.append(write_private(out_dir / filename, buffer.getvalue().encode("utf-8")))
         return written
 
@@ -223,14 +333,8 @@ class XlsxReport:
 
     def render(self, model: Mapping[str, Any], out_dir: Path) -> list[Path]:
         book = Workbook(write_only=True)
-        for sheet, rows in (
-            ("apps", app_rows(model)),
-            ("findings", finding_rows(model)),
-            ("grants", grant_rows(model)),
-            ("users-by-app", user_rows(model)),
-            ("spend", spend_rows(model)),
-        ):
-            write_sheet(book, sheet, rows)
+        for sheet, builder in SHEETS:
+            write_sheet(book, sheet, builder(model), COLUMNS[builder])
         buffer = io.BytesIO()
         book.save(buffer)
         return [write_private(out_dir / "inventory.xlsx", buffer.getvalue())]

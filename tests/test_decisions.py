@@ -97,7 +97,7 @@ def test_accepted_findings_are_not_open_anywhere(tenant: Tenant) -> None:
 
     gate = tenant.scan("--fail-on", "medium")
     assert gate.exit_code == 0, gate.output
-    assert "  open findings: 2 (critical 0, high 0, medium 0, low 2, info 0)" in lines(gate)
+    assert "  open findings: 2 (2 low)" in lines(gate)
 
     cfg = configuration.load(Path(tenant.config))
     store = Store.open(tenant.store)
@@ -210,7 +210,7 @@ def test_findings_shows_state_who_why_and_until(tenant: Tenant) -> None:
 
     narrow = tenant.cli("findings", "--status", "accepted")
     assert lines(narrow) == [
-        f"{CANVA}  [medium, accepted] Canva: unsanctioned",
+        f"{CANVA}  [medium, risk accepted] Canva: unsanctioned",
         "    Canva is not on the sanctioned list; 1 person uses it",
         f"    accepted by sam until {LATER}: design trial",
     ]

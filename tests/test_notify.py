@@ -146,7 +146,7 @@ def test_daily_digest_sends_at_most_one_message_a_day(tmp_path: Path, webhook: H
     assert "Summary of 3 scans since the last message (up to scan 4)" in second["message"]
     assert "Buzzword Mailer" in second["message"] and "Quill Forms" in second["message"]
     assert "Zephyr Notes" not in second["message"]
-    assert "Open findings now: high 6, low 5." in second["message"]
+    assert "Open findings now: 6 high, 5 low." in second["message"]
 
 
 def test_app_names_cannot_inject_markup_or_mentions(tmp_path: Path, webhook: HTTPServer) -> None:

@@ -31,7 +31,7 @@ def out(cfg: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def rows(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as handle:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
 
 
@@ -51,7 +51,7 @@ def test_no_csv_cell_starts_like_a_formula(out: Path) -> None:
 
 def test_formula_app_name_is_a_string_cell_in_every_sheet(out: Path) -> None:
     book = openpyxl.load_workbook(out / "inventory.xlsx")
-    assert book.sheetnames == ["apps", "findings", "grants", "users-by-app", "spend"]
+    assert book.sheetnames == ["apps", "findings", "grants", "users-by-app", "spend", "ownership"]
     formulas = [
         c.coordinate
         for sheet in book
@@ -76,7 +76,7 @@ def test_xlsx_of_an_empty_inventory_is_still_a_workbook(tmp_path: Path) -> None:
     empty: dict[str, list[Any]] = {"apps": [], "findings": []}
     (path,) = XlsxReport().render(empty, tmp_path)
     sheets = openpyxl.load_workbook(path).sheetnames
-    assert sheets == ["apps", "findings", "grants", "users-by-app", "spend"]
+    assert sheets == ["apps", "findings", "grants", "users-by-app", "spend", "ownership"]
 
 
 @pytest.mark.parametrize(
@@ -111,6 +111,7 @@ def test_redact_users_leaves_no_email_in_any_format(cfg: Any, tmp_path: Path) ->
         "report.json",
         "findings.csv",
         "apps.csv",
+        "ownership.csv",
         "inventory.xlsx",
     }
     for path in written:

@@ -18,6 +18,7 @@ from scanner.analysis.risk import ScopeInfo, held_permissions
 from scanner.analysis.sanctions import match
 from scanner.core.errors import ConfigError
 from scanner.core.models import SEVERITIES, Finding, InventoryApp, SanctionEntry
+from scanner.core.words import plural
 
 __all__ = ["SEVERITY", "Context", "check_severity_overrides", "reconcile"]
 
@@ -272,7 +273,8 @@ def _dormant(s: Subject) -> Iterator[Finding]:
             "dormant",
             "dormant",
             [
-                f"{len(s.app.users) or 'some'} grant(s) but no sign-in since {dormant}"
+                f"{plural(len(s.app.users), 'grant') if s.app.users else 'some grants'} "
+                f"but no sign-in since {dormant}"
                 f" ({s.ctx.dormant_days}+ days)"
             ],
             "Revoke the unused grants; ask the owner if the tool is still needed.",

@@ -26,12 +26,14 @@ from scanner.app.console import (
     console,
     format_diff,
     print_summary,
+    reconciliation_line,
     terminal_progress,
 )
 from scanner.core import logs
 from scanner.core.errors import ConfigError, ShadowitError
 from scanner.core.models import SEVERITIES
 from scanner.core.names import one_line
+from scanner.core.words import plural
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -181,6 +183,12 @@ def scan(
     help="Output folder (default: [report] out).",
 )
 @click.option("--redact-users", is_flag=True, help="Replace user emails with stable pseudonyms.")
+@click.option(
+    "--refresh/--no-refresh",
+    default=True,
+    help="Reconcile the latest scan again with owners' answers and the policy in force before "
+    "rendering (no provider is called; default: on).",
+)
 @errors_to_exit
 def report(
     config_path: Path,
@@ -188,8 +196,13 @@ def report(
     formats: str | None,
     out: Path | None,
     redact_users: bool,
+    refresh: bool,
 ) -> None:
     """Render the reports from the inventory without rescanning.
+
+    The latest scan is first reconciled again with what owners answered and the policy in
+    force (sanctioned list and `shadowit sanction`), so the report is current; no source is
+    read. --no-refresh renders it exactly as the scan left it.
 
     Example: shadowit report --config config.toml --format html,json --redact-users
     """
@@ -197,14 +210,17 @@ def report(
 
     cfg = configuration.load(config_path)
     chosen = formats.split(",") if formats else list(cfg.report.formats)
-    written = write_reports(
+    run = write_reports(
         cfg,
         scan_id=scan_id,
         formats=chosen,
         out=out,
         redact=redact_users or cfg.report.redact_users,
+        refresh=refresh,
     )
-    for path in written:
+    if run.reconciliation is not None:
+        click.echo(reconciliation_line(run.reconciliation))
+    for path in run.written:
         click.echo(str(path))
 
 
@@ -237,14 +253,23 @@ def scans(config_path: Path) -> None:
     Example: shadowit scans --config config.toml
     """
     from scanner.app.operations import open_store
+    from scanner.store import reconciliations
 
     cfg = configuration.load(config_path)
-    table = Table("Scan", "Started", "Finished", "Status", "Sources")
+    table = Table("Scan", "Started", "Finished", "Status", "Sources", "Reconciled again")
     with open_store(cfg) as store:
         for run in store.scans(status=None):
             states = ", ".join(f"{s.source} {s.status}" for s in store.source_runs(run["id"]))
+            again = reconciliations.of_scan(store, run["id"])
+            # `shadowit report` re-reads answers and policy against the latest scan.
+            reconciled = f"{plural(len(again), 'time')}, last {again[-1].at}" if again else ""
             table.add_row(
-                str(run["id"]), run["started"], run["finished"] or "", run["status"], states
+                str(run["id"]),
+                run["started"],
+                run["finished"] or "",
+                run["status"],
+                states,
+                reconciled,
             )
     console().print(table)
 

@@ -22,6 +22,7 @@ from scanner.app import config as configuration
 from scanner.app.console import MESSAGE_WIDTH, console
 from scanner.core.errors import ShadowitError
 from scanner.core.names import NAME_WIDTH, one_line
+from scanner.core.words import label
 
 if TYPE_CHECKING:
     from scanner.analysis.sanction_changes import Outcome
@@ -68,10 +69,9 @@ def findings(config_path: Path, status: str | None, as_json: bool) -> None:
     if out.width < widest + 110:
         for r in rows:
             app = one_line(r["app_name"], NAME_WIDTH)
-            out.print(
-                f"{one_line(r['id'], None)}  [{r['severity']}, {r['status']}] {app}: {r['kind']}",
-                markup=False,
-            )
+            state = f"{r['severity']}, {label('finding_status', r['status'])}"
+            kind = label("finding_kind", r["kind"])
+            out.print(f"{one_line(r['id'], None)}  [{state}] {app}: {kind}", markup=False)
             out.print(f"    {one_line('; '.join(r['reasons'][:2]))}", markup=False)
             if r["decision"]:
                 out.print(f"    {one_line(r['decision'])}", markup=False)
@@ -90,8 +90,8 @@ def findings(config_path: Path, status: str | None, as_json: bool) -> None:
             escape(one_line(r["id"], None)),
             r["severity"],
             escape(one_line(r["app_name"], NAME_WIDTH)),
-            r["kind"],
-            r["status"],
+            label("finding_kind", r["kind"]),
+            label("finding_status", r["status"]),
             escape(one_line(r["decision"] or "")),
             escape(one_line("; ".join(r["reasons"][:2]))),
         )

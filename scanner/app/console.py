@@ -17,6 +17,8 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from scanner.core.names import LINE_WIDTH, NAME_WIDTH, one_line
+from scanner.core.words import plural
+from scanner.store.reconciliations import Reconciliation
 
 
 def console() -> Console:
@@ -78,9 +80,27 @@ WARNINGS_SHOWN = 5
 """Warnings printed per source; the rest are counted (all are in report.json, up to 200)."""
 
 
-def plural(count: int, noun: str) -> str:
-    """``1 warning``, ``2 warnings``, ``0 records``."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+def reconciliation_line(done: Reconciliation) -> str:
+    """What ``shadowit report`` reconciled before it rendered, in one line."""
+    if not done.changed:
+        return (
+            f"Reconciled scan {done.scan_id} with the owners' answers and the policy in force: "
+            "no finding changed."
+        )
+    parts = [
+        f"{count:,} {word}"
+        for word, count in (
+            ("opened", done.opened),
+            ("reopened", done.reopened),
+            ("open again as their acceptance ended", done.expired),
+            ("resolved", done.resolved),
+        )
+        if count
+    ]
+    return (
+        f"Reconciled scan {done.scan_id} with the owners' answers and the policy in force: "
+        f"{plural(done.changed, 'finding')} changed ({', '.join(parts)})."
+    )
 
 
 def scan_kind(full: bool | None) -> str:
@@ -118,12 +138,13 @@ def print_summary(summary: dict[str, Any]) -> None:
     for s in summary["sources"]:
         for line in source_lines(s):
             out.print(line, markup=False)
+    unsanctioned = summary["unsanctioned"]
     out.print(
-        f"  apps found: {summary['apps']}  marketing apps: {summary['marketing_apps']}  "
-        f"unsanctioned: {summary['unsanctioned']} ({summary['unsanctioned_marketing']} marketing)"
+        f"  apps found: {summary['apps']:,}  marketing apps: {summary['marketing_apps']:,}  "
+        f"unsanctioned: {unsanctioned:,} ({summary['unsanctioned_marketing']:,} of them marketing)"
     )
-    by_sev = ", ".join(f"{k} {v}" for k, v in summary["findings_by_severity"].items())
-    out.print(f"  open findings: {summary['open_findings']} ({by_sev})")
+    by_sev = ", ".join(f"{v:,} {k}" for k, v in summary["findings_by_severity"].items() if v)
+    out.print(f"  open findings: {summary['open_findings']:,}" + (f" ({by_sev})" if by_sev else ""))
     if summary.get("new_apps"):
         new_apps = _names(summary["new_apps"])
         out.print(f"  new since the last scan: {new_apps}", markup=False)

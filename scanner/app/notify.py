@@ -33,6 +33,7 @@ from scanner.app.config import Config
 from scanner.core import names
 from scanner.core.errors import ConfigError
 from scanner.core.models import SEVERITIES, finding_label
+from scanner.core.words import plural
 from scanner.store import notifications as stored
 from scanner.store.database import Store
 
@@ -79,7 +80,7 @@ class Outcome:
             return "notifications: nothing new to send"
         if self.status == "deferred":
             return f"notifications: {self.detail}"
-        what = f"{self.findings} new findings, {self.sources} source problems"
+        what = f"{plural(self.findings, 'new finding')}, {plural(self.sources, 'source problem')}"
         if self.status == "failed":
             return (
                 f"notifications: not delivered ({what}; retried after the next scan): {self.detail}"
@@ -348,15 +349,15 @@ def safe_text(value: object, limit: int = 160) -> str:
 
 def compose(news: News, config: Config, digest: bool = False) -> Message:
     org = safe_text(config.organisation.name, 80)
-    counts = _plural(len(news.findings), "new finding")
+    counts = plural(len(news.findings), "new finding")
     problems = [p for p in news.sources if p.status != "recovered"]
     title = f"shadowit {'daily digest' if digest else 'scan'} for {org}: {counts}"
     if problems:
-        title += f", {_plural(len(problems), 'source problem')}"
+        title += f", {plural(len(problems), 'source problem')}"
     lines: list[str] = []
     if digest:
         lines.append(
-            f"Summary of {_plural(news.scans, 'scan')} since the last message "
+            f"Summary of {plural(news.scans, 'scan')} since the last message "
             f"(up to scan {news.scan_id})."
         )
     if news.findings:
@@ -372,14 +373,14 @@ def compose(news: News, config: Config, digest: bool = False) -> Message:
                 f"{finding_label(f.kind)}{again}{why}"
             )
         if len(news.findings) > MAX_FINDINGS:
-            lines.append(f"- and {len(news.findings) - MAX_FINDINGS} more in the report")
+            lines.append(f"- and {len(news.findings) - MAX_FINDINGS:,} more in the report")
     if news.sources:
         lines.append("Sources:")
         for p in news.sources:
             lines.append(f"- {safe_text(p.source, 40)} {p.status}: {_source_detail(p)}")
     if digest or news.findings:
         by_severity = ", ".join(
-            f"{s} {news.open_by_severity[s]}" for s in SEVERITIES if news.open_by_severity.get(s)
+            f"{news.open_by_severity[s]:,} {s}" for s in SEVERITIES if news.open_by_severity.get(s)
         )
         lines.append(f"Open findings now: {by_severity or 'none'}.")
     lines.append(_next_step(config.file))
@@ -394,7 +395,7 @@ def compose(news: News, config: Config, digest: bool = False) -> Message:
 def _source_detail(problem: SourceProblem) -> str:
     detail = safe_text(problem.detail, 240)
     if problem.scans > 1 and problem.failed_scans:
-        detail += f" (failed in {problem.failed_scans} of {problem.scans} scans)"
+        detail += f" (failed in {problem.failed_scans} of {plural(problem.scans, 'scan')})"
     return detail
 
 
@@ -406,10 +407,6 @@ def _next_step(config_file: Path | None) -> str:
 
 
 _PLAIN_PATH = re.compile(r"^[\w./-]+$", re.ASCII)
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 # -- delivery ----------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,14 +13,16 @@ from typing import Any
 import requests
 
 from reports import model as report_model
-from reports.render import check_formats, render
+from reports.render import check_formats, render, report_formats
 from scanner.analysis import diff as diffing
 from scanner.app import notify, preflight
 from scanner.app.config import Config
 from scanner.app.pipeline import run_scan
+from scanner.app.refresh import reconcile_latest
 from scanner.core.errors import ShadowitError
 from scanner.core.paths import os_reason
 from scanner.store.database import Store
+from scanner.store.reconciliations import Reconciliation
 
 
 @contextmanager
@@ -73,7 +76,9 @@ def scan_and_report(
             store, config, result.scan_id, redact_users=config.report.redact_users, now=now
         )
     if with_report:
-        written = _render(model, report_folder, formats, after_scan=True)
+        written = _render(
+            model, report_folder, formats, after_scan=True, csv_bom=config.report.csv_bom
+        )
     summary = summary_of(model)
     summary.update(
         exit_code=result.exit_code,
@@ -101,6 +106,14 @@ def summary_of(model: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class ReportRun:
+    """What ``write_reports`` did: the files written and the reconciliation it ran first."""
+
+    written: list[Path]
+    reconciliation: Reconciliation | None = None
+
+
 def write_reports(
     config: Config,
     scan_id: int | None = None,
@@ -108,21 +121,37 @@ def write_reports(
     out: Path | None = None,
     redact: bool = False,
     now: datetime | None = None,
-) -> list[Path]:
+    refresh: bool = False,
+) -> ReportRun:
+    """Render the reports of ``scan_id`` (default: the latest finished scan).
+
+    ``refresh``: first reconcile the latest scan's inventory again with the owners' answers and
+    the policy in force (``scanner.app.refresh``; no provider is called); a report on an
+    earlier scan is rendered as that scan left it."""
     formats = check_formats([f.strip() for f in formats if f.strip()])
     folder = out or config.path(config.report.out)
     preflight.before_reports(config, folder)
+    done = None
+    if refresh:
+        with open_store(config) as store:
+            latest = store.latest_scan()
+        if scan_id is None or scan_id == latest:
+            done = reconcile_latest(config, now=now)
     with open_store(config) as store:
         model = report_model.build(store, config, scan_id, redact_users=redact, now=now)
-    return _render(model, folder, formats)
+    return ReportRun(_render(model, folder, formats, csv_bom=config.report.csv_bom), done)
 
 
 def _render(
-    model: dict[str, Any], folder: Path, formats: Sequence[str], after_scan: bool = False
+    model: dict[str, Any],
+    folder: Path,
+    formats: Sequence[str],
+    after_scan: bool = False,
+    csv_bom: bool = True,
 ) -> list[Path]:
     """``render``, its I/O failures one line: the previous report set stays as it was."""
     try:
-        return render(model, folder, formats)
+        return render(model, folder, formats, report_formats(csv_bom=csv_bom))
     except OSError as err:
         kept = (
             "the scan is saved (`shadowit report` writes the reports again); " if after_scan else ""

@@ -242,8 +242,15 @@ def analyse(
     record_sources: dict[str, set[str]],
     catalog: Catalog,
     entries: Sequence[SanctionEntry],
+    *,
+    seen_at: datetime | None = None,
+    kept: Callable[[str, str], bool] | None = None,
 ) -> ScanResult:
-    """Rebuild the inventory, reconcile it and write this scan's snapshot and findings."""
+    """Rebuild the inventory, reconcile it and write this scan's snapshot and findings.
+
+    ``seen_at``: the time the inventory is built as of (default ``now``; a reconciliation
+    without a scan builds it as its scan saw it and judges it as of ``now``); ``kept(app_key,
+    kind)``: findings to keep as they are besides those the scan could not evaluate."""
     scopes_file = config.catalog.scopes_file
     scopes = ScopeTable.load(config.path(scopes_file) if scopes_file else None)
     apps = inventory.build(
@@ -251,7 +258,7 @@ def analyse(
         catalog,
         scopes,
         config.organisation,
-        now,
+        seen_at or now,
         first_party_by_name=connectors.with_capability("first_party_by_name", config.sources),
         first_party_ids=connectors.with_capability("first_party_ids", config.sources),
         events_days=config.store.signin_retention_days,
@@ -281,6 +288,8 @@ def analyse(
     sources_of = {a.key: a.sources for a in apps}
 
     def unchecked(app_key: str, kind: str) -> bool:
+        if kept is not None and kept(app_key, kind):
+            return True
         sources = sources_of.get(app_key)
         return sources is not None and ledger.not_rechecked(kind, sources) is not None
 

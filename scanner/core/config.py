@@ -83,6 +83,9 @@ class ReportSettings:
     """The report folder (created when missing); relative to the config file."""
     formats: tuple[str, ...] = ("html", "json", "csv", "xlsx")
     redact_users: bool = False
+    csv_bom: bool = True
+    """Start each CSV file with a UTF-8 byte order mark, so Excel on Windows reads non-ASCII
+    names right; false for tools that do not expect one."""
     currency: str | None = None
     """With ``rates_file``: the currency each app's spend is also given in."""
     rates_file: str | None = None

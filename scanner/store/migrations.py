@@ -491,6 +491,25 @@ def _signin_day_totals(db: sqlite_utils.Database) -> None:
     )
 
 
+def _reconciliations(db: sqlite_utils.Database) -> None:
+    """``shadowit report`` reconciles the stored inventory again with the answers and the
+    policy in force, against the latest finished scan, without reading any source: each such
+    run is kept here with what it changed."""
+    db.table("reconciliations").create(
+        {
+            "id": int,
+            "scan_id": int,
+            "at": str,
+            "opened": int,
+            "reopened": int,
+            "expired": int,
+            "resolved": int,
+        },
+        pk="id",
+        foreign_keys=[("scan_id", "scan_runs", "id")],
+    )
+
+
 def signin_key(source: str, event_id: str) -> int:
     """A stable signed 64-bit key for one event of one source (collisions: ~1e-8 at 1e6)."""
     digest = hashlib.blake2b(f"{source}\x00{event_id}".encode(), digest_size=8).digest()
@@ -509,6 +528,7 @@ STEPS: list[Step] = [
     _sanction_changes,
     _decision_scans,
     _signin_day_totals,
+    _reconciliations,
 ]
 
 

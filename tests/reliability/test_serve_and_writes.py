@@ -370,7 +370,8 @@ def test_serving_settings_are_checked(sent: tuple[Config, dict[str, str]]) -> No
 
 # -- report sets and message files -------------------------------------------------------------
 ROOT = Path(__file__).resolve().parents[2]
-SET = {"report.html", "report.json", "findings.csv", "apps.csv", "inventory.xlsx"}
+SET = {"report.html", "report.json", "findings.csv", "apps.csv", "ownership.csv", "inventory.xlsx"}
+"""What the four formats of ``ALL`` write (the crash child renders those)."""
 ALL = ["html", "json", "csv", "xlsx"]
 
 
