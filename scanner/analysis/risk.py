@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from scanner.core.errors import InputError
+from scanner.core.words import plural
 
 DATA_DIR = Path(__file__).parents[1] / "data"
 SCOPES_FILE = DATA_DIR / "scopes.csv"
@@ -356,7 +357,7 @@ def _age_part(inp: RiskInput, reasons: list[str], weights: Mapping[str, int]) ->
         age = max((inp.now.astimezone(UTC).date() - inp.first_seen.astimezone(UTC).date()).days, 0)
         if age < NEW_APP_DAYS:
             part += weights["new_app"]
-            reasons.append(f"new: first seen {age} days ago")
+            reasons.append(f"new: first seen {plural(age, 'day')} ago")
     if inp.last_sign_in is not None:
         idle = (inp.now - inp.last_sign_in).days
         if idle >= DORMANT_DAYS and inp.scopes:

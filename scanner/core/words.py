@@ -71,12 +71,21 @@ ACCESS: Mapping[str, str] = {
     "files_only": "seen only in imported files",
 }
 
+IT_REQUESTS: Mapping[str, str] = {
+    "revoke": "revoke access",
+    "sanction_review": "review to sanction",
+    "sanction": "review to sanction",
+    "find_owner": "find the owner",
+}
+"""What an owner's answer asks of IT (``scanner.analysis.confirm_view``)."""
+
 TOPICS: Mapping[str, Mapping[str, str]] = {
     "finding_kind": FINDING_KINDS,
     "confirmation": CONFIRMATION_STATES,
     "sanction": SANCTION_STATUSES,
     "finding_status": FINDING_STATUSES,
     "access": ACCESS,
+    "it_request": IT_REQUESTS,
 }
 
 
