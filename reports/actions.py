@@ -208,18 +208,25 @@ def _owner_step(app: Mapping[str, Any]) -> tuple[str, str, str]:
     advice = owner_advice(str(app["name"]), state, confirmation.get("owner"))
     if advice is None:
         return "ask who owns it:", send, "command"
+    said = _clause(advice.replace(" (shadowit confirm send)", ""))
     source = next((s for s in app.get("sources", []) if s in PERMISSIONS), None)
     if state in ("disowned", "retire_requested", "no_answer") and source:
         where = PERMISSIONS[source].format(app=app["name"])
-        return f"{advice.rstrip('.')}; its access is in", where, "console"
-    return f"{advice.rstrip('.')}:", send, "command"
+        return f"{said}; its access is in", where, "console"
+    return f"{said}:", send, "command"
+
+
+def _clause(sentence: str) -> str:
+    """A sentence as the clause after the action's colon: no final stop, no capital."""
+    text = sentence.rstrip(".")
+    return text[:1].lower() + text[1:]
 
 
 def _accept_step(finding: Mapping[str, Any], today: date) -> tuple[str, str, str]:
     until = (today + timedelta(days=ACCEPT_DAYS)).isoformat()
-    remediation = str(finding.get("remediation") or "decide what to do").rstrip(".")
+    remediation = _clause(str(finding.get("remediation") or "decide what to do"))
     return (
-        f"{remediation[:1].lower()}{remediation[1:]}; or accept it for now:",
+        f"{remediation}; or accept it for now:",
         accept_line(str(finding["id"]), until),
         "command",
     )

@@ -135,3 +135,13 @@ def test_owner_advice_never_asks_to_send_once_answered() -> None:
     assert "--status sanctioned --owner ana@example.com" in str(
         owner_advice("Canva", "sanction_requested", "ana@example.com")
     )
+
+
+def test_an_owner_asked_again_reads_as_one_clause_with_the_command_once() -> None:
+    due = app("due", confirmation={"state": "review_due", "owner": "ana@example.com"})
+    (top,) = actions.top_actions([due], [finding("due", "owner_unconfirmed", "low")], TODAY)
+    assert top["text"].endswith(
+        "ask ana@example.com to confirm again: the last confirmation is older than the review"
+        " period:"
+    )
+    assert top["step"] == "shadowit confirm send --config config.toml"
