@@ -284,8 +284,13 @@ def test_phone_charts_are_readable_and_labels_unclipped(
 def test_a_long_app_name_wraps(demo_report: Path, open_report: Any, tmp_path: Path) -> None:
     model = report(demo_report)
     model["apps"][0] = dict(model["apps"][0], name="Overlong" * 300)
+    failing = dict(model["scan"]["sources"][0], status="partial")
+    failing["skipped"] = ["signins: " + "AuditLog.Read.All" * 40]
+    model["scan"] = dict(model["scan"], sources=[failing, *model["scan"]["sources"][1:]])
     (path,) = HtmlReport().render(model, tmp_path)
     page = open_report(path, **PHONE).page
+    assert page.locator("#source-alert").count() == 1
+    assert scroll_width(page) <= PHONE["width"], "a long not-collected line wraps too"
     page.fill("#app-search", "overlongoverlong")
     page.locator("#apps-table tbody tr.row").first.click()
     assert scroll_width(page) <= PHONE["width"]
