@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -26,7 +26,9 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from reports.actions import ACCEPT_DAYS, CONFIG
 from reports.base import write_private
+from scanner.core import words
 from scanner.core.names import visible, visible_data
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
@@ -53,7 +55,23 @@ def environment() -> jinja2.Environment:
     env.filters["tojson_safe"] = _json_for_script
     env.filters["visible"] = visible
     env.filters["when"] = when
+    env.filters["words"] = _words
+    env.filters["plural"] = words.plural
+    env.filters["finding_words"] = finding_words
     return env
+
+
+def finding_words(line: str) -> str:
+    """``HubSpot: risky_scopes`` (a change list line) -> ``HubSpot: risky permissions``."""
+    app, _, kind = line.rpartition(": ")
+    if not app or kind not in words.FINDING_KINDS:
+        return line
+    return f"{app}: {words.label('finding_kind', kind)}"
+
+
+def _words(code: str | None, topic: str) -> str:
+    """``{{ f.kind|words("finding_kind") }}``: the words a person reads for a code."""
+    return words.label(topic, code)
 
 
 def _visible(value: Any) -> Any:
@@ -136,8 +154,12 @@ def _ordered(counts: Mapping[str, int], order: Sequence[str]) -> list[tuple[str,
 
 def charts(model: Mapping[str, Any]) -> dict[str, Any]:
     summary = model["summary"]
+    statuses = _ordered(summary["apps_by_status"], STATUS_ORDER)
     return {
-        "status": bars(_ordered(summary["apps_by_status"], STATUS_ORDER)),
+        "status": [
+            {**row, "label": words.label("sanction", row["label"]), "code": row["label"]}
+            for row in bars(statuses)
+        ],
         "risk": bars((lvl, summary["apps_by_risk"].get(lvl, 0)) for lvl in RISK_ORDER),
         "category": bars(
             sorted(summary["apps_by_category"].items(), key=lambda kv: (-kv[1], kv[0])),
@@ -181,9 +203,22 @@ def page_data(model: Mapping[str, Any]) -> dict[str, Any]:
                 "is_new": app["name"] in new,
             }
         )
-    page = {"apps": apps, "findings": model["findings"], "meanings": meanings}
+    page = {
+        "apps": apps,
+        "findings": model["findings"],
+        "meanings": meanings,
+        # One words table for every code the page shows (scanner.core.words).
+        "words": {topic: dict(table) for topic, table in words.TOPICS.items()},
+        "accept": {"config": CONFIG, "until": accept_until(model)},
+    }
     shown: dict[str, Any] = visible_data(page)
     return shown
+
+
+def accept_until(model: Mapping[str, Any]) -> str:
+    """The ``--until`` day the page's accept lines suggest: a quarter after the report."""
+    made = datetime.fromisoformat(str(model["generated_at"]).replace("Z", "+00:00"))
+    return (made.date() + timedelta(days=ACCEPT_DAYS)).isoformat()
 
 
 def _meaning_key(scope: Mapping[str, Any]) -> str:

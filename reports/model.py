@@ -14,11 +14,14 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+from reports import scale
+from reports.actions import top_actions
 from reports.ownership import latest_answers, ownership
 from scanner.analysis import completeness, confirm_view, rates, sanctions
 from scanner.analysis import diff as diffing
 from scanner.analysis import findings as lifecycle
 from scanner.analysis.catalog import AI_CATEGORIES
+from scanner.analysis.owner_advice import owner_advice
 from scanner.analysis.risk import ScopeTable, held_permissions
 from scanner.analysis.text import normalise_name
 from scanner.core.config import Config
@@ -73,6 +76,8 @@ def build(
     answers = latest_answers(confirmation.confirmations)
     for app in apps:
         app["ownership"] = ownership(app, answers.get(app["key"]))
+    _advise_owners(apps, findings)
+    scale.apply(apps)
     previous = store.previous_scan(scan_id)
     change = diffing.diff(store, scan_id, previous)
     changes = change.as_dict()
@@ -98,6 +103,7 @@ def build(
         "history": diffing.history(store),
         "apps": apps,
         "findings": findings,
+        "top_actions": top_actions(apps, findings, today),
         "confirmations": confirmation.confirmations,
         "pending_requests": confirmation.pending,
         "it_requests": confirmation.it_requests,
@@ -121,6 +127,19 @@ def _link_findings(apps: list[dict[str, Any]], findings: list[dict[str, Any]]) -
             }
             for f in by_app.get(app["key"], [])
         ]
+
+
+def _advise_owners(apps: Sequence[dict[str, Any]], findings: list[dict[str, Any]]) -> None:
+    """An ``owner_unconfirmed`` finding says the next step for the app's confirmation state
+    (a request out, an answer in), not the scan's "send a request"."""
+    confirmation = {a["key"]: (a["name"], a["confirmation"]) for a in apps}
+    for f in findings:
+        if f["kind"] != "owner_unconfirmed" or f["app_key"] not in confirmation:
+            continue
+        name, state = confirmation[f["app_key"]]
+        advice = owner_advice(name, state["state"], state["owner"])
+        if advice:
+            f["remediation"] = advice
 
 
 def _source_run(s: SourceStatus, pseudonym: _Pseudonyms) -> dict[str, Any]:

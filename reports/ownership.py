@@ -11,13 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-ANSWER_WORDS = {
-    "mine": "yes, the team owns it",
-    "not_ours": "not ours",
-    "stopped": "we stopped using it",
-    "sanction_request": "please sanction it",
-}
-"""An owner's answer as the report says it."""
+from scanner.core import words
 
 OWNER_SOURCE_WORDS = {
     "confirmed": "confirmed by the owner",
@@ -67,7 +61,7 @@ def ownership(app: Mapping[str, Any], answer: Mapping[str, Any] | None) -> dict[
         "renewal_date": (answer["renewal"] if mine and answer and answer["renewal"] else None)
         or app["renewal_date"],
         "answer": answer["answer"] if answer else None,
-        "answer_text": ANSWER_WORDS.get(str(answer["answer"])) if answer else None,
+        "answer_text": words.label("answer", str(answer["answer"])) if answer else None,
         "answered_by": answer["owner"] if answer else None,
         "answered_at": answer["answered"] if answer else None,
         "note": answer["note"] if answer else None,

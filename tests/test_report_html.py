@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from reports import html as html_report
-from reports.html import HtmlReport, bars, page_data, trend, when
+from reports.html import HtmlReport, bars, finding_words, page_data, trend, when
 from reports.json_report import validate
 from tests.browser.reportdata import (
     FORMULA_APP,
@@ -84,7 +84,7 @@ def test_charts_are_inline_svg(page: str, model: dict[str, Any]) -> None:
     assert 'aria-label="Unsanctioned marketing apps and open findings over the last scans"' in page
     assert page.count("<polyline") == 2
     status = model["summary"]["apps_by_status"]["unsanctioned"]
-    assert re.search(rf"<title>unsanctioned: {status}</title>", page)
+    assert re.search(rf"<title>not sanctioned: {status}</title>", page), "words, not codes"
 
 
 def test_page_data_is_compact_but_complete(model: dict[str, Any]) -> None:
@@ -165,3 +165,31 @@ def test_failed_source_is_flagged_at_the_top(model: dict[str, Any]) -> None:
 
 def test_formula_app_name_is_plain_text_in_html(page: str) -> None:
     assert FORMULA_APP in {a["name"] for a in embedded(page)["apps"]}
+
+
+def test_top_actions_are_the_first_section_in_model_order(page: str, model: dict[str, Any]) -> None:
+    main = page.split("<main", 1)[1]
+    assert main.index('id="top-actions"') < main.index('id="summary"')
+    ranks = [int(r) for r in re.findall(r'<li class="action [^"]*" data-rank="(\d+)"', page)]
+    assert ranks == [a["rank"] for a in model["top_actions"]] and ranks
+    assert f'href="#app={model["top_actions"][0]["app_key"]}' in page.replace("%3A", ":")
+
+
+def test_server_rendered_text_has_words_not_codes(page: str) -> None:
+    markup = page.split("<script", 1)[0]
+    text = re.sub(r"<[^>]+>", " ", markup)
+    for code in ("risky_scopes", "not_applicable", "1 warnings", "across 1 sources"):
+        assert code not in text, code
+    assert "across 1 source" in text, "one source, singular"
+
+
+def test_change_lines_name_finding_kinds_in_words() -> None:
+    assert finding_words("HubSpot: risky_scopes") == "HubSpot: risky permissions"
+    assert finding_words("Odd: name: new_app") == "Odd: name: new app"
+    assert finding_words("no kind here") == "no kind here"
+
+
+def test_page_data_carries_the_words_table_and_the_accept_day(model: dict[str, Any]) -> None:
+    data = page_data(model)
+    assert data["words"]["finding_kind"]["risky_scopes"] == "risky permissions"
+    assert data["accept"] == {"config": "config.toml", "until": "2027-02-18"}

@@ -57,7 +57,7 @@ def test_a_confirmed_owner_wins_and_their_words_override_the_policy() -> None:
         "logos",
     )
     assert block["renewal_date"] == "2027-03-31"
-    assert (block["answer"], block["answer_text"]) == ("mine", "yes, the team owns it")
+    assert (block["answer"], block["answer_text"]) == ("mine", "Yes, my team owns it")
     assert block["answered_at"] == "2026-11-30T09:00:00Z"
 
 
@@ -81,7 +81,7 @@ def test_a_disowned_app_suggests_the_owner_named_in_the_answer() -> None:
     block = ownership(app, answer)
     assert (block["owner"], block["owner_source"]) == ("web@acme.example", "suggested")
     assert block["purpose"] is None, "only a 'mine' answer speaks for the app's purpose"
-    assert block["answer_text"] == "not ours" and block["answered_by"] == "kim@acme.example"
+    assert block["answer_text"] == "Not ours" and block["answered_by"] == "kim@acme.example"
     assert ownership(_app(), None)["owner_source"] is None
 
 

@@ -24,7 +24,7 @@
   DATA.findings.forEach(function (f) {
     var app = appsByKey[f.app_key];
     f._marketing = Boolean(app && app.is_marketing);
-    f._search = [f.app, f.kind, f.status, f.remediation].concat(f.reasons || []).join(" ").toLowerCase();
+    f._search = [f.app, f.id, f.kind, words("finding_kind", f.kind), f.status, f.remediation].concat(f.reasons || []).join(" ").toLowerCase();
   });
 
   function rank(table, value) { return value in table ? table[value] : 9; }
@@ -51,9 +51,19 @@
     return el("a", { href: "#app=" + encodeURIComponent(key), text: label, "data-app-key": key });
   }
   function sevPill(level) { return el("span", { className: "sev sev-" + level, text: level }); }
-  function statusPill(status) { return el("span", { className: "st st-" + status, text: status.replace("_", " ") }); }
+  function statusPill(status) { return el("span", { className: "st st-" + status, text: words("sanction", status) }); }
   function day(value) { return value ? String(value).replace("T", " ").slice(0, 16) : ""; }
   function label(value) { return value ? String(value).replace(/_/g, " ") : "uncategorised"; }
+  /* Words, not codes: the one table of scanner/core/words.py, embedded with the data. */
+  function words(topic, code) {
+    if (code === null || code === undefined) { return ""; }
+    var table = DATA.words[topic] || {};
+    return Object.prototype.hasOwnProperty.call(table, code) ? table[code] : String(code).replace(/_/g, " ");
+  }
+  function plural(n, noun, many) { return n + " " + (n === 1 ? noun : (many || noun + "s")); }
+  /* An app's level on one scale with its findings, then its score: the apps list's order. */
+  var LEVEL_RANK = { low: 0, medium: 1, high: 2, critical: 3 };
+  function riskOrder(a) { return rank(LEVEL_RANK, a.risk_level) * 1000 + a.risk_score; }
   function compare(x, y) {
     if (x === y) { return 0; }
     if (x === null || x === undefined || x === "") { return 1; }
@@ -75,6 +85,8 @@
     this.open = {};
     this.rows = [];
     var self = this;
+    /* Each cell names its column: on a phone a row is a stacked card (report.css). */
+    this.headings = Array.prototype.map.call(this.table.tHead.rows[0].cells, function (th) { return th.textContent.trim(); });
     Array.prototype.forEach.call(this.table.tHead.querySelectorAll("th[data-key]"), function (th) {
       th.tabIndex = 0;
       th.addEventListener("click", function () { self.sortBy(th.getAttribute("data-key")); });
@@ -109,6 +121,7 @@
     var fragment = document.createDocumentFragment();
     slice.forEach(function (row) {
       var tr = el("tr", { className: "row", "data-key": o.key(row) }, o.cells(row));
+      Array.prototype.forEach.call(tr.cells, function (td, i) { if (self.headings[i]) { td.setAttribute("data-label", self.headings[i]); } });
       fragment.appendChild(tr);
       if (o.detail && self.open[o.key(row)]) {
         tr.classList.add("open");
@@ -121,7 +134,7 @@
     this.body.replaceChildren(fragment);
   };
   PagedTable.prototype.detailRow = function (row) {
-    return el("tr", { className: "detail", id: "app-" + this.o.key(row) }, [
+    return el("tr", { className: "detail", id: (this.o.detailId || "app-") + this.o.key(row) }, [
       el("td", { colspan: this.o.columns }, [this.o.detail(row)]),
     ]);
   };
@@ -192,11 +205,16 @@
       el("td", { text: label(a.category) }),
       el("td", {}, [statusPill(a.sanction_status)]),
       el("td", { className: "n", text: usersText(a), title: a.users_unknown ? UNKNOWN_WHY : null }),
-      el("td", {}, [el("span", { className: "risk", title: a.risk_level }, [bar, el("b", { text: a.risk_score }), el("span", { className: "muted", text: a.risk_level })])]),
+      el("td", {}, [el("span", { className: "risk", title: riskTitle(a) }, [bar, el("b", { text: a.risk_score }), el("span", { className: "muted", text: a.risk_level })])]),
       findings,
       el("td", { text: (a.sources || []).join(", ") }),
       el("td", { className: "muted", text: a.sign_ins_unknown ? "unknown" : (day(a.last_sign_in) || "never"), title: a.sign_ins_unknown ? UNKNOWN_WHY : null }),
     ];
+  }
+
+  function riskTitle(a) {
+    return a.score_level && a.score_level !== a.risk_level ?
+      "score " + a.risk_score + " alone is " + a.score_level + "; its worst open finding is " + a.worst_severity : a.risk_level;
   }
 
   /* A figure that depends on a stream not collected reads "unknown", never 0. */
@@ -232,6 +250,7 @@
       case "findings": return a._open * 10 + (9 - a._worst);
       case "sources": return (a.sources || []).join(",");
       case "last_sign_in": return a.last_sign_in || "";
+      case "risk_score": return riskOrder(a);
       default: return a[key];
     }
   }
@@ -260,13 +279,37 @@
     return el("ul", { className: className || "reasons" }, items.map(function (t) { return el("li", { text: t }); }));
   }
 
+  function acceptLine(f) {
+    return "shadowit accept --config " + DATA.accept.config + " " + f.id + " --until " + DATA.accept.until + ' --reason "why it is accepted"';
+  }
+  function copyable(text, className) {
+    return el("code", { className: "copy " + (className || ""), text: text, title: "one tap selects it" });
+  }
   function findingCard(f) {
-    return el("div", { className: "finding-card sev-b-" + f.severity }, [
-      el("div", {}, [sevPill(f.severity), " ", el("b", { text: label(f.kind) }), " ", el("span", { className: "muted", text: (f.decision || f.status) + " \u00b7 opened " + day(f.opened) })]),
+    return el("div", { className: "finding-card sev-b-" + f.severity, "data-finding-id": f.id }, [
+      el("div", {}, [sevPill(f.severity), " ", el("b", { text: words("finding_kind", f.kind) }), " ", el("span", { className: "muted", text: (f.decision || words("finding_status", f.status)) + " \u00b7 opened " + day(f.opened) })]),
       f.not_rechecked ? el("div", { className: "warnbox", text: f.not_rechecked + "; kept as it was" }) : null,
       list(f.reasons || []),
       el("div", {}, [el("b", { text: "What to do: " }), f.remediation || ""]),
+      el("div", { className: "muted small" }, ["ID ", el("code", { className: "finding-id", text: f.id })]),
+      f.open ? el("div", { className: "accept" }, [el("span", { className: "muted small", text: "To accept the risk until a date: " }), copyable(acceptLine(f), "accept-line")]) : null,
     ]);
+  }
+
+  /* reports/ownership.py: one owner (confirmed over the sanctioned list over a suggestion,
+     with which it is) and what the owner last answered. */
+  function ownershipFacts(a) {
+    var o = a.ownership || {}, conf = a.confirmation || {};
+    var state = words("confirmation", conf.state || "unconfirmed");
+    var asked = conf.owner && conf.owner !== o.owner ? " (" + conf.owner + ")" : "";
+    return [
+      ["Owner", o.owner ? o.owner + " \u00b7 " + o.owner_source_text : "nobody yet: no owner confirmed, listed or suggested"],
+      ["Team", o.team], ["Purpose", o.purpose], ["Data held", o.data_held],
+      ["Renewal", o.renewal_date],
+      ["Confirmation", state + asked],
+      ["Answer", o.answer ? o.answer_text + (o.answered_by ? " \u2014 " + o.answered_by : "") + (o.answered_at ? ", " + day(o.answered_at) : "") : null],
+      ["Note", o.note],
+    ];
   }
 
   function appDetail(a) {
@@ -279,13 +322,7 @@
     ]);
     var warnings = [];
     if (a.lookalike_of) { warnings.push(el("div", { className: "warnbox", text: "Looks like " + a.lookalike_of + " but is not it: check the publisher and domain before trusting it." })); }
-    var conf = a.confirmation || {};
-    var ownership = section("Owner and confirmation", [facts([
-      ["Owner", a.owner || "none recorded"],
-      ["Team", a.team], ["Purpose", a.purpose],
-      ["Confirmation", (conf.state || "unconfirmed") + (conf.owner ? " by " + conf.owner : "") + (conf.answered ? " on " + day(conf.answered) : "")],
-      ["Likely owner", a.owner ? null : a.likely_owner],
-    ])]);
+    var ownership = section("Owner and confirmation", [facts(ownershipFacts(a))]);
     var risk = section("Why it is risky", [a.risk_reasons && a.risk_reasons.length ? list(a.risk_reasons) : el("p", { className: "muted", text: "No risk factors." })]);
     var FACT = { mfa: "MFA", no_mfa: "MFA", sso: "SSO", sso_paid: "SSO", ai: "AI" };
     var vendor = section("Vendor security", (a.vendor_facts || []).length ? [el("ul", { className: "plain" }, a.vendor_facts.map(function (f) {
@@ -299,13 +336,13 @@
     var found = section("Where it was found", [facts([
       ["Sources", (a.sources || []).join(", ")], ["Matched by", matched],
       ["Seen as", (a.raw_names || []).join(", ")], ["Client IDs", (a.client_ids || []).join(", ")],
-      ["Kinds", (a.kinds || []).join(", ")],
+      ["Kinds", (a.kinds || []).map(label).join(", ")],
       ["Publisher", a.publisher ? a.publisher + (a.publisher_verified ? " (verified)" : " (not verified)") : "not stated"],
       ["First seen", day(a.first_seen)], ["Last seen", day(a.last_seen)],
       ["Last sign-in", a.sign_ins_unknown ? "unknown (sign-ins not collected)" : (day(a.last_sign_in) || "none recorded")],
       ["Sign-ins, 30 days", a.sign_ins_unknown ? "unknown (sign-ins not collected)" : a.sign_ins_30d],
       ["Failed sign-ins", a.sign_ins_unknown ? "unknown (sign-ins not collected)" : (a.failed_sign_ins || null)],
-      ["Access", a.access ? label(a.access) : null],
+      ["Access", a.access ? words("access", a.access) : null],
       ["Single sign-on", (a.sso || []).length ? a.sso.join(", ") : "none: people use the vendor's own accounts"],
       ["Spend", spendText(a)],
       ["Contract", a.renewal_date ? "renews " + a.renewal_date + (a.notice_days ? ", " + a.notice_days + " days' notice" : "") +
@@ -331,9 +368,9 @@
       a.app_only ? "app-only access: acts without a signed-in user" : null].filter(Boolean);
     var perms = section("What it can reach (" + scopes.length + " permissions)", [
       flags.length ? list(flags) : null,
-      scopes.length ? el("table", { className: "compact" }, [
+      scopes.length ? el("div", { className: "scroll" }, [el("table", { className: "compact" }, [
         el("thead", {}, [el("tr", {}, ["Permission", "Level", "What it allows", "Consent", "Grants"].map(function (h) { return el("th", { text: h }); }))]),
-        el("tbody", {}, scopes)]) : el("p", { className: "muted", text: "No delegated or application permissions recorded (sign-in only)." }),
+        el("tbody", {}, scopes)])]) : el("p", { className: "muted", text: "No delegated or application permissions recorded (sign-in only)." }),
     ]);
     return el("div", { className: "app-detail" }, [head].concat(warnings, [
       el("div", { className: "cols" }, [el("div", {}, [ownership, risk, findings]), el("div", {}, [found, vendor, users])]),
@@ -354,30 +391,73 @@
     if (app) { apps.toggle(app, tr); }
   });
 
-  /* ---- findings ---- */
+  /* ---- findings: one row per app, its finding kinds as chips, the worst severity ---- */
   var fFilters = { severity: $("f-severity"), open: $("f-open"), marketing: $("f-marketing"), search: $("f-search") };
-  var findings = new PagedTable({
-    id: "findings-table", pager: "findings-pager", count: "f-count", noun: "findings", columns: 7, pageSize: 25,
-    rows: DATA.findings, sort: ["severity", 1],
-    filter: function (f) {
-      var q = fFilters.search.value.trim().toLowerCase();
-      return (!fFilters.severity.value || f.severity === fFilters.severity.value) &&
-        (!fFilters.open.checked || f.open) &&
-        (!fFilters.marketing.checked || f._marketing) && (!q || f._search.indexOf(q) !== -1);
+  function findingShown(f) {
+    var q = fFilters.search.value.trim().toLowerCase();
+    return (!fFilters.severity.value || f.severity === fFilters.severity.value) &&
+      (!fFilters.open.checked || f.open) &&
+      (!fFilters.marketing.checked || f._marketing) && (!q || f._search.indexOf(q) !== -1);
+  }
+  var findingApps = Object.keys(findingsByApp).map(function (key) {
+    var fs = findingsByApp[key], first = fs[0];
+    return { key: key, name: first.app, app: appsByKey[key] || null, all: fs, shown: fs };
+  });
+  function shownWorst(g) {
+    return g.shown.reduce(function (w, f) { return Math.min(w, rank(SEV_RANK, f.severity)); }, 9);
+  }
+  function firstOpened(g) {
+    return g.shown.reduce(function (d, f) { return !d || (f.opened && f.opened < d) ? f.opened : d; }, "");
+  }
+  var byApp = new PagedTable({
+    id: "findings-table", pager: "findings-pager", count: "f-count", noun: "apps with findings", columns: 6, pageSize: 25,
+    rows: findingApps, sort: ["severity", 1],
+    filter: function (g) {
+      g.shown = g.all.filter(findingShown).sort(function (x, y) { return rank(SEV_RANK, x.severity) - rank(SEV_RANK, y.severity); });
+      return g.shown.length > 0;
     },
-    cells: function (f) {
-      var decided = f.decision ? el("div", { className: "muted small", text: f.decision }) : null;
+    cells: function (g) {
+      var worst = Object.keys(SEV_RANK)[shownWorst(g)];
+      var chips = el("div", { className: "chips" }, g.shown.map(function (f) {
+        return el("span", { className: "kind kind-" + f.severity, text: words("finding_kind", f.kind), title: f.severity + ", " + words("finding_status", f.status) });
+      }));
+      var open = g.shown.filter(function (f) { return f.open; }).length;
       return [
-        el("td", {}, [sevPill(f.severity)]), el("td", {}, [appLink(f.app_key, f.app)]),
-        el("td", { text: label(f.kind) }), el("td", {}, [f.status, decided, f.not_rechecked ? el("div", { className: "muted small", text: f.not_rechecked }) : null]),
-        el("td", {}, [list(f.reasons || [])]), el("td", { text: f.remediation || "" }),
-        el("td", { className: "muted nowrap", text: day(f.opened).slice(0, 10) }),
+        el("td", {}, [sevPill(worst)]),
+        el("td", {}, [appLink(g.key, g.name), g.app ? el("span", { className: "vendor", text: words("sanction", g.app.sanction_status) + " \u00b7 " + plural(g.app.people, "person", "people") }) : null]),
+        el("td", {}, [chips]),
+        el("td", { className: "n", text: open + " of " + g.shown.length + " open" }),
+        el("td", { className: "muted nowrap", text: day(firstOpened(g)).slice(0, 10) }),
+        el("td", {}, [el("button", { type: "button", className: "expand", "aria-expanded": byApp && byApp.open[g.key] ? "true" : "false", text: "Every finding" })]),
       ];
     },
-    sortValue: function (f, key) { return key === "severity" ? rank(SEV_RANK, f.severity) : key === "app" ? f.app.toLowerCase() : f[key]; },
-    key: function (f) { return f.id; }, tiebreak: function (f) { return f.app.toLowerCase() + " " + f.kind; },
+    detail: function (g) {
+      return el("div", { className: "app-findings" }, g.shown.map(findingCard));
+    },
+    detailId: "findings-",
+    sortValue: function (g, key) {
+      switch (key) {
+        case "severity": return shownWorst(g) * 1000 - g.shown.length;
+        case "app": return g.name.toLowerCase();
+        case "findings": return -g.shown.length;
+        case "opened": return firstOpened(g);
+        default: return g[key];
+      }
+    },
+    key: function (g) { return g.key; }, tiebreak: function (g) { return g.name.toLowerCase(); },
     firstDir: { opened: -1 },
   });
+  byApp.body.addEventListener("click", function (e) {
+    var tr = e.target.closest("tr.row");
+    if (!tr || e.target.closest("a")) { return; }
+    var g = findingApps.filter(function (x) { return x.key === tr.getAttribute("data-key"); })[0];
+    if (g) {
+      byApp.toggle(g, tr);
+      var button = tr.querySelector("button.expand");
+      if (button) { button.setAttribute("aria-expanded", byApp.open[g.key] ? "true" : "false"); }
+    }
+  });
+  var findings = byApp;
 
   /* ---- wiring ---- */
   var timer = null;
@@ -414,7 +494,8 @@
       apps.show(app);
     }
     var row = document.getElementById("app-" + app.key);
-    if (row) { row.scrollIntoView({ block: "center" }); }
+    /* The row's scroll-margin-top (report.css) keeps its title clear of the sticky nav. */
+    if (row) { row.scrollIntoView({ block: "start" }); }
   }
   window.addEventListener("hashchange", openFromHash);
 

@@ -80,6 +80,14 @@ ANSWERS: Mapping[str, str] = {
     "sanction_request": "Please sanction it",
 }
 
+IT_REQUESTS: Mapping[str, str] = {
+    "revoke": "revoke access",
+    "sanction_review": "review to sanction",
+    "sanction": "review to sanction",
+    "find_owner": "find the owner",
+}
+"""What an owner's answer asks of IT (``scanner.analysis.confirm_view``)."""
+
 TOPICS: Mapping[str, Mapping[str, str]] = {
     "finding_kind": FINDING_KINDS,
     "confirmation": CONFIRMATION_STATES,
@@ -87,6 +95,7 @@ TOPICS: Mapping[str, Mapping[str, str]] = {
     "finding_status": FINDING_STATUSES,
     "access": ACCESS,
     "answer": ANSWERS,
+    "it_request": IT_REQUESTS,
 }
 
 
