@@ -147,7 +147,7 @@ def test_signins_not_collected_show_users_unknown_not_zero(
     html = HtmlReport().html(model)
     assert "not collected: signins: " in html
     assert "read &ldquo;unknown&rdquo;, never 0" in html
-    assert f"hubspot dormant: {NOT_RECHECKED}".casefold() in html.casefold()
+    assert f"hubspot unused for a long time: {NOT_RECHECKED}".casefold() in html.casefold()
 
 
 def test_no_licence_is_recorded_as_signins_not_available(

@@ -186,7 +186,7 @@ def test_report_format_writes_the_file(demo: Path, tmp_path: Path) -> None:
     args = ["report", "--config", str(demo / "config.toml"), "--format", "ocsf"]
     result = CliRunner().invoke(main, [*args, "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert result.output == f"{tmp_path / 'findings.ocsf.jsonl'}\n"
+    assert result.output.splitlines()[-1] == str(tmp_path / "findings.ocsf.jsonl")
     for event in lines((tmp_path / "findings.ocsf.jsonl").read_bytes()):
         DetectionFinding.model_validate(event, extra="forbid")
 

@@ -149,7 +149,7 @@ def test_report_shows_an_answer_and_a_sanction_without_a_scan(out: Path) -> None
         "data_held": DATA_HELD,
         "renewal_date": "2027-03-31",
         "answer": "mine",
-        "answer_text": "yes, the team owns it",
+        "answer_text": "Yes, my team owns it",
         "answered_by": owner,
         "note": None,
     }

@@ -13,7 +13,7 @@ import openpyxl
 import pytest
 
 from reports.cells import as_date
-from reports.render import REPORT_FILES, render, report_formats
+from reports.render import FORMATS, REPORT_FILES, render, report_formats
 from reports.tables import (
     COLUMNS,
     CSV_FILES,
@@ -182,5 +182,5 @@ def test_csv_bom_setting_is_validated(tmp_path: Path) -> None:
 def test_report_files_name_every_file_the_formats_write(
     model: dict[str, Any], tmp_path: Path
 ) -> None:
-    written = render(model, tmp_path, ["html", "json", "csv", "xlsx"])
+    written = render(model, tmp_path, list(FORMATS))
     assert sorted(p.name for p in written) == sorted(REPORT_FILES)
