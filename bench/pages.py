@@ -1,9 +1,9 @@
 """The bench tenant's sign-ins as Graph answers (bytes), made lazily, page by page.
 
 ``SignInPages`` yields the bodies a ``GET /auditLogs/signIns?$top=1000`` listing returns, newest
-first as Graph lists them (https://learn.microsoft.com/en-us/graph/api/signin-list: "ordered by
-createdDateTime descending"; 1,000 a page at most), each made when asked, so no run holds the
-listing. It times its own making (``generate_s``), which the figures subtract, and counts the
+first (descending ``createdDateTime``, 1,000 a page at most, as Graph lists sign-ins:
+https://learn.microsoft.com/en-us/graph/api/signin-list), each made when asked, so no run holds
+the listing. It times its own making (``generate_s``), which the figures subtract, and counts the
 bytes and a CRC of everything it yielded, so two passes can show they read the same pages.
 """
 
