@@ -2,49 +2,37 @@
 
     .venv/bin/python -m bench.bench_report [--apps 5000] [--users 50000] [--seed 8] [--browser]
 
-Builds a synthetic report model (``--apps`` apps used by ``--users`` people, long-tailed: a few
-apps have thousands of users, most have a handful; scopes, departments, findings and history
-like a real tenant's) and times each format's render. ``report.html`` must render in under
-10 s; the other formats are printed for information. With ``--browser`` (and a chromium at
-/usr/bin/chromium) it also times the page in a real browser until its tables are built, and
-a search and a sort on the full apps table. Prints each figure with its target and PASS or
-MISS; exits 1 on a MISS.
+Builds a large report model from the demo's (``shadowit demo``, so every block is one a real
+scan fills and the model validates against the current schema): ``--apps`` apps, each a renamed
+copy of a demo app with its findings, used by ``--users`` people, long-tailed (a few apps have
+thousands of users, most a handful); then times each format's render. ``report.html`` must
+render in under 10 s; the other formats are printed for information. With ``--browser`` (and
+a chromium at /usr/bin/chromium) it also times the page in a real browser until its tables are
+built, and a search and a sort on the full apps table. Prints each figure with its target and
+PASS or MISS; exits 1 on a MISS.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import json
 import random
 import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from reports.html import HtmlReport
-from reports.json_report import JsonReport
+from reports.json_report import JsonReport, validate
 from reports.tables import CsvReport, XlsxReport
+from scanner.app.demo import run_demo
 
 HTML_TARGET_S = 10.0
 BROWSER_TARGET_S = 5.0
 INTERACTION_TARGET_S = 1.0
-CATEGORIES = (
-    "marketing_automation",
-    "email_marketing",
-    "social_media",
-    "seo",
-    "design",
-    "video",
-    "crm",
-    "surveys_forms",
-    "web_analytics",
-    "ai_writing",
-    "project_management",
-    "developer_tools",
-    None,
-)
-STATUSES = ("unsanctioned",) * 6 + ("sanctioned", "sanctioned", "tolerated", "banned")
 DEPARTMENTS = (
     "Marketing",
     "Sales",
@@ -55,210 +43,96 @@ DEPARTMENTS = (
     "Legal",
     "Operations",
 )
-SCOPES = (
-    ("openid", "low", "sign the user in"),
-    ("profile", "low", "see the user's basic profile"),
-    ("User.Read", "low", "sign the user in and read their profile"),
-    ("Mail.Read", "high", "read all of the user's mail"),
-    ("Mail.Send", "critical", "send mail as the user"),
-    ("Files.Read.All", "high", "read every file the user can open, including shared ones"),
-    ("Calendars.Read", "medium", "read the user's calendars"),
-    ("Contacts.Read", "medium", "read the user's contacts"),
-    (
-        "https://www.googleapis.com/auth/drive",
-        "high",
-        "see, edit, create and delete all Google Drive files",
-    ),
-    ("offline_access", "low", "keep access while the user is away (refresh token)"),
-)
-KINDS = (
-    ("unsanctioned", "high"),
-    ("risky_scopes", "medium"),
-    ("owner_unconfirmed", "low"),
-    ("dormant", "low"),
-    ("over_scoped", "high"),
-)
 
 
-def synthetic_model(apps: int, users: int, seed: int) -> dict[str, Any]:
+def demo_model() -> dict[str, Any]:
+    """The report model of the shipped demo tenant (``shadowit demo``), as report.json holds it:
+    valid for the current schema by construction, with every block a real scan fills."""
+    with tempfile.TemporaryDirectory() as folder:
+        run_demo(Path(folder))
+        return cast(dict[str, Any], json.loads((Path(folder) / "report.json").read_text()))
+
+
+def synthetic_model(
+    apps: int, users: int, seed: int, base: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """``apps`` apps used by ``users`` people, each a copy of one of the demo's apps (with its
+    findings) given its own name, people and departments; validated against the schema."""
+    base = base if base is not None else demo_model()
     rng = random.Random(seed)
     people = [f"person{i:05d}@bench.example" for i in range(users)]
     department = {p: rng.choice(DEPARTMENTS) for p in people}
+    templates = [a for a in base["apps"] if not a["first_party"]] or base["apps"]
+    findings_of: dict[str, list[dict[str, Any]]] = {}
+    for finding in base["findings"]:
+        findings_of.setdefault(finding["app_key"], []).append(finding)
     app_rows: list[dict[str, Any]] = []
     findings: list[dict[str, Any]] = []
     for i in range(apps):
-        row, opened = synthetic_app(i, rng, people, department)
-        findings.extend(opened)
+        template = templates[i % len(templates)]
+        row, opened = scaled_app(i, template, findings_of.get(template["key"], []), rng, people)
+        row.update(people_of(row["user_list"], department))
         app_rows.append(row)
-    return {
-        "schema_version": "1.0",
-        "generated_at": "2026-11-20T06:05:00Z",
-        "organisation": "Bench Co",
-        "redacted": False,
-        "scan": synthetic_scan(),
-        "previous_scan": 29,
-        "summary": synthetic_summary(app_rows, findings),
-        "changes": {
-            "since_scan": 29,
-            "scan": 30,
-            "new_apps": [a["name"] for a in app_rows[:60]],
-            "gone_apps": [],
-            "new_users": [],
-            "scope_escalations": [],
-            "findings_opened": [f"{f['app']}: {f['kind']}" for f in findings[:80]],
-            "findings_resolved": [],
-        },
-        "history": [
-            {
-                "scan_id": n,
-                "started": f"2026-10-{n:02d}T06:00:00Z",
-                "apps": apps - 30 + n,
-                "unsanctioned_marketing": 300 + n * 3,
-                "open_findings": len(findings) - 300 + n * 10,
-            }
-            for n in range(1, 31)
-        ],
-        "apps": app_rows,
-        "findings": findings,
+        findings.extend(opened)
+    model = {**copy.deepcopy(base), "apps": app_rows, "findings": findings}
+    model["summary"] = {
+        **model["summary"],
+        "apps": len(app_rows),
+        "third_party_apps": sum(not a["first_party"] for a in app_rows),
+        "marketing_apps": sum(a["is_marketing"] for a in app_rows),
+        "unsanctioned": sum(a["sanction_status"] == "unsanctioned" for a in app_rows),
+        "open_findings": sum(f["open"] for f in findings),
+        "findings_by_severity": dict(Counter(f["severity"] for f in findings if f["open"])),
+        "apps_by_status": dict(Counter(a["sanction_status"] for a in app_rows)),
     }
+    validate(model)
+    return model
 
 
-def risk_level(score: int) -> str:
-    if score >= 75:
-        return "critical"
-    if score >= 55:
-        return "high"
-    return "medium" if score >= 30 else "low"
-
-
-def synthetic_app(
-    i: int, rng: random.Random, people: list[str], department: dict[str, str]
+def scaled_app(
+    i: int,
+    template: dict[str, Any],
+    template_findings: list[dict[str, Any]],
+    rng: random.Random,
+    people: list[str],
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """App ``i``'s row and its open findings (the draws from ``rng`` in a fixed order)."""
+    """App ``i``: ``template`` renamed, with a long-tailed number of people drawn from
+    ``people`` (a few apps have thousands, most a handful)."""
     size = min(len(people), int(rng.paretovariate(1.1) * 3))
-    holders = rng.sample(people, size)
+    holders = sorted(rng.sample(people, size))
+    key, name, old_key = f"name:bench-app-{i}", f"Bench App {i:05d}", template["key"]
+    row = copy.deepcopy(template)
+    row.update(
+        key=key,
+        name=name,
+        domain=f"bench-app-{i}.example",
+        client_ids=[f"client-{i}"],
+        raw_names=[name],
+        users=size,
+        people=size,
+        user_list=holders,
+        sign_ins_30d=size * 3,
+        likely_owner=holders[0] if holders else None,
+    )
+    for entry in row["findings"]:
+        entry["id"] = entry["id"].replace(old_key, key, 1)
+    opened = []
+    for finding in template_findings:
+        copied = copy.deepcopy(finding)
+        copied.update(id=finding["id"].replace(old_key, key, 1), app=name, app_key=key)
+        opened.append(copied)
+    return row, opened
+
+
+def people_of(holders: list[str], department: dict[str, str]) -> dict[str, Any]:
+    """The department counts and the marketing flag of an app used by ``holders``."""
     depts = Counter(department[p] for p in holders).most_common()
-    status = rng.choice(STATUSES)
-    score = rng.randrange(0, 100)
     marketing = bool(depts) and depts[0][0] == "Marketing"
-    key = f"name:bench-app-{i}"
-    name = f"Bench App {i:05d}"
-    scopes = rng.sample(SCOPES, rng.randrange(1, len(SCOPES)))
-    open_kinds = rng.sample(KINDS, rng.randrange(0, 4))
-    findings = [app_finding(key, name, size, kind, severity) for kind, severity in open_kinds]
-    row = {
-        "key": key,
-        "name": name,
-        "vendor": f"Vendor {i % 900}",
-        "category": rng.choice(CATEGORIES),
-        "domain": f"bench-app-{i}.example",
-        "first_party": False,
-        "internal": False,
-        "lookalike_of": None,
-        "matched_by": [{"rule": "catalog_name", "value": name.lower(), "score": 1.0}],
-        "sources": rng.sample(["entra", "google", "okta"], rng.randrange(1, 3)),
-        "client_ids": [f"client-{i}"],
-        "raw_names": [name],
-        "kinds": ["oauth"],
-        "users": size,
-        "user_list": sorted(holders),
+    return {
         "departments": [{"department": d, "users": n} for d, n in depts],
         "marketing_users": dict(depts).get("Marketing", 0),
         "is_marketing": marketing,
         "marketing_reason": "most users are in Marketing" if marketing else "not a marketing tool",
-        "sanction_status": status,
-        "owner": None,
-        "team": None,
-        "purpose": None,
-        "risk_score": score,
-        "risk_level": risk_level(score),
-        "risk_reasons": [f"risk {score}/100"],
-        "scopes": [
-            {"scope": s, "level": lv, "meaning": m, "consent": ["user"], "grants": size}
-            for s, lv, m in scopes
-        ],
-        "admin_consent": False,
-        "app_only": False,
-        "publisher": None,
-        "publisher_verified": False,
-        "first_seen": "2026-10-01 06:00:00+00:00",
-        "last_seen": "2026-11-20 06:00:00+00:00",
-        "last_sign_in": "2026-11-19 03:00:00+00:00",
-        "sign_ins_30d": size * 3,
-        "spend": 0.0,
-        "spend_currency": None,
-        "likely_owner": holders[0] if holders else None,
-        "confirmation": {"state": "unconfirmed", "owner": None, "answered": None},
-        "findings": [
-            {"id": f"{key}:{k}", "kind": k, "severity": s, "status": "open"} for k, s in open_kinds
-        ],
-    }
-    return row, findings
-
-
-def app_finding(key: str, name: str, size: int, kind: str, severity: str) -> dict[str, Any]:
-    return {
-        "id": f"{key}:{kind}",
-        "app": name,
-        "app_key": key,
-        "kind": kind,
-        "severity": severity,
-        "status": "open",
-        "reasons": [f"{name} is flagged: {kind}", f"{size} people use it"],
-        "remediation": "Ask the team that uses it to request a review.",
-        "opened": "2026-11-19T06:00:00Z",
-        "resolved": None,
-        "decided_by": None,
-        "decision_reason": None,
-        "decided_until": None,
-    }
-
-
-def synthetic_scan() -> dict[str, Any]:
-    return {
-        "id": 30,
-        "started": "2026-11-20T06:00:00Z",
-        "finished": "2026-11-20T06:04:00Z",
-        "full": False,
-        "sources": [
-            {
-                "source": s,
-                "status": "ok",
-                "records": 100_000,
-                "skipped": [],
-                "warnings": [],
-                "error": None,
-            }
-            for s in ("entra", "google", "okta")
-        ],
-    }
-
-
-def synthetic_summary(
-    app_rows: list[dict[str, Any]], findings: list[dict[str, Any]]
-) -> dict[str, Any]:
-    severities = Counter(f["severity"] for f in findings)
-    third = app_rows
-    return {
-        "apps": len(app_rows),
-        "third_party_apps": len(third),
-        "marketing_apps": sum(a["is_marketing"] for a in app_rows),
-        "unsanctioned": sum(a["sanction_status"] == "unsanctioned" for a in app_rows),
-        "unsanctioned_marketing": sum(
-            a["sanction_status"] == "unsanctioned" and a["is_marketing"] for a in app_rows
-        ),
-        "open_findings": len(findings),
-        "findings_by_severity": {
-            s: severities.get(s, 0) for s in ("critical", "high", "medium", "low", "info")
-        },
-        "apps_by_status": dict(Counter(a["sanction_status"] for a in app_rows).most_common()),
-        "apps_by_category": dict(
-            Counter(a["category"] or "uncategorised" for a in third).most_common()
-        ),
-        "apps_by_risk": {
-            lvl: sum(a["risk_level"] == lvl for a in third)
-            for lvl in ("critical", "high", "medium", "low")
-        },
     }
 
 
@@ -334,8 +208,9 @@ def main() -> int:
     grants = sum(a["users"] for a in model["apps"])
     built = time.perf_counter() - start
     print(
-        f"model: {args.apps} apps, {args.users} users, {grants} app-user pairs, "
-        f"{len(model['findings'])} findings ({built:.1f} s to build)"
+        f"model: schema {model['schema_version']}, {args.apps} apps, {args.users} users, "
+        f"{grants} app-user pairs, {len(model['findings'])} findings ({built:.1f} s to build, "
+        "the demo scan included)"
     )
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder)

@@ -19,6 +19,8 @@ WALL_TARGET = 1.2
 EVENTS_TARGET = 1_000_000 / 30.0
 RSS_TARGET_MB = 400.0
 INCREMENTAL_TARGET = 0.05
+FLOOR_RATIO_TARGET = 1.5
+"""Pipeline seconds / the floor script's (bench/floor.py) on the same pages (issue 23)."""
 
 # Largest page the stand-in serves per collection, as Graph documents or defaults it
 # (https://learn.microsoft.com/en-us/graph/api/user-list,
@@ -154,7 +156,7 @@ def wall_figure(
 
 
 def throughput_figure(
-    events: int, seconds: float, rss_mb: float, full_scan_rss_mb: float
+    events: int, seconds: float, rss_mb: float, full_scan_rss_mb: float, bytes_per_event: int = 0
 ) -> dict[str, Any]:
     """Sign-ins per second of the unthrottled end-to-end scan, and its peak RSS."""
     rate = events / seconds
@@ -162,6 +164,7 @@ def throughput_figure(
         "label": "end to end over loopback HTTPS: the whole --full scan (users, apps, "
         "grants, sign-ins, inventory, reconcile) / sign-ins",
         "events": events,
+        "bytes_per_event": bytes_per_event,
         "seconds": round(seconds, 2),
         "events_per_s": round(rate),
         "projected_1m_s": round(1_000_000 / rate, 1),

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.figures import INCREMENTAL_TARGET, REQUESTS_TARGET, RSS_TARGET_MB, WALL_TARGET
+from bench.figures import (
+    FLOOR_RATIO_TARGET,
+    INCREMENTAL_TARGET,
+    REQUESTS_TARGET,
+    RSS_TARGET_MB,
+    WALL_TARGET,
+)
 
 
 class Rows:
     """The table's lines, each column at a fixed width."""
 
     def __init__(self) -> None:
-        self.lines = [f"{'size':7} {'figure':40} {'value':>28} {'target':>18}  verdict"]
+        self.lines = [f"{'size':7} {'figure':40} {'value':>36} {'target':>18}  verdict"]
 
     def add(self, size: str, figure: str, value: str, target: str, ok: str) -> None:
-        self.lines.append(f"{size:7} {figure:40} {value:>28} {target:>18}  {ok}")
+        self.lines.append(f"{size:7} {figure:40} {value:>36} {target:>18}  {ok}")
 
 
 def table(results: list[dict[str, Any]], pipeline: dict[str, Any] | None = None) -> str:
@@ -28,21 +34,46 @@ def table(results: list[dict[str, Any]], pipeline: dict[str, Any] | None = None)
     return "\n".join(rows.lines)
 
 
+def per_event(p: dict[str, Any]) -> str:
+    """The bytes an event weighs, printed beside every events/s figure."""
+    size = p.get("bytes_per_event")
+    return f", {size} B/ev" if size else ""
+
+
 def pipeline_rows(rows: Rows, p: dict[str, Any]) -> None:
     rows.add(
         f"{p['events'] // 1000}k",
         "pipeline events/s (in-process, no HTTP)",
-        f"{p['events_per_s']}/s ({p['seconds']} s)",
+        f"{p['events_per_s']}/s ({p['seconds']} s{per_event(p)})",
         f">= {p['target_events_per_s']}/s",
         p["verdict"],
     )
     rows.add(
         "",
         "  without the synthetic generator",
-        f"{p['events_per_s_without_generator']}/s",
+        f"{p['events_per_s_without_generator']}/s{per_event(p)}",
         "",
         "",
     )
+    floor = p.get("floor")
+    if floor:
+        rows.add(
+            "",
+            "  pipeline / floor script (json.loads)",
+            f"{p['ratio_to_floor_json']}x",
+            f"<= {FLOOR_RATIO_TARGET}x",
+            p.get("floor_verdict") or "",
+        )
+        rows.add("", "  pipeline / floor script (orjson)", f"{p['ratio_to_floor_orjson']}x", "", "")
+        for label, key in (
+            ("  floor json.loads+aggregate+upsert", "floor_json_events_per_s"),
+            ("  floor orjson+aggregate+upsert", "floor_orjson_events_per_s"),
+            ("  floor: json.loads only", "json_loads_events_per_s"),
+            ("  floor: orjson.loads only", "orjson_loads_events_per_s"),
+            ("  floor: dict aggregate only", "aggregate_events_per_s"),
+        ):
+            rows.add("", label, f"{floor[key]}/s{per_event(floor)}", "", "")
+        rows.add("", "  floor: SQLite upsert", f"{floor['upsert_rows_per_s']} rows/s", "", "")
     rows.add("", "  peak RSS", f"{p['peak_rss_mb']} MB", f"<= {RSS_TARGET_MB:g} MB", "")
 
 
@@ -78,7 +109,7 @@ def scan_rows(rows: Rows, s: str, t: dict[str, Any], i: dict[str, Any], st: dict
     rows.add(
         s,
         "end-to-end HTTP scan, sign-ins/s",
-        f"{t['events_per_s']}/s (1M in {t['projected_1m_s']} s)",
+        f"{t['events_per_s']}/s (1M in {t['projected_1m_s']} s{per_event(t)})",
         f">= {t['target_events_per_s']}/s",
         t["verdict"],
     )

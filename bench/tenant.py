@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, overload
 
+from bench.signin_shape import full_signin
+
 MICROSOFT_TENANT = "f8cdef31-a31e-4b4a-93e4-5f571e91255a"
 """appOwnerOrganizationId of Microsoft's first-party apps."""
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
@@ -130,7 +132,7 @@ class Lazy(Sequence[dict[str, Any]]):
         return (self._make(i) for i in range(self._length))
 
 
-USER, SP, APP, GRANT, ASSIGN, SIGNIN = 1, 2, 3, 4, 5, 6
+USER, SP, APP, GRANT, ASSIGN, SIGNIN, CORRELATION = 1, 2, 3, 4, 5, 6, 7
 
 
 @dataclass
@@ -332,13 +334,13 @@ class EntraTenant:
         return self._start + timedelta(seconds=ordinal * self._step)
 
     def signin(self, ordinal: int) -> dict[str, Any]:
-        """The ``ordinal``-th oldest sign-in."""
+        """The ``ordinal``-th oldest sign-in in the full documented shape (bench/signin_shape)."""
         roll = mix(self.seed, ordinal, SIGNIN)
         app = self.popular_app(roll)
         user = (roll >> 24) % self.size.users
         at = self.signin_time(ordinal)
         failed = roll % 23 == 0
-        return {
+        base = {
             "id": guid(self.seed, SIGNIN, ordinal),
             "createdDateTime": at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond:06d}Z",
             "userDisplayName": f"User {user:06d}",
@@ -355,6 +357,7 @@ class EntraTenant:
                 "failureReason": "Invalid username or password." if failed else None,
             },
         }
+        return full_signin(base, roll, guid(self.seed, CORRELATION, ordinal))
 
     def activity(self, sp_index: int) -> dict[str, Any]:
         last = self.signin_time(self.size.signins - 1 - mix(self.seed, sp_index, 10) % 1000)

@@ -60,7 +60,15 @@ def state_of(path: Path) -> dict[str, Any]:
                 (r["source"], r["client_id"], r["user_key"], r["resource"], r["scopes"])
                 for r in query("SELECT * FROM grants")
             ),
-            # Each counted event's de-duplication key (raw events are not kept by default).
+            # What each stream counted: its watermark, and the keys of the keyed kinds (raw
+            # events are not kept by default).
+            "marks": sorted(
+                tuple(r.values())
+                for r in query(
+                    "SELECT source, stream, kind, interactive, listing, lo, hi, lo_ids, hi_ids "
+                    "FROM signin_marks"
+                )
+            ),
             "signins": sorted((r["key"], r["day"]) for r in query("SELECT * FROM signin_keys")),
             "signin_daily": sorted(
                 (r["source"], r["client_id"], r["user_key"], r["day"], r["count"])

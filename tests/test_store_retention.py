@@ -1,4 +1,8 @@
-"""Sign-in de-duplication across retention: pruned keys leave a floor, nothing counts twice."""
+"""Sign-in de-duplication across retention: pruned keys leave a floor, nothing counts twice.
+
+Keys and floors are the de-duplication of the keyed kinds (file ``usage`` rows, per-app
+``activity``); sign-ins of time-ordered logs go by watermark (tests/test_store_marks.py), so
+pruning takes nothing they need."""
 
 from __future__ import annotations
 
@@ -11,16 +15,17 @@ import pytest
 import sqlite_utils
 
 from scanner.core.errors import StoreError
-from scanner.core.models import Checkpoint, SignIn, SourceRecord
+from scanner.core.models import Checkpoint, SignIn, SignInKind, SourceRecord
 from scanner.store import migrations
 from scanner.store.database import Store
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
-def events(source: str, *ages_days: int) -> Iterator[SourceRecord]:
+def events(source: str, *ages_days: int, kind: SignInKind = "usage") -> Iterator[SourceRecord]:
     for age in ages_days:
-        yield SignIn(source, f"{source}-{age}", "app-1", NOW - timedelta(days=age), user_id="u1")
+        at = NOW - timedelta(days=age)
+        yield SignIn(source, f"{source}-{age}", "app-1", at, user_id="u1", kind=kind)
     yield Checkpoint(source, "signins", "cursor")
 
 
@@ -46,21 +51,32 @@ def test_old_events_read_again_after_a_prune_are_counted_once(tmp_path: Path) ->
 def _aggregates(store: Store) -> dict[str, list[tuple[object, ...]]]:
     return {
         table: sorted(tuple(r) for r in store.db.execute(f"SELECT * FROM {table}"))
-        for table in ("signin_daily", "app_evidence", "signin_keys", "signin_floors")
+        for table in (
+            "signin_daily",
+            "app_evidence",
+            "signin_keys",
+            "signin_floors",
+            "signin_marks",
+        )
     }
 
 
-def test_raw_retention_on_and_off_give_the_same_aggregates(tmp_path: Path) -> None:
-    """Raw events are kept only for investigation: no count depends on them."""
+@pytest.mark.parametrize("kind", ["usage", "sign_in"])
+def test_raw_retention_on_and_off_give_the_same_aggregates(
+    tmp_path: Path, kind: SignInKind
+) -> None:
+    """Raw events are kept only for investigation: no count depends on them, keyed or by
+    watermark."""
     found = {}
     for days in (0, 30):
         store = Store.open(tmp_path / f"raw{days}.db", clock=lambda: NOW, raw_signin_days=days)
         for _ in range(3):
-            store.ingest(store.begin_scan(), "entra", events("entra", 0, 5, 40, 400))
+            store.ingest(store.begin_scan(), "entra", events("entra", 0, 5, 40, 400, kind=kind))
             store.prune_signins(30)
         found[days] = (_aggregates(store), store.db["signins"].count)
         store.close()
     assert found[0][0] == found[30][0]
+    assert sum(r[4] for r in found[0][0]["signin_daily"]) == 4
     assert (found[0][1], found[30][1]) == (0, 2)  # kept: the events of 0 and 5 days ago
 
 

@@ -59,7 +59,7 @@ from connectors.google.settings import (
     _validate,
     delegation_help,
 )
-from connectors.google.transport import BoundedHttp
+from connectors.google.transport import BoundedHttp, FastJsonModel
 from connectors.streams import StatusTable, guarded, status_error
 from scanner.core.errors import AuthError, ConnectorError, PermissionMissing, RetryableError
 from scanner.core.models import (
@@ -172,6 +172,7 @@ class GoogleConnector:
                 http=self._http(),
                 static_discovery=True,
                 cache_discovery=False,
+                model=FastJsonModel(),
                 client_options={"api_endpoint": self.api_root},
             )
         return services[api]

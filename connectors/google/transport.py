@@ -6,7 +6,8 @@ answer whole and follows redirects anywhere; ``BoundedHttp`` answers the same ca
 ``scanner.net.http.HttpClient.send_once``, so Google answers are bounded in size and time, pinned to
 the configured origins (``api_root`` and ``token_uri``), counted like every other request, and
 paced by the source's shared ``scanner.net.pacing.Pacer``. Retries stay with the connector's own
-loop, which reads Google's error bodies.
+loop, which reads Google's error bodies. ``FastJsonModel`` decodes the answers' JSON from their
+bytes with orjson (``scanner.net.jsonbody``) instead of the client's ``json.loads`` of a copy.
 
 Pacing counts calls, not HTTP requests: "a set of n requests batched together counts toward your
 usage limit as n requests, not as one request"
@@ -25,10 +26,28 @@ from typing import Any
 
 import httplib2
 import requests
+from googleapiclient.model import JsonModel
 from requests.structures import CaseInsensitiveDict
 
 from connectors.google.calls import QUOTA_REASONS
 from scanner.net.http import HttpClient, retry_after_seconds
+from scanner.net.jsonbody import decode_json
+
+
+class FastJsonModel(JsonModel):  # type: ignore[misc]  # googleapiclient ships no types
+    """googleapiclient's JSON model, decoding answers from bytes with orjson.
+
+    Same contract as ``JsonModel.deserialize``: a body that is not JSON comes back as it is
+    (the caller's shape checks then reject it), and a ``data`` wrapper is unwrapped."""
+
+    def deserialize(self, content: bytes | str) -> Any:
+        try:
+            body = decode_json(content)
+        except ValueError:
+            return content.decode("utf-8", "replace") if isinstance(content, bytes) else content
+        if self._data_wrapper and isinstance(body, dict) and "data" in body:
+            body = body["data"]
+        return body
 
 
 class BoundedHttp:

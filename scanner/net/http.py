@@ -47,6 +47,7 @@ import urllib3
 
 from scanner.core.errors import DeadlineExceeded, ResponseShapeError, RetryableError
 from scanner.core.names import one_line
+from scanner.net.jsonbody import decode_json
 from scanner.net.pacing import Pacer, Ticket, clock_for
 
 log = logging.getLogger(__name__)
@@ -226,7 +227,7 @@ class HttpClient:
         """GET and decode JSON; raise ResponseShapeError if the body is not JSON."""
         response = self.request("GET", url, params=params, headers=headers, pace=pace)
         try:
-            return response.json(), response
+            return decode_json(response.content), response
         except ValueError as err:
             raise ResponseShapeError(
                 self.source, f"{safe_url(url)} answered with a body that is not JSON ({err})"
@@ -474,6 +475,6 @@ def new_session(ca_bundle: str | None = None, pool: int = 16) -> requests.Sessio
 
 def _json_or_none(response: requests.Response) -> Any:
     try:
-        return response.json()
+        return decode_json(response.content)
     except ValueError:
         return None

@@ -4,7 +4,9 @@ aggregates, checkpoints, removals and complete listings.
 ``ingest()`` streams a connector's records in batches and commits at each ``Checkpoint`` (the
 cursor is saved in the same transaction as the page before it), so an interrupted scan resumes
 at the last committed page and, because every write is an upsert on a natural key and sign-ins
-are de-duplicated by event id, counts nothing twice.
+are de-duplicated against their stream's watermark (``scanner.store.marks``; file rows and
+per-app activity by event key), counts nothing twice. A sign-in belongs to the stream of the
+Checkpoint that ends its page; sign-ins of an unfinished page are not written.
 
 An item of a current-state table is gone only when a *complete* listing of its stream did not
 contain it (``_mark_unseen_gone``, when its source ends), or the source said it was removed.
@@ -37,6 +39,7 @@ from scanner.core.models import (
     User,
 )
 from scanner.store.daytotals import write_day_totals
+from scanner.store.marks import WATERMARK_KINDS, Lane, Marks, Range
 from scanner.store.migrations import signin_key
 from scanner.store.values import dumps, iso
 
@@ -96,17 +99,19 @@ class RecordIngest:
         """
         stats = stats if stats is not None else IngestStats()
         batch = _Batch()
+        marks = Marks(self.db.conn)
         try:
             for record in records:
                 if isinstance(record, Checkpoint):
+                    batch.tag(record.stream)
                     if record.complete and record.stream in STREAMS:
                         stats.complete_streams.add((record.source, record.stream))
                     if record.cursor is None and not record.complete and batch.size < BATCH:
                         continue
-                    self._commit(scan_id, batch, record)
+                    self._commit(scan_id, batch, marks, record, stats.record_sources)
                     if on_commit is not None:
                         on_commit(stats)
-                    batch = _Batch()
+                    batch = batch.carry()
                     continue
                 if isinstance(record, Skipped):
                     text = f"{record.stream}: {record.reason}"
@@ -121,34 +126,48 @@ class RecordIngest:
                 if batch.size and isinstance(record, Removed) != bool(batch.removed):
                     # Removals and upserts are written in the order they came, so "remove all
                     # of app X, then here are X's grants" and "granted, then revoked" both hold.
-                    self._commit(scan_id, batch, None)
-                    batch = _Batch()
+                    self._commit(scan_id, batch, marks)
+                    batch = batch.carry()
                 batch.add(record)
                 stats.records += 1
                 stats.record_sources.add(record.source)
                 if batch.size >= 2 * BATCH:
-                    self._commit(scan_id, batch, None)
-                    batch = _Batch()
+                    self._commit(scan_id, batch, marks)
+                    batch = batch.carry()
         except StoreError:
             raise  # the store refused a write: writing the rest would fail the same way
         except BaseException:
+            # An unfinished page's sign-ins are left for the resumed scan to read again.
+            batch.drop_untagged()
             if batch.size:
-                self._commit(scan_id, batch, None)
+                self._commit(scan_id, batch, marks)
             raise
+        batch.tag("")  # records fed without Checkpoints (a list, a test): one unnamed stream
         if batch.size:
-            self._commit(scan_id, batch, None)
+            self._commit(scan_id, batch, marks)
         return stats
 
-    def _commit(self, scan_id: int, batch: _Batch, checkpoint: Checkpoint | None) -> None:
+    def _commit(
+        self,
+        scan_id: int,
+        batch: _Batch,
+        marks: Marks,
+        checkpoint: Checkpoint | None = None,
+        record_sources: set[str] | None = None,
+    ) -> None:
         now = iso(self.clock())
         with self.db.atomic():
             self._write_users(scan_id, now, batch.users)
             self._write_apps(scan_id, now, batch.apps)
             self._write_grants(scan_id, now, batch.grants)
-            self._write_signins(scan_id, batch.signins)
+            self._write_signins(scan_id, batch.pages, marks)
             write_day_totals(self.db.conn, batch.days)
             self._write_spend(scan_id, batch.spend)
             self._write_removed(scan_id, batch.removed)
+            if checkpoint is not None and checkpoint.cursor is not None:
+                # The stream's listing ended: what it counted becomes its watermark.
+                marks.fold({checkpoint.source, *(record_sources or ())}, checkpoint.stream)
+            marks.write()
             if checkpoint is not None and checkpoint.cursor is not None:
                 self.db.execute(
                     "INSERT INTO checkpoints (source, stream, cursor, scan_id, updated) "
@@ -265,9 +284,23 @@ class RecordIngest:
             ],
         )
 
-    def _write_signins(self, scan_id: int, signins: list[SignIn]) -> None:
-        if not signins:
+    def _write_signins(
+        self, scan_id: int, pages: list[tuple[str, list[SignIn]]], marks: Marks
+    ) -> None:
+        if not pages:
             return
+        fresh: list[tuple[SignIn, str]] = []
+        keyed: list[SignIn] = []
+        for stream, signins in pages:
+            _count_page(marks, stream, signins, fresh, keyed)
+        if keyed:
+            fresh.extend(self._fresh_by_key(keyed))
+        if self.raw_signin_days > 0:
+            self._write_raw_signins(scan_id, fresh)
+        _write_signin_aggregates(self.db.conn, fresh)
+
+    def _fresh_by_key(self, signins: list[SignIn]) -> list[tuple[SignIn, str]]:
+        """File rows and per-app activity not counted before, by their 64-bit event key."""
         conn = self.db.conn
         floors: dict[str, str] = dict(conn.execute("SELECT source, day FROM signin_floors"))
         rows: dict[int, tuple[SignIn, str]] = {}
@@ -299,10 +332,7 @@ class RecordIngest:
             "INSERT OR IGNORE INTO signin_keys (key, day) SELECT key, day FROM incoming_keys "
             "WHERE true RETURNING key"
         ).fetchall()
-        fresh = [rows[k] for (k,) in new_keys]
-        if self.raw_signin_days > 0:
-            self._write_raw_signins(scan_id, fresh)
-        _write_signin_aggregates(conn, fresh)
+        return [rows[k] for (k,) in new_keys]
 
     def _write_raw_signins(self, scan_id: int, fresh: list[tuple[SignIn, str]]) -> None:
         """Raw events for investigation; no figure is computed from them."""
@@ -389,6 +419,45 @@ class RecordIngest:
             )
 
 
+def _count_page(
+    marks: Marks,
+    stream: str,
+    signins: list[SignIn],
+    fresh: list[tuple[SignIn, str]],
+    keyed: list[SignIn],
+) -> None:
+    """Sort one page of ``stream``: events no counted range of their lane covers go to
+    ``fresh`` (and grow this listing's range), events of the keyed kinds to ``keyed``.
+
+    Each event is checked against the ranges as they stood before the page, so the order of
+    events inside a page does not matter; an id twice in the page counts once."""
+    before: dict[Lane, list[Range]] = {}
+    counted: dict[Lane, list[tuple[str, str]]] = {}
+    seen: set[tuple[Lane, str]] = set()
+    for s in signins:
+        if s.kind not in WATERMARK_KINDS:
+            keyed.append(s)
+            continue
+        at = iso(s.at) or ""
+        second = at[:19]
+        lane: Lane = (s.source, stream, s.kind, s.interactive)
+        ranges = before.get(lane)
+        if ranges is None:
+            ranges = before[lane] = [
+                Range(r.lo, r.hi, set(r.lo_ids), set(r.hi_ids)) for r in marks.lane_ranges(lane)
+            ]
+        event_id = s.event_id
+        if (lane, event_id) in seen or any(r.covers(second, event_id) for r in ranges):
+            continue
+        seen.add((lane, event_id))
+        fresh.append((s, at))
+        counted.setdefault(lane, []).append((second, event_id))
+    for lane, events in counted.items():
+        own = marks.own(lane, *events[0])
+        for second, event_id in events:
+            own.add(second, event_id)
+
+
 def _write_signin_aggregates(conn: sqlite3.Connection, fresh: list[tuple[SignIn, str]]) -> None:
     """Add newly counted events to the daily counts per (source, app, person, day), successful
     and failed apart, and to the app's evidence per (source, app, kind).
@@ -465,7 +534,10 @@ class _Batch:
         self.users: list[User] = []
         self.apps: list[RawApp] = []
         self.grants: list[Grant] = []
-        self.signins: list[SignIn] = []
+        self.pending: list[SignIn] = []
+        """Sign-ins whose page has not ended yet: no stream known."""
+        self.pages: list[tuple[str, list[SignIn]]] = []
+        """Ended pages of sign-ins, each with the stream its Checkpoint named."""
         self.days: list[SignInDay] = []
         self.spend: list[Spend] = []
         self.removed: list[Removed] = []
@@ -473,7 +545,7 @@ class _Batch:
     def add(self, record: SourceRecord) -> None:
         self.size += 1
         if isinstance(record, SignIn):
-            self.signins.append(record)
+            self.pending.append(record)
         elif isinstance(record, SignInDay):
             self.days.append(record)
         elif isinstance(record, User):
@@ -488,6 +560,25 @@ class _Batch:
             self.removed.append(record)
         else:
             raise TypeError(f"not a source record: {type(record).__name__}")
+
+    def tag(self, stream: str) -> None:
+        """The page just ended belongs to ``stream``."""
+        if self.pending:
+            self.pages.append((stream, self.pending))
+            self.pending = []
+
+    def carry(self) -> _Batch:
+        """The next batch, holding this one's unfinished page (written with its page's end)."""
+        following = _Batch()
+        following.pending = self.pending
+        following.size = len(self.pending)
+        self.pending = []
+        return following
+
+    def drop_untagged(self) -> None:
+        """Forget the unfinished page's sign-ins (read again when the scan resumes)."""
+        self.size -= len(self.pending)
+        self.pending = []
 
     def __len__(self) -> int:
         return self.size

@@ -510,6 +510,29 @@ def _reconciliations(db: sqlite_utils.Database) -> None:
     )
 
 
+def _signin_marks(db: sqlite_utils.Database) -> None:
+    """Sign-ins of time-ordered logs de-duplicated by watermark (``scanner.store.marks``)
+    instead of a key per event: per lane, the counted range and its boundary seconds' ids.
+
+    An existing inventory counted its events by key; its counted range per (source, kind) is
+    seeded from ``app_evidence``, widened by a second at each end so the boundary seconds, whose
+    ids are not known, count as read (a cursor re-read ``ge`` its second counts nothing twice).
+    """
+    db.execute(
+        "CREATE TABLE signin_marks (source TEXT NOT NULL, stream TEXT NOT NULL, "
+        "kind TEXT NOT NULL, interactive INTEGER NOT NULL, listing INTEGER NOT NULL, "
+        "lo TEXT NOT NULL, hi TEXT NOT NULL, lo_ids TEXT NOT NULL, hi_ids TEXT NOT NULL, "
+        "PRIMARY KEY (source, stream, kind, interactive, listing))"
+    )
+    db.execute(
+        "INSERT INTO signin_marks SELECT * FROM (SELECT source, '*', kind, 0, 0, "
+        "strftime('%Y-%m-%dT%H:%M:%S', min(first_at), '-1 second') AS lo, "
+        "strftime('%Y-%m-%dT%H:%M:%S', max(last_at), '+1 second') AS hi, '[]', '[]' "
+        "FROM app_evidence WHERE kind IN ('sign_in', 'sso', 'saml') GROUP BY source, kind) "
+        "WHERE lo IS NOT NULL AND hi IS NOT NULL"
+    )
+
+
 def signin_key(source: str, event_id: str) -> int:
     """A stable signed 64-bit key for one event of one source (collisions: ~1e-8 at 1e6)."""
     digest = hashlib.blake2b(f"{source}\x00{event_id}".encode(), digest_size=8).digest()
@@ -529,6 +552,7 @@ STEPS: list[Step] = [
     _decision_scans,
     _signin_day_totals,
     _reconciliations,
+    _signin_marks,
 ]
 
 

@@ -306,7 +306,7 @@ def test_repeated_page_items_are_stored_once(
     scan = store.begin_scan()
     store.ingest(scan, "entra", records())  # type: ignore[arg-type]
     apps = store.db.execute("SELECT count(*) FROM raw_apps").fetchone()[0]
-    events = store.db.execute("SELECT count(*) FROM signin_keys").fetchone()[0]
+    events = store.db.execute("SELECT sum(events) FROM app_evidence").fetchone()[0]
     counted = store.db.execute("SELECT sum(count) FROM signin_daily").fetchone()[0]
     store.close()
     assert (apps, events, counted) == (7, 7, 7)
