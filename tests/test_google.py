@@ -255,6 +255,17 @@ def test_every_page_is_checkpointed_before_the_complete_marks(harness: Harness) 
     ]
 
 
+def test_sign_in_pages_say_their_events_can_arrive_late(harness: Harness) -> None:
+    """The Reports API shows an event some time after it happened ("Data retention and lag
+    times", https://support.google.com/a/answer/7061566); the connector re-reads
+    ``overlap_minutes`` and its sign-in pages say so, so the store counts them by id."""
+    records = harness.collect(overlap_minutes=90)
+    pages = [r for r in of(records, Checkpoint) if r.cursor is None]
+    late = {p.stream for p in pages if p.late_minutes}
+    assert late == {"login_events", "saml_events"}
+    assert all(p.late_minutes == 90 for p in pages if p.stream in late)
+
+
 def test_tls_with_a_configured_ca_bundle(fake: FakeGoogle, tmp_path: Path) -> None:
     with LoopbackServer(fake, tls=True) as server:
         harness = Harness(fake, server, tmp_path)

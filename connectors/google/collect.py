@@ -526,7 +526,7 @@ class GoogleConnector:
                             tags=(FROM_EVENTS,),
                         )
                     yield signin
-                yield Checkpoint(SOURCE, stream)
+                yield Checkpoint(SOURCE, stream, late_minutes=self.settings.overlap_minutes)
 
         yield from self._watermarked(stream, pages())
 

@@ -229,6 +229,10 @@ class Checkpoint:
     stream: str
     cursor: str | None = None
     complete: bool = False
+    late_minutes: int = 0
+    """Events of this stream reach the log up to this many minutes after their time (Google's
+    audit lag), and the connector re-reads that stretch: the store then counts the stream's
+    events by id, not by its watermark, so a late event inside a counted range still counts."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,7 +103,7 @@ class RecordIngest:
         try:
             for record in records:
                 if isinstance(record, Checkpoint):
-                    batch.tag(record.stream)
+                    batch.tag(record.stream, record.late_minutes > 0)
                     if record.complete and record.stream in STREAMS:
                         stats.complete_streams.add((record.source, record.stream))
                     if record.cursor is None and not record.complete and batch.size < BATCH:
@@ -160,7 +160,7 @@ class RecordIngest:
             self._write_users(scan_id, now, batch.users)
             self._write_apps(scan_id, now, batch.apps)
             self._write_grants(scan_id, now, batch.grants)
-            self._write_signins(scan_id, batch.pages, marks)
+            self._write_signins(scan_id, batch.pages, marks, batch.late)
             write_day_totals(self.db.conn, batch.days)
             self._write_spend(scan_id, batch.spend)
             self._write_removed(scan_id, batch.removed)
@@ -285,12 +285,16 @@ class RecordIngest:
         )
 
     def _write_signins(
-        self, scan_id: int, pages: list[tuple[str, list[SignIn]]], marks: Marks
+        self,
+        scan_id: int,
+        pages: list[tuple[str, list[SignIn]]],
+        marks: Marks,
+        late: list[SignIn],
     ) -> None:
-        if not pages:
+        if not pages and not late:
             return
         fresh: list[tuple[SignIn, str]] = []
-        keyed: list[SignIn] = []
+        keyed: list[SignIn] = list(late)
         for stream, signins in pages:
             _count_page(marks, stream, signins, fresh, keyed)
         if keyed:
@@ -538,6 +542,8 @@ class _Batch:
         """Sign-ins whose page has not ended yet: no stream known."""
         self.pages: list[tuple[str, list[SignIn]]] = []
         """Ended pages of sign-ins, each with the stream its Checkpoint named."""
+        self.late: list[SignIn] = []
+        """Ended pages' sign-ins of streams whose events arrive late: counted by id."""
         self.days: list[SignInDay] = []
         self.spend: list[Spend] = []
         self.removed: list[Removed] = []
@@ -561,10 +567,14 @@ class _Batch:
         else:
             raise TypeError(f"not a source record: {type(record).__name__}")
 
-    def tag(self, stream: str) -> None:
-        """The page just ended belongs to ``stream``."""
+    def tag(self, stream: str, late: bool = False) -> None:
+        """The page just ended belongs to ``stream`` (``late``: one whose events arrive late,
+        ``Checkpoint.late_minutes``)."""
         if self.pending:
-            self.pages.append((stream, self.pending))
+            if late:
+                self.late.extend(self.pending)
+            else:
+                self.pages.append((stream, self.pending))
             self.pending = []
 
     def carry(self) -> _Batch:

@@ -14,7 +14,10 @@ of its lanes fold into the lane's watermark (listing 0). Table ``signin_marks`` 
 
 Events of the other kinds (``usage`` rows of an imported file, which come in no order and are
 re-imported whole when the file changes; ``activity``, one row per app in no order) keep their
-64-bit keys in ``signin_keys``.
+64-bit keys in ``signin_keys``, and so do the events of a stream whose pages say they can
+arrive late (``Checkpoint.late_minutes``: Google's audit log shows an event some minutes after
+it happened, and the connector re-reads that stretch): a late event inside a counted range
+would be lost to a watermark, never to its key.
 """
 
 from __future__ import annotations
