@@ -17,20 +17,6 @@ from cyclonedx.validation.json import JsonStrictValidator
 
 from reports import cyclonedx, data_reach
 from scanner.app.cli import main
-from scanner.app.demo import run_demo
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("demo")
-    run_demo(out)
-    return out
-
-
-@pytest.fixture(scope="module")
-def model(demo: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((demo / "report.json").read_text(encoding="utf-8"))
-    return data
 
 
 @pytest.fixture(scope="module")

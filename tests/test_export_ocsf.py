@@ -19,22 +19,8 @@ from pydantic import ValidationError
 
 from reports import ocsf
 from scanner.app.cli import main
-from scanner.app.demo import run_demo
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("demo")
-    run_demo(out)
-    return out
-
-
-@pytest.fixture(scope="module")
-def model(demo: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((demo / "report.json").read_text(encoding="utf-8"))
-    return data
 
 
 def lines(data: bytes) -> list[dict[str, Any]]:
