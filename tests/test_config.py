@@ -157,3 +157,21 @@ def test_path_settings_are_resolved_once_and_listed(tmp_path: Path) -> None:
     context = ConnectorContext(config_path=tmp_path / "config.toml")
     assert context.resolve_path(okta.token_file) == tmp_path / "okta.token"
     assert cfg.path(cfg.report.out) == tmp_path / "reports"
+
+
+def test_a_relative_config_path_resolves_each_path_setting_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--config site/config.toml`` from the folder above: the store and the report folder
+    are the config folder's, not ``site/site/...``."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "config.toml").write_text(
+        '[store]\npath = "shadowit.db"\n[report]\nout = "."\n', encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    from scanner.app import config as configuration
+
+    cfg = configuration.load(Path("site/config.toml"))
+    assert cfg.store_path.resolve() == site / "shadowit.db"
+    assert cfg.path(cfg.report.out).resolve() == site

@@ -179,7 +179,10 @@ def _annotated(tp: Any, value: Any, key: str, file: Path | None) -> Any:
                 raise ConfigError(
                     f"{key}: the path is empty; name a file or remove the line{where}"
                 )
-            converted = str(paths.resolve(converted, file))
+            # Against the config file's folder as an absolute path: ``Config.path`` resolves
+            # the setting again, and a relative config path (``--config site/config.toml``)
+            # would otherwise put its folder in front twice.
+            converted = str(paths.resolve(converted, file.absolute() if file else None))
     return converted
 
 
