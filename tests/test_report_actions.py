@@ -102,7 +102,7 @@ def test_steps_are_commands_with_real_options() -> None:
     assert steps["old"] == "shadowit sanction --config config.toml Old --review-by 2027-11-20"
     assert steps["fees"] == (
         "shadowit accept --config config.toml fees:unused_spend --until 2027-02-18"
-        ' --reason "why it is accepted"'
+        " --reason 'why it is accepted'"
     )
 
 
@@ -159,3 +159,11 @@ def test_a_hostile_app_name_stays_one_argument_of_the_command() -> None:
         assert argv[:4] == ["shadowit", "sanction", "--config", "config.toml"]
         assert argv[4] == hostile, "the name is one argument, nothing runs after it"
         assert "--owner" not in argv or argv[argv.index("--owner") + 1] == "a b@acme.example"
+
+
+def test_an_accept_line_keeps_a_hostile_finding_id_one_argument() -> None:
+    import shlex
+
+    hostile = "okta:x'; rm -rf ~; echo 'y:unsanctioned"
+    argv = shlex.split(actions.accept_line(hostile, "2027-01-31"))
+    assert argv[4] == hostile and argv[-2:] == ["--reason", "why it is accepted"]

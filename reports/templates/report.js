@@ -279,8 +279,13 @@
     return el("ul", { className: className || "reasons" }, items.map(function (t) { return el("li", { text: t }); }));
   }
 
+  // As Python's shlex.quote (reports/actions.py accept_line): an id holds a provider's client
+  // id, and a pasted line must keep it one argument.
+  function shellQuote(s) {
+    return /^[A-Za-z0-9_@%+=:,.\/-]+$/.test(s) ? s : "'" + s.replace(/'/g, "'\"'\"'") + "'";
+  }
   function acceptLine(f) {
-    return "shadowit accept --config " + DATA.accept.config + " " + f.id + " --until " + DATA.accept.until + ' --reason "why it is accepted"';
+    return "shadowit accept --config " + shellQuote(DATA.accept.config) + " " + shellQuote(f.id) + " --until " + DATA.accept.until + " --reason " + shellQuote("why it is accepted");
   }
   function copyable(text, className) {
     return el("code", { className: "copy " + (className || ""), text: text, title: "one tap selects it" });
