@@ -240,3 +240,30 @@ def test_new_finding_kinds_read_in_plain_words() -> None:
     body = notify.compose(news, configuration.from_dict({})).body
     assert "- MEDIUM Grammarly: outside SSO: tolerated" in body
     assert "- HIGH Q4 Bonus: possible consent phishing" in body
+
+
+def test_a_finding_a_report_reconciliation_opens_is_sent_with_the_next_message(
+    tmp_path: Path, webhook: HTTPServer
+) -> None:
+    """``shadowit sanction --status banned`` then ``shadowit report`` opens a "banned" finding
+    inside the scan already notified; the next scan's message carries it, once."""
+    from click.testing import CliRunner
+
+    from scanner.app.cli import main
+    from scanner.app.refresh import reconcile_latest
+
+    cfg = make_config(tmp_path)
+    feed_of("Canva")
+    scan(cfg)
+    assert len(webhook.log) == 1 and "banned" not in messages(webhook)[0]["message"]
+    banned = CliRunner().invoke(
+        main,
+        ["sanction", "--config", str(cfg.file), "Canva", "--status", "banned"],
+    )
+    assert banned.exit_code == 0, banned.output
+    reconcile_latest(cfg)  # what `shadowit report` does first
+    scan(cfg, NOW + timedelta(days=1))
+    assert len(webhook.log) == 2
+    assert "- CRITICAL Canva: banned app" in messages(webhook)[1]["message"]
+    scan(cfg, NOW + timedelta(days=2))
+    assert len(webhook.log) == 2, "sent once"

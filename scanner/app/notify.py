@@ -222,7 +222,7 @@ def gather(store: Store, scan_id: int, min_severity: str) -> News:
     covered = stored.last_coverage(store)
     since = covered.scan_id
     news = News(since_scan=since, scan_id=scan_id)
-    news.findings = list(_new_findings(store, since, scan_id, min_severity))
+    news.findings = list(_new_findings(store, since, scan_id, min_severity, covered.at))
     news.states, news.sources, news.scans = _source_news(
         store, since, scan_id, covered.source_states
     )
@@ -231,11 +231,11 @@ def gather(store: Store, scan_id: int, min_severity: str) -> News:
 
 
 def _new_findings(
-    store: Store, since: int, scan_id: int, min_severity: str
+    store: Store, since: int, scan_id: int, min_severity: str, covered_at: str | None = None
 ) -> Iterator[NewFinding]:
     rank: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
     limit = rank[min_severity]
-    rows = stored.open_finding_events(store, NEW_EVENTS, since, scan_id)
+    rows = stored.open_finding_events(store, NEW_EVENTS, since, scan_id, covered_at)
     chosen = [r for r in rows if rank.get(r.severity, len(rank)) <= limit]
     chosen.sort(key=lambda r: (rank.get(r.severity, len(rank)), r.app_name or "", r.id))
     for r in chosen:

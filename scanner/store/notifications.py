@@ -23,6 +23,9 @@ class Coverage:
     """The last scan it covered; 0 when nothing was ever covered."""
     source_states: dict[str, str]
     """Source -> "ok", "partial: <reasons>" or "failed: <error>" as of that scan."""
+    at: str | None = None
+    """When it was recorded: what ``shadowit report`` reconciled into that scan afterwards
+    (an app banned since, an owner's answer) is newer than the message."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,27 +67,33 @@ def last_coverage(store: Store) -> Coverage:
     """What the latest sent (or empty) notification covered."""
     rows = list(
         store.db.query(
-            "SELECT scan_id, sources FROM notifications WHERE status IN ('sent', 'empty') "
+            "SELECT scan_id, sources, at FROM notifications WHERE status IN ('sent', 'empty') "
             "ORDER BY scan_id DESC, id DESC LIMIT 1"
         )
     )
     if not rows:
         return Coverage(0, {})
-    return Coverage(int(rows[0]["scan_id"]), loads(rows[0]["sources"], {}))
+    return Coverage(int(rows[0]["scan_id"]), loads(rows[0]["sources"], {}), rows[0]["at"])
 
 
 def open_finding_events(
-    store: Store, events: Sequence[str], after_scan: int, up_to_scan: int
+    store: Store,
+    events: Sequence[str],
+    after_scan: int,
+    up_to_scan: int,
+    after_at: str | None = None,
 ) -> list[FindingEvent]:
-    """Open findings with one of ``events`` in scans ``after_scan < id <= up_to_scan``."""
+    """Open findings with one of ``events`` in scans ``after_scan < id <= up_to_scan``, and in
+    scan ``after_scan`` itself when recorded after ``after_at`` (a reconciliation by
+    ``shadowit report`` after that scan's message)."""
     condition, params = open_condition(store.clock().date(), "f")
     rows = store.db.query(
         "SELECT f.id, f.app_name, f.kind, f.severity, f.reasons, max(e.event) AS event "
         "FROM finding_events e JOIN findings f ON f.id = e.finding_id "
         f"WHERE e.event IN ({', '.join('?' for _ in events)}) "
-        f"AND e.scan_id > ? AND e.scan_id <= ? AND {condition} "
-        "GROUP BY f.id",
-        [*events, after_scan, up_to_scan, *params],
+        "AND ((e.scan_id > ? AND e.scan_id <= ?) OR (e.scan_id = ? AND e.at > ?)) "
+        f"AND {condition} GROUP BY f.id",
+        [*events, after_scan, up_to_scan, after_scan, after_at or "9999", *params],
     )
     return [
         FindingEvent(
