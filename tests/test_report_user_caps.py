@@ -31,11 +31,11 @@ PEOPLE, DISABLED, LISTED = 1_000, 300, 150
 DEPARTMENTS = ("Marketing", "Sales", "Finance", "Engineering")
 
 
-def _address(i: int) -> str:
+def address(i: int) -> str:
     return f"person{i:04d}@example.com"
 
 
-def _tenant(folder: Path, report: str) -> Path:
+def tenant(folder: Path, report: str) -> Path:
     folder.mkdir(exist_ok=True)
     (folder / "config.toml").write_text(
         '[organisation]\nname = "Test"\n[store]\npath = "shadowit.db"\n[sources.feed]\n' + report,
@@ -45,7 +45,7 @@ def _tenant(folder: Path, report: str) -> Path:
         User(
             "feed",
             f"u{i}",
-            _address(i),
+            address(i),
             department=DEPARTMENTS[i % len(DEPARTMENTS)],
             enabled=i >= DISABLED,
         )
@@ -66,7 +66,7 @@ def _tenant(folder: Path, report: str) -> Path:
     return folder / "config.toml"
 
 
-def _model(config_path: Path) -> dict[str, Any]:
+def model_of(config_path: Path) -> dict[str, Any]:
     cfg = configuration.load(config_path)
     store = Store.open(cfg.store_path)
     try:
@@ -75,7 +75,7 @@ def _model(config_path: Path) -> dict[str, Any]:
         store.close()
 
 
-def _canva(model: dict[str, Any]) -> dict[str, Any]:
+def canva_of(model: dict[str, Any]) -> dict[str, Any]:
     (app,) = [a for a in model["apps"] if a["name"] == "Canva"]
     return app
 
@@ -83,17 +83,17 @@ def _canva(model: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def capped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("capped")
-    return _model(_tenant(folder, f"[report]\nusers_listed = {LISTED}\n"))
+    return model_of(tenant(folder, f"[report]\nusers_listed = {LISTED}\n"))
 
 
 def test_lists_name_the_first_n_and_count_the_rest(capped: dict[str, Any]) -> None:
     validate(capped)
-    canva = _canva(capped)
+    canva = canva_of(capped)
     assert canva["users"] == canva["people"] == PEOPLE
-    assert canva["user_list"] == [_address(i) for i in range(LISTED)]
+    assert canva["user_list"] == [address(i) for i in range(LISTED)]
     assert canva["users_more"] == PEOPLE - LISTED
     assert canva["people_disabled"] == DISABLED
-    assert canva["people_disabled_list"] == [_address(i) for i in range(LISTED)]
+    assert canva["people_disabled_list"] == [address(i) for i in range(LISTED)]
     assert canva["people_disabled_more"] == DISABLED - LISTED
     assert sum(d["users"] for d in canva["departments"]) == PEOPLE
 
@@ -112,23 +112,23 @@ def test_the_workbook_counts_every_user(capped: dict[str, Any], tmp_path: Path) 
 
 def test_the_page_shows_the_first_names_and_the_exact_count(capped: dict[str, Any]) -> None:
     (canva,) = [a for a in page_data(capped)["apps"] if a["name"] == "Canva"]
-    assert canva["users_shown"] == [_address(i) for i in range(USERS_SHOWN)]
+    assert canva["users_shown"] == [address(i) for i in range(USERS_SHOWN)]
     assert canva["users"] == PEOPLE and canva["users_more"] == PEOPLE - LISTED
 
 
 def test_the_default_is_200_and_a_list_under_it_is_whole(tmp_path: Path) -> None:
     assert ReportSettings().users_listed == 200
-    canva = _canva(_model(_tenant(tmp_path / "default", "")))
+    canva = canva_of(model_of(tenant(tmp_path / "default", "")))
     assert len(canva["user_list"]) == 200 and canva["users_more"] == PEOPLE - 200
-    assert canva["people_disabled_list"] == [_address(i) for i in range(200)]
+    assert canva["people_disabled_list"] == [address(i) for i in range(200)]
     assert canva["people_disabled_more"] == DISABLED - 200
-    small = _canva(_model(_tenant(tmp_path / "whole", f"[report]\nusers_listed = {PEOPLE}\n")))
+    small = canva_of(model_of(tenant(tmp_path / "whole", f"[report]\nusers_listed = {PEOPLE}\n")))
     assert len(small["user_list"]) == PEOPLE and small["users_more"] == 0
     assert len(small["people_disabled_list"]) == DISABLED and small["people_disabled_more"] == 0
 
 
 def test_the_cap_makes_the_model_smaller(capped: dict[str, Any], tmp_path: Path) -> None:
-    whole = _model(_tenant(tmp_path / "whole", f"[report]\nusers_listed = {PEOPLE}\n"))
+    whole = model_of(tenant(tmp_path / "whole", f"[report]\nusers_listed = {PEOPLE}\n"))
     assert len(json.dumps(capped)) < len(json.dumps(whole)) - (PEOPLE - LISTED) * 20
 
 
