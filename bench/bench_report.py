@@ -29,7 +29,10 @@ from reports.html import HtmlReport
 from reports.json_report import JsonReport, validate
 from reports.tables import CsvReport, XlsxReport
 from scanner.app.demo import run_demo
+from scanner.core.config import ReportSettings
 
+USERS_LISTED = ReportSettings().users_listed
+"""The report model's default cap on each app's user list."""
 HTML_TARGET_S = 10.0
 BROWSER_TARGET_S = 5.0
 INTERACTION_TARGET_S = 1.0
@@ -70,8 +73,10 @@ def synthetic_model(
     findings: list[dict[str, Any]] = []
     for i in range(apps):
         template = templates[i % len(templates)]
-        row, opened = scaled_app(i, template, findings_of.get(template["key"], []), rng, people)
-        row.update(people_of(row["user_list"], department))
+        row, opened, holders = scaled_app(
+            i, template, findings_of.get(template["key"], []), rng, people
+        )
+        row.update(people_of(holders, department))
         app_rows.append(row)
         findings.extend(opened)
     model = {**copy.deepcopy(base), "apps": app_rows, "findings": findings}
@@ -95,9 +100,10 @@ def scaled_app(
     template_findings: list[dict[str, Any]],
     rng: random.Random,
     people: list[str],
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
     """App ``i``: ``template`` renamed, with a long-tailed number of people drawn from
-    ``people`` (a few apps have thousands, most a handful)."""
+    ``people`` (a few apps have thousands, most a handful), and those people; its user list
+    names the first ``[report] users_listed`` of them, as the report model's does."""
     size = min(len(people), int(rng.paretovariate(1.1) * 3))
     holders = sorted(rng.sample(people, size))
     key, name, old_key = f"name:bench-app-{i}", f"Bench App {i:05d}", template["key"]
@@ -110,7 +116,8 @@ def scaled_app(
         raw_names=[name],
         users=size,
         people=size,
-        user_list=holders,
+        user_list=holders[:USERS_LISTED],
+        users_more=max(0, size - USERS_LISTED),
         sign_ins_30d=size * 3,
         likely_owner=holders[0] if holders else None,
     )
@@ -121,7 +128,7 @@ def scaled_app(
         copied = copy.deepcopy(finding)
         copied.update(id=finding["id"].replace(old_key, key, 1), app=name, app_key=key)
         opened.append(copied)
-    return row, opened
+    return row, opened, holders
 
 
 def people_of(holders: list[str], department: dict[str, str]) -> dict[str, Any]:

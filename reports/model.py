@@ -55,8 +55,9 @@ def build(
     runs = store.source_runs(scan_id)
     # What this scan could not read: the figures and findings that need it read "unknown".
     ledger = completeness.Ledger.of(runs)
+    listed = config.report.users_listed
     apps = [
-        _app(r.data, r.sanction_status, scope_table, pseudonym, ledger)
+        _app(r.data, r.sanction_status, scope_table, pseudonym, ledger, listed)
         for r in stored_inventory.snapshot_data(store, scan_id)
     ]
     _attach_policy(store, config, apps)
@@ -161,6 +162,7 @@ def _app(
     table: ScopeTable,
     pseudonym: _Pseudonyms,
     ledger: completeness.Ledger,
+    listed: int,
 ) -> dict[str, Any]:
     app = data["app"]
     sign_ins_unknown = ledger.sign_ins_missing(data["sources"])
@@ -183,7 +185,7 @@ def _app(
         "kinds": data.get("kinds", []),
         "evidence": _evidence(data.get("evidence", [])),
         "access": data.get("access", "listed_only"),
-        **_people(data, pseudonym, ledger),
+        **_people(data, pseudonym, ledger, listed),
         "departments": [{"department": d, "users": n} for d, n in data["departments"]],
         "marketing_users": data["marketing_users"],
         "is_marketing": data["is_marketing"],
@@ -234,19 +236,27 @@ def _app(
 
 
 def _people(
-    data: dict[str, Any], pseudonym: _Pseudonyms, ledger: completeness.Ledger
+    data: dict[str, Any], pseudonym: _Pseudonyms, ledger: completeness.Ledger, listed: int
 ) -> dict[str, Any]:
     """Who uses the app: each person once across sources and spellings (``users`` and
-    ``people`` are that count), those with no account in use any more apart."""
+    ``people`` are that count), those with no account in use any more apart.
+
+    The lists name at most ``listed`` people (``[report] users_listed``), the first by address,
+    and ``users_more`` / ``people_disabled_more`` count the rest, so a 50,000-person app does
+    not put 50,000 names into every format; the counts stay exact."""
+    users = data["users"]
+    disabled = data.get("disabled_users", [])
     return {
-        "users": len(data["users"]),
-        "people": len(data["users"]),
+        "users": len(users),
+        "people": len(users),
         "people_disabled": data.get("people_disabled", 0),
-        "people_disabled_list": [pseudonym(u) for u in data.get("disabled_users", [])],
+        "people_disabled_list": [pseudonym(u) for u in disabled[:listed]],
+        "people_disabled_more": max(0, len(disabled) - listed),
         # True when a stream that would have named users (sign-ins, grants) of a source that
         # sees this app was not collected: ``users`` is then a lower bound, "unknown" when 0.
         "users_unknown": ledger.users_missing(data["sources"]),
-        "user_list": [pseudonym(u) for u in data["users"]],
+        "user_list": [pseudonym(u) for u in users[:listed]],
+        "users_more": max(0, len(users) - listed),
     }
 
 

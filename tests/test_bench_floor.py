@@ -83,3 +83,8 @@ def test_report_bench_model_is_valid_for_the_current_schema() -> None:
     assert model["schema_version"] == base["schema_version"]
     assert len(model["apps"]) == 40 and len({a["key"] for a in model["apps"]}) == 40
     assert {f["app_key"] for f in model["findings"]} <= {a["key"] for a in model["apps"]}
+    # User lists capped as the report model's are; department counts cover every user.
+    for app in model["apps"]:
+        assert len(app["user_list"]) == min(app["users"], bench_report.USERS_LISTED)
+        assert app["users_more"] == app["users"] - len(app["user_list"])
+        assert sum(d["users"] for d in app["departments"]) == app["users"]

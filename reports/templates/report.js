@@ -223,6 +223,8 @@
     if (!a.users_unknown) { return String(a.users); }
     return a.users ? a.users + "+" : "unknown";
   }
+  /* 1234 -> "1,234". */
+  function grouped(n) { return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ","); }
   function markDisabled(a) {
     var disabled = a.people_disabled_list || [];
     return (a.users_shown || []).map(function (u) {
@@ -360,10 +362,14 @@
       return el("div", { className: "deptbar" }, [el("span", { text: d.department || "no department" }), el("span", {}, [b]), el("span", { className: "n", text: d.users })]);
     });
     var more = a.users - (a.users_shown || []).length;
+    // report.json names the first [report] users_listed people and counts the rest.
+    var named = a.users - (a.users_more || 0);
+    var moreText = "and " + grouped(more) + " more" + (a.users_more ?
+      " (report.json names the first " + grouped(named) + ")" : " in report.json");
     var users = section("People (" + peopleText(a) + ")", depts.concat([
       el("p", { className: "muted small", text: a.marketing_reason || "" }),
       el("details", {}, [el("summary", { text: "Who uses it" }), list(markDisabled(a), "plain"),
-        more > 0 ? el("div", { className: "more", text: "and " + more + " more in report.json and inventory.xlsx" }) : null]),
+        more > 0 ? el("div", { className: "more", text: moreText }) : null]),
     ]));
     var scopes = (a.scopes || []).map(function (s) {
       return el("tr", {}, [el("td", {}, [el("code", { text: s[0] })]), el("td", {}, [sevPill(s[1])]),

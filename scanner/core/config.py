@@ -90,6 +90,9 @@ class ReportSettings:
     """With ``rates_file``: the currency each app's spend is also given in."""
     rates_file: str | None = None
     """A CSV ``currency,rate`` (units of ``currency`` per unit); without it, no conversion."""
+    users_listed: Annotated[int, Range(1, 100_000)] = 200
+    """At most this many names in each app's user list of the report (the rest are counted in
+    ``users_more``); the counts stay exact and the workbook's users-by-app sheet counts all."""
 
 
 @dataclass(frozen=True)
