@@ -9,9 +9,10 @@ resolution_cache``), so any row, stale or missing, is at worst resolved again.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+import orjson
 
 from scanner.core.models import App, Evidence
 from scanner.store.database import Store
@@ -75,7 +76,7 @@ def save(
 
 def app_to_json(app: App) -> str:
     """The app as compact JSON, every field in order (``app_from_json`` reads it back)."""
-    return json.dumps(
+    return orjson.dumps(
         [
             app.key,
             app.name,
@@ -86,15 +87,13 @@ def app_to_json(app: App) -> str:
             app.internal,
             app.lookalike_of,
             [[e.rule, e.value, e.score] for e in app.evidence],
-        ],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+        ]
+    ).decode()
 
 
 def app_from_json(text: str) -> App:
-    key, name, vendor, category, domain, first_party, internal, lookalike_of, evidence = json.loads(
-        text
+    key, name, vendor, category, domain, first_party, internal, lookalike_of, evidence = (
+        orjson.loads(text)
     )
     return App(
         key=key,
