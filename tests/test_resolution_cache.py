@@ -187,8 +187,8 @@ def test_cache_rows_follow_the_raw_apps_seen(cfg: configuration.Config) -> None:
         catalog = Catalog.load(cfg.catalog, cfg.file.parent if cfg.file else None)
         context = context_digest(Resolver(catalog, cfg.organisation.own_domains))
         rows = resolutions.cached(store, context)
-        # Apps gone from the listing stay resolved while their grants are current.
-        assert {k for _s, k in rows} >= {"hs", "zn"}
+        # The apps no listing, grant or event names any more are dropped.
+        assert {k for _s, k in rows} == {"hs", "zn", "gh"}
         resolver = Resolver(catalog, cfg.organisation.own_domains)
         for raw in BASE[:2]:
             row = rows[(raw.source, raw.client_id)]
@@ -222,3 +222,13 @@ def test_a_changed_field_or_setting_misses_the_cache(tmp_path: Path) -> None:
         assert (own_domain.hits, own_domain.misses) == (0, 1)
     finally:
         store.close()
+
+
+def test_every_kind_of_resolution_round_trips(tmp_path: Path) -> None:
+    """First-party, catalog, fuzzy, internal, lookalike and unmatched apps, as stored."""
+    resolver = Resolver(Catalog.load(), own_domains=("example.com",))
+    raws = [*BASE, RawApp("feed", "00000003-0000-0000-c000-000000000000", "Graph")]
+    apps = [resolver.resolve(r) for r in raws]
+    assert {a.key.split(":")[0] for a in apps} >= {"cat", "internal", "lookalike", "name", "ms"}
+    assert any(len(a.evidence) > 1 for a in apps)  # the lookalike's reasons
+    assert [resolutions.app_from_json(resolutions.app_to_json(a)) for a in apps] == apps

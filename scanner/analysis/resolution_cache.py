@@ -25,6 +25,7 @@ from functools import cache
 from importlib import metadata
 from pathlib import Path
 
+import scanner
 from scanner.analysis import catalog as catalog_module
 from scanner.analysis import catalog_files, text
 from scanner.analysis import resolve as resolve_module
@@ -86,9 +87,14 @@ def catalog_digest(catalog: Catalog) -> str:
 
 @cache
 def _rules_digest() -> str:
+    """The rules' source and the fuzzy matcher's version; where a module's source cannot be
+    read (a frozen install), the scanner's version stands for it."""
     digest = hashlib.blake2b(digest_size=16)
     for module in _RULE_MODULES:
-        digest.update(Path(module.__file__ or "").read_bytes())
+        try:
+            digest.update(Path(module.__file__ or "").read_bytes())
+        except OSError:
+            digest.update(f"{module.__name__} {scanner.__version__}".encode())
     digest.update(metadata.version("rapidfuzz").encode())
     return digest.hexdigest()
 
