@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from scanner.analysis.catalog import Catalog
 from scanner.analysis.classify import classify_marketing
 from scanner.analysis.people import People
+from scanner.analysis.resolution_cache import CachedResolver
 from scanner.analysis.resolve import Resolver
 from scanner.analysis.risk import RiskAssessment, RiskInput, ScopeTable, assess, weights_with
 from scanner.analysis.vendor_facts import data_scopes, vendor_facts
@@ -72,7 +73,7 @@ class _Acc:
 class _Apps:
     """The canonical apps being gathered, and the one each (source, client id) resolved to."""
 
-    resolver: Resolver
+    resolver: CachedResolver
     accs: dict[str, _Acc] = field(default_factory=dict)
     """Canonical app key -> what is gathered for it."""
     by_raw: dict[tuple[str, str], _Acc] = field(default_factory=dict)
@@ -117,6 +118,7 @@ def build(
     first_party_ids: frozenset[str] = frozenset(),
     events_days: int | None = None,
     risk_weights: Mapping[str, int] | None = None,
+    full: bool = False,
 ) -> list[InventoryApp]:
     """Resolve, aggregate, classify and score every current app; update the ``apps`` table.
 
@@ -124,11 +126,13 @@ def build(
     ``first_party_ids``: sources whose apps carry the provider's app id (connector capabilities);
     ``events_days``: an app that no listing, grant or spend names is kept while its latest event
     is at most this many days old (``store.signin_retention_days``), then it is no longer seen;
-    ``risk_weights``: the config's overrides of ``risk.WEIGHTS`` (``[policy] risk_weights``)."""
+    ``risk_weights``: the config's overrides of ``risk.WEIGHTS`` (``[policy] risk_weights``);
+    ``full``: resolve every raw app again instead of reusing the store's resolution cache
+    (``scanner.analysis.resolution_cache``) for those whose fingerprints did not change."""
     resolver = Resolver(
         catalog, org.own_domains, org.own_tenant_ids, first_party_by_name, first_party_ids
     )
-    apps = _Apps(resolver)
+    apps = _Apps(CachedResolver.open(store, resolver, full=full))
     _resolve_listed(store, apps)
     since = iso(now - timedelta(days=events_days)) if events_days is not None else None
     _add_unlisted(store, apps, since)
@@ -144,6 +148,7 @@ def build(
     )
     result.sort(key=lambda a: (-a.risk_score, a.name.casefold()))
     stored.save_apps(store, result, apps.raw_keys, now)
+    apps.resolver.save(store)
     return result
 
 

@@ -111,7 +111,11 @@ def demo(out: Path) -> None:
 
 @main.command()
 @config_option
-@click.option("--full", is_flag=True, help="Ignore stored cursors and sweep every source in full.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Ignore stored cursors, sweep every source in full and resolve every app again.",
+)
 @click.option("--wait", is_flag=True, help="Wait for another running scan instead of exiting.")
 @click.option("--source", "only", multiple=True, help="Scan only this source (repeatable).")
 @click.option(

@@ -157,7 +157,15 @@ def run_scan(
                 say(name, status.status)
             say("inventory", "resolving, reconciling")
             result = analyse(
-                store, config, scan_id, clock_now, statuses, record_sources, catalog, entries
+                store,
+                config,
+                scan_id,
+                clock_now,
+                statuses,
+                record_sources,
+                catalog,
+                entries,
+                full=full,
             )
             result.credential_failure = credential_failure
             result.store_path = store_path
@@ -245,12 +253,14 @@ def analyse(
     *,
     seen_at: datetime | None = None,
     kept: Callable[[str, str], bool] | None = None,
+    full: bool = False,
 ) -> ScanResult:
     """Rebuild the inventory, reconcile it and write this scan's snapshot and findings.
 
     ``seen_at``: the time the inventory is built as of (default ``now``; a reconciliation
     without a scan builds it as its scan saw it and judges it as of ``now``); ``kept(app_key,
-    kind)``: findings to keep as they are besides those the scan could not evaluate."""
+    kind)``: findings to keep as they are besides those the scan could not evaluate; ``full``:
+    resolve every app again, not reusing the store's resolution cache."""
     scopes_file = config.catalog.scopes_file
     scopes = ScopeTable.load(config.path(scopes_file) if scopes_file else None)
     apps = inventory.build(
@@ -263,6 +273,7 @@ def analyse(
         first_party_ids=connectors.with_capability("first_party_ids", config.sources),
         events_days=config.store.signin_retention_days,
         risk_weights=config.policy.risk_weights,
+        full=full,
     )
     policy = sanctions.merge(entries, sanctions.recorded(store, catalog))
     new_keys = _new_app_keys(store, scan_id, apps, now, timedelta(days=config.policy.new_app_days))

@@ -533,6 +533,17 @@ def _signin_marks(db: sqlite_utils.Database) -> None:
     )
 
 
+def _resolutions(db: sqlite_utils.Database) -> None:
+    """The resolution cache (``scanner.store.resolutions``): per raw app, the digest of its
+    fields, the digest of what resolution depended on (catalog, settings, rules) and the
+    canonical app it resolved to."""
+    db.execute(
+        "CREATE TABLE resolutions (source TEXT NOT NULL, client_id TEXT NOT NULL, "
+        "raw_digest TEXT NOT NULL, context TEXT NOT NULL, app TEXT NOT NULL, "
+        "PRIMARY KEY (source, client_id))"
+    )
+
+
 def signin_key(source: str, event_id: str) -> int:
     """A stable signed 64-bit key for one event of one source (collisions: ~1e-8 at 1e6)."""
     digest = hashlib.blake2b(f"{source}\x00{event_id}".encode(), digest_size=8).digest()
@@ -553,6 +564,7 @@ STEPS: list[Step] = [
     _signin_day_totals,
     _reconciliations,
     _signin_marks,
+    _resolutions,
 ]
 
 
