@@ -23,7 +23,7 @@ from datetime import date, timedelta
 from shlex import quote
 from typing import Any
 
-from scanner.analysis.owner_advice import owner_advice
+from scanner.analysis.owner_advice import owner_advice, sanction_line
 from scanner.core.words import label, plural
 
 MAX_ACTIONS = 10
@@ -173,7 +173,7 @@ def next_step(
         until = (today + timedelta(days=REVIEW_DAYS)).isoformat()
         return (
             "re-review it and set the next review date:",
-            f"shadowit sanction --config {CONFIG} {quote(name)} --review-by {until}",
+            sanction_line(name, review_by=until, config=CONFIG),
             "command",
         )
     return _accept_step(finding, today)
@@ -184,14 +184,13 @@ def _decide(app: Mapping[str, Any], finding: Mapping[str, Any]) -> tuple[str, st
     if finding["severity"] in ("critical", "high"):
         return (
             "ban it unless a team needs it (then sanction it with an owner):",
-            f"shadowit sanction --config {CONFIG} {quote(name)} --status banned",
+            sanction_line(name, status="banned", config=CONFIG),
             "command",
         )
     owner = (app.get("ownership") or {}).get("owner") or app.get("likely_owner") or "OWNER"
     return (
         "sanction it with its owner, or ban it with --status banned:",
-        f"shadowit sanction --config {CONFIG} {quote(name)} --status sanctioned "
-        f"--owner {quote(owner)}",
+        sanction_line(name, status="sanctioned", owner=owner, config=CONFIG),
         "command",
     )
 
@@ -201,13 +200,10 @@ def _owner_step(app: Mapping[str, Any]) -> tuple[str, str, str]:
     state = str(confirmation.get("state") or "unconfirmed")
     send = f"shadowit confirm send --config {CONFIG}"
     if state == "sanction_requested":
-        owner = confirmation.get("owner") or "OWNER"
-        command = (
-            f"shadowit sanction --config {CONFIG} {quote(str(app['name']))} --status sanctioned"
-        )
+        owner = str(confirmation.get("owner") or "OWNER")
         return (
             "its owner asks to sanction it; review it, then:",
-            f"{command} --owner {quote(str(owner))}",
+            sanction_line(str(app["name"]), status="sanctioned", owner=owner, config=CONFIG),
             "command",
         )
     advice = owner_advice(str(app["name"]), state, confirmation.get("owner"))

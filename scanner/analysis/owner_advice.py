@@ -8,15 +8,36 @@ nobody is told to send a request that is already out or answered.
 
 from __future__ import annotations
 
+import shlex
+
 SEND = "Send an ownership confirmation request (shadowit confirm send)."
 """The advice before anyone was asked (``scanner.analysis.reconcile``)."""
+
+
+def sanction_line(
+    app: str,
+    *,
+    status: str | None = None,
+    owner: str | None = None,
+    review_by: str | None = None,
+    config: str = "config.toml",
+) -> str:
+    """A copyable ``shadowit sanction`` command. App and owner names come from providers and
+    from answers typed into the confirmation page, so every value is shell-quoted and the app
+    comes after ``--``: a pasted line runs nothing else, and a name like ``--owner=x`` is not
+    read as an option."""
+    argv = ["shadowit", "sanction", "--config", config]
+    for option, value in (("--status", status), ("--owner", owner), ("--review-by", review_by)):
+        if value:
+            argv += [option, value]
+    return shlex.join([*argv, "--", app])
 
 
 def owner_advice(app: str, state: str, asked: str | None) -> str | None:
     """The next step for ``app`` in confirmation ``state`` (``asked``: who was asked or
     answered); None keeps the scan's advice (nobody asked yet)."""
     who = asked or "the owner"
-    command = f'shadowit sanction --config config.toml "{app}" --status sanctioned --owner {who}'
+    command = sanction_line(app, status="sanctioned", owner=asked or "OWNER")
     advice = {
         "confirmed": f"Nothing to send: {who} confirmed it; the next scan closes this finding.",
         "review_due": (
