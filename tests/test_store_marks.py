@@ -115,12 +115,23 @@ def test_the_migration_seeds_a_watermark_from_the_counts(tmp_path: Path) -> None
         "'2026-11-20T11:59:50Z'), ('files', 'x', 'usage', NULL, 1, 0, '2026-11-01T00:00:00Z', "
         "'2026-11-01T00:00:00Z')"
     )
+    # The older store counted its events by key: ev-8 is one of them.
+    db.execute(
+        "INSERT INTO signin_keys (key, day) VALUES (?, '2026-11-20')",
+        [migrations.signin_key("entra", "ev-8")],
+    )
     migrations.migrate(db)
     db.close()
     store = Store.open(tmp_path / "old.db", clock=lambda: NOW)
     # Read again from the cursor second: counted before the upgrade, not counted again.
     store.ingest(store.begin_scan(), "entra", listing([signin(7, 5), signin(8, 10)]))
     assert total(store) == 1
+    # ev-9 lies inside the seeded range, but the older store's listing never reached it (a
+    # Graph listing, newest first, stopped before its cursor moved): it has no key, so it counts.
+    store.ingest(store.begin_scan(), "entra", listing([signin(7, 5), signin(9, 90)]))
+    assert total(store) == 2
+    store.ingest(store.begin_scan(), "entra", listing([signin(7, 5), signin(9, 90)]))
+    assert total(store) == 2, "and only once"
     store.close()
 
 

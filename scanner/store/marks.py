@@ -99,12 +99,15 @@ class Marks:
         self.dirty: set[tuple[Lane, int]] = set()
         self.gone: set[tuple[Lane, int]] = set()
 
-    def lane_ranges(self, lane: Lane) -> list[Range]:
-        found = list(self.ranges.get(lane, {}).values())
-        seed = self.seeds.get((lane[0], lane[2]))
-        if seed is not None:
-            found.append(seed)
-        return found
+    def own_ranges(self, lane: Lane) -> list[Range]:
+        """The ranges this store counted by watermark (every event inside was counted)."""
+        return list(self.ranges.get(lane, {}).values())
+
+    def seed(self, lane: Lane) -> Range | None:
+        """The range an older store counted by event key (migration 13): an event inside it
+        was counted only if its key is stored, as a listing that never finished (Graph's,
+        newest first) left pages inside the range unread."""
+        return self.seeds.get((lane[0], lane[2]))
 
     def own(self, lane: Lane, second: str, event_id: str) -> Range:
         """This listing's range of ``lane``, created at its first event."""

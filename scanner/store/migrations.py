@@ -515,8 +515,9 @@ def _signin_marks(db: sqlite_utils.Database) -> None:
     instead of a key per event: per lane, the counted range and its boundary seconds' ids.
 
     An existing inventory counted its events by key; its counted range per (source, kind) is
-    seeded from ``app_evidence``, widened by a second at each end so the boundary seconds, whose
-    ids are not known, count as read (a cursor re-read ``ge`` its second counts nothing twice).
+    seeded from ``app_evidence``, widened by a second at each end. An event inside a seeded
+    range is checked against the older store's keys (``signin_keys``), not taken as counted: a
+    listing that never finished left pages inside the range unread.
     """
     db.execute(
         "CREATE TABLE signin_marks (source TEXT NOT NULL, stream TEXT NOT NULL, "
