@@ -54,7 +54,7 @@ def build(
     pseudonym = _Pseudonyms(redact_users)
     runs = store.source_runs(scan_id)
     # What this scan could not read: the figures and findings that need it read "unknown".
-    ledger = completeness.Ledger.of(runs)
+    ledger = completeness.Ledger.of(runs, store.record_sources(scan_id))
     listed = config.report.users_listed
     apps = [
         _app(r.data, r.sanction_status, scope_table, pseudonym, ledger, listed)

@@ -243,3 +243,19 @@ def test_report_while_a_scan_holds_the_lock_says_what_to_do(out: Path) -> None:
     assert "--no-refresh" in result.output and "Traceback" not in result.output
     result = run("report", "--config", str(out / "config.toml"), "--no-refresh")
     assert result.exit_code == 0, result.output
+
+
+def test_a_source_run_keeps_the_record_sources_it_wrote(tmp_path: Path) -> None:
+    """A file import names its own source ("expenses"): the reconciliation and the report
+    model read which records each source wrote from the store, as the scan knew them."""
+    from scanner.app.demo import run_demo
+    from scanner.store.database import Store
+
+    run_demo(tmp_path / "demo")
+    store = Store.open(tmp_path / "demo" / "shadowit.db")
+    try:
+        first, latest = store.record_sources(1), store.record_sources(store.latest_scan() or 0)
+    finally:
+        store.close()
+    assert first["files"] == {"expenses", "browser-usage"} and first["entra"] == {"entra"}
+    assert latest["files"] == set(), "unchanged files are not read again: no records"

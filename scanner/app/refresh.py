@@ -98,7 +98,7 @@ def _reconcile(
         scan_id,
         now,
         store.source_runs(scan_id),
-        {},
+        store.record_sources(scan_id),
         catalog,
         entries,
         seen_at=parse_iso(scan["started"]) or now,

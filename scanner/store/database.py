@@ -149,7 +149,8 @@ class Store(RecordIngest):
                 self._mark_unseen_gone(scan_id, stats.complete_streams)
             self.db.execute(
                 "UPDATE source_runs SET status=?, records=?, skipped=?, warnings=?, "
-                "warning_count=?, error=?, finished=? WHERE scan_id=? AND source=?",
+                "warning_count=?, error=?, finished=?, record_sources=? "
+                "WHERE scan_id=? AND source=?",
                 [
                     status,
                     stats.records,
@@ -158,6 +159,7 @@ class Store(RecordIngest):
                     stats.warning_count,
                     error,
                     iso(self.clock()),
+                    dumps(sorted(stats.record_sources)),
                     scan_id,
                     source,
                 ],
@@ -286,6 +288,18 @@ class Store(RecordIngest):
             "SELECT max(id) FROM scan_runs WHERE status='finished' AND id < ?", [scan_id]
         ).fetchone()
         return int(row[0]) if row and row[0] is not None else None
+
+    def record_sources(self, scan_id: int) -> dict[str, set[str]]:
+        """Source -> the record sources its run in ``scan_id`` wrote (runs recorded before
+        migration 15 are left out)."""
+        return {
+            r["source"]: set(loads(r["record_sources"], []))
+            for r in self.db.query(
+                "SELECT source, record_sources FROM source_runs "
+                "WHERE scan_id=? AND record_sources IS NOT NULL",
+                [scan_id],
+            )
+        }
 
     def source_runs(self, scan_id: int) -> list[SourceStatus]:
         return [

@@ -545,6 +545,13 @@ def _resolutions(db: sqlite_utils.Database) -> None:
     )
 
 
+def _source_run_record_sources(db: sqlite_utils.Database) -> None:
+    """Which record sources each source run wrote (a file import names its own, e.g.
+    ``expenses``): ``shadowit report``'s reconciliation needs them to know which records a
+    partial or failed source left incomplete, as the scan itself knew."""
+    db.execute("ALTER TABLE source_runs ADD COLUMN record_sources TEXT")
+
+
 def signin_key(source: str, event_id: str) -> int:
     """A stable signed 64-bit key for one event of one source (collisions: ~1e-8 at 1e6)."""
     digest = hashlib.blake2b(f"{source}\x00{event_id}".encode(), digest_size=8).digest()
@@ -566,6 +573,7 @@ STEPS: list[Step] = [
     _reconciliations,
     _signin_marks,
     _resolutions,
+    _source_run_record_sources,
 ]
 
 
