@@ -165,7 +165,15 @@ def next_step(
         return "block it and revoke its grants in", BLOCK[source].format(app=name), "console"
     if kind in PERMISSION_KINDS and source:
         return "review and revoke what it holds in", PERMISSIONS[source].format(app=name), "console"
-    if kind in DECIDING or kind in BLOCKING:
+    if kind in BLOCKING:
+        # No identity provider lists it (an expense line, a usage file): nothing to block in
+        # a console, and a banned or phishing app is never offered for sanctioning.
+        return (
+            "stop paying for it and tell the people who use it; who pays and who uses it is in",
+            "inventory.xlsx > the spend and users-by-app sheets",
+            "console",
+        )
+    if kind in DECIDING:
         return _decide(app, finding)
     if kind in ("owner_unconfirmed", "orphaned_app"):
         return _owner_step(app)

@@ -180,3 +180,10 @@ def test_owner_advice_quotes_a_hostile_name_and_owner() -> None:
     command = advice.split("run `", 1)[1].rstrip("`.")
     argv = shlex.split(command)
     assert argv[-2:] == ["--", name] and argv[argv.index("--owner") + 1] == owner
+
+
+def test_a_banned_app_no_provider_lists_is_never_offered_for_sanctioning() -> None:
+    target = app("fees", sources=["expenses"])
+    (top,) = actions.top_actions([target], [finding("fees", "banned", "critical")], TODAY)
+    assert "sanction" not in top["step"] and top["step_kind"] == "console"
+    assert top["step"].startswith("inventory.xlsx")
