@@ -73,7 +73,10 @@ def bom(model: Mapping[str, Any]) -> Bom:
         ),
         supplier=OrganizationalEntity(name=organisation),
     )
-    serial = uuid.uuid5(SERIAL_NAMESPACE, f"{organisation}\n{model['scan']['id']}")
+    # A reconciliation by `shadowit report` that changed the scan's findings is a new BOM.
+    reconciled = model["scan"].get("reconciled")
+    state = f"\n{reconciled['changes']}" if reconciled else ""
+    serial = uuid.uuid5(SERIAL_NAMESPACE, f"{organisation}\n{model['scan']['id']}{state}")
     return Bom(serial_number=serial, metadata=metadata, services=list(_services(model)))
 
 

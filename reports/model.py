@@ -28,6 +28,7 @@ from scanner.core.config import Config
 from scanner.core.errors import ConfigError, ShadowitError
 from scanner.core.models import SEVERITIES, SourceStatus
 from scanner.store import inventory as stored_inventory
+from scanner.store import reconciliations
 from scanner.store.database import Store, iso
 
 SCHEMA_VERSION = "1.4"
@@ -97,6 +98,7 @@ def build(
             "finished": scan["finished"],
             "full": bool(scan["full"]),
             "sources": [_source_run(s, pseudonym) for s in runs],
+            "reconciled": _reconciled(store, scan_id),
         },
         "previous_scan": previous,
         "summary": _summary(apps, open_findings),
@@ -109,6 +111,13 @@ def build(
         "pending_requests": confirmation.pending,
         "it_requests": confirmation.it_requests,
     }
+
+
+def _reconciled(store: Store, scan_id: int) -> dict[str, Any] | None:
+    """How often ``shadowit report`` changed this scan's findings since it ran, and when last
+    (null: never): the exports tell a reconciled state from the scan's own."""
+    changed = [r for r in reconciliations.of_scan(store, scan_id) if r.changed]
+    return {"changes": len(changed), "at": changed[-1].at} if changed else None
 
 
 def _link_findings(apps: list[dict[str, Any]], findings: list[dict[str, Any]]) -> None:

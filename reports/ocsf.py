@@ -108,6 +108,11 @@ class OcsfReport:
         return [write_private(out_dir / FILE_NAME, render_lines(model))]
 
 
+def _reconciled_suffix(scan: Mapping[str, Any]) -> str:
+    reconciled = scan.get("reconciled")
+    return f"+{reconciled['changes']}" if reconciled else ""
+
+
 def _event(
     model: Mapping[str, Any], finding: Mapping[str, Any], app: Mapping[str, Any] | None
 ) -> dict[str, Any]:
@@ -125,8 +130,10 @@ def _event(
         "activity_name": ACTIVITY_NAMES[activity],
         "type_uid": DETECTION_FINDING * 100 + activity,
         "type_name": f"Detection Finding: {ACTIVITY_NAMES[activity]}",
-        # When this state of the finding was observed: the end of the scan it comes from.
-        "time": _millis(scan["finished"]) or _millis(model["generated_at"]),
+        # When this state of the finding was observed: the end of the scan it comes from, or
+        # the last reconciliation by `shadowit report` that changed that scan's findings.
+        "time": _millis((scan.get("reconciled") or {}).get("at") or scan["finished"])
+        or _millis(model["generated_at"]),
         "severity_id": severity,
         "severity": SEVERITY_NAMES[severity],
         "status_id": status,
@@ -134,8 +141,10 @@ def _event(
         "message": title,
         "metadata": {
             "product": {"name": PRODUCT, "vendor_name": VENDOR, "version": __version__},
-            # One event per finding and scan, so a re-ingested file is recognised.
-            "uid": f"{finding['id']}@scan-{scan['id']}",
+            # One event per finding and state of a scan (the scan, then each reconciliation
+            # that changed its findings), so a re-ingested file is recognised and a new state
+            # is not taken for a copy of the old one.
+            "uid": f"{finding['id']}@scan-{scan['id']}{_reconciled_suffix(scan)}",
             "log_name": FILE_NAME,
         },
         "finding_info": _finding_info(finding, scan, title),

@@ -259,3 +259,30 @@ def test_a_source_run_keeps_the_record_sources_it_wrote(tmp_path: Path) -> None:
         store.close()
     assert first["files"] == {"expenses", "browser-usage"} and first["entra"] == {"entra"}
     assert latest["files"] == set(), "unchanged files are not read again: no records"
+
+
+def test_exports_tell_a_reconciled_state_from_the_scans_own(out: Path) -> None:
+    """A SIEM keys OCSF events on metadata.uid and a GRC tool BOMs on serialNumber: after a
+    reconciliation changed the scan's findings, both are new; one that changed nothing keeps
+    them."""
+    pytest.importorskip("py_ocsf_models", reason="the exports extra is not installed")
+    from reports import cyclonedx, ocsf
+
+    config = str(out / "config.toml")
+    assert run("report", "--config", config, "--no-refresh").exit_code == 0
+    before = report_json(out)
+    assert before["scan"]["reconciled"] is None
+    first = {e["finding_info"]["uid"]: e["metadata"]["uid"] for e in ocsf.events(before)}
+    serial = json.loads(cyclonedx.render_json(before))["serialNumber"]
+
+    assert run("sanction", "--config", config, "Loom", "--status", "banned").exit_code == 0
+    assert run("report", "--config", config).exit_code == 0
+    after = report_json(out)
+    assert after["scan"]["reconciled"]["changes"] == 1
+    again = {e["finding_info"]["uid"]: e["metadata"]["uid"] for e in ocsf.events(after)}
+    common = set(first) & set(again)
+    assert common and all(again[u] == first[u] + "+1" for u in common)
+    assert json.loads(cyclonedx.render_json(after))["serialNumber"] != serial
+
+    assert run("report", "--config", config).exit_code == 0  # nothing new to reconcile
+    assert report_json(out)["scan"]["reconciled"] == after["scan"]["reconciled"]
