@@ -357,7 +357,8 @@ def _age_part(inp: RiskInput, reasons: list[str], weights: Mapping[str, int]) ->
         age = max((inp.now.astimezone(UTC).date() - inp.first_seen.astimezone(UTC).date()).days, 0)
         if age < NEW_APP_DAYS:
             part += weights["new_app"]
-            reasons.append(f"new: first seen {plural(age, 'day')} ago")
+            when = "today" if age == 0 else f"{plural(age, 'day')} ago"
+            reasons.append(f"new: first seen {when}")
     if inp.last_sign_in is not None:
         idle = (inp.now - inp.last_sign_in).days
         if idle >= DORMANT_DAYS and inp.scopes:
