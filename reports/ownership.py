@@ -13,13 +13,6 @@ from typing import Any
 
 from scanner.core import words
 
-OWNER_SOURCE_WORDS = {
-    "confirmed": "confirmed by the owner",
-    "policy": "from the sanctioned list",
-    "suggested": "suggested (the first or most active user; not confirmed)",
-}
-"""Where the owner shown comes from, as the report says it."""
-
 CONFIRMED_STATES = ("confirmed", "review_due")
 """Confirmation states in which the person who answered "mine" is the app's owner."""
 
@@ -52,7 +45,7 @@ def ownership(app: Mapping[str, Any], answer: Mapping[str, Any] | None) -> dict[
     return {
         "owner": owner,
         "owner_source": source,
-        "owner_source_text": OWNER_SOURCE_WORDS[source] if source else None,
+        "owner_source_text": words.label("owner_source", source) if source else None,
         "team": app["team"],
         # What the owner said overrides the policy's words: they are the newer account.
         "purpose": (answer["purpose"] if mine and answer and answer["purpose"] else None)

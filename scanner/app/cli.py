@@ -20,6 +20,7 @@ from rich.table import Table
 from scanner import __version__
 from scanner.app import config as configuration
 from scanner.app.cli_export import export
+from scanner.app.cli_options import config_option
 from scanner.app.cli_policy import accept, acknowledge, findings, policy, sanction
 from scanner.app.console import (
     MESSAGE_WIDTH,
@@ -57,15 +58,6 @@ def errors_to_exit(func: F) -> F:
             sys.exit(err.exit_code)
 
     return wrapper  # type: ignore[return-value]
-
-
-config_option = click.option(
-    "--config",
-    "config_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Path to config.toml (see config.example.toml).",
-)
 
 
 @click.group(

@@ -13,16 +13,11 @@ from pathlib import Path
 import click
 
 from scanner.app import config as configuration
+from scanner.app.cli_options import config_option
 
 
 @click.command()
-@click.option(
-    "--config",
-    "config_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Path to config.toml (see config.example.toml).",
-)
+@config_option
 @click.option(
     "--format",
     "fmt",

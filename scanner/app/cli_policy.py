@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Column, Table
 
 from scanner.app import config as configuration
+from scanner.app.cli_options import config_option
 from scanner.app.console import MESSAGE_WIDTH, console
 from scanner.core.errors import ShadowitError
 from scanner.core.names import NAME_WIDTH, one_line
@@ -28,14 +29,6 @@ if TYPE_CHECKING:
     from scanner.analysis.sanction_changes import Outcome
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-config_option = click.option(
-    "--config",
-    "config_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Path to config.toml (see config.example.toml).",
-)
 
 
 # -- findings and decisions --------------------------------------------------------------

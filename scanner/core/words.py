@@ -88,6 +88,13 @@ IT_REQUESTS: Mapping[str, str] = {
 }
 """What an owner's answer asks of IT (``scanner.analysis.confirm_view``)."""
 
+OWNER_SOURCES: Mapping[str, str] = {
+    "confirmed": "confirmed by the owner",
+    "policy": "from the sanctioned list",
+    "suggested": "suggested (the first or most active user; not confirmed)",
+}
+"""Where the owner a report shows comes from (``reports.ownership``)."""
+
 TOPICS: Mapping[str, Mapping[str, str]] = {
     "finding_kind": FINDING_KINDS,
     "confirmation": CONFIRMATION_STATES,
@@ -96,6 +103,7 @@ TOPICS: Mapping[str, Mapping[str, str]] = {
     "access": ACCESS,
     "answer": ANSWERS,
     "it_request": IT_REQUESTS,
+    "owner_source": OWNER_SOURCES,
 }
 
 
